@@ -1,0 +1,24 @@
+# fedscore developer targets. `make test` is the test command CI runs.
+.PHONY: test race fuzz bench proto sandbox
+
+test:
+	go test -count=1 -timeout 15m ./...
+
+race:
+	go test -race -count=1 -timeout 20m ./...
+
+# Short fuzzing runs of every decoder.
+fuzz:
+	go test -run '^$$' -fuzz FuzzUnmarshalCiphertext -fuzztime 30s ./crypto/
+	go test -run '^$$' -fuzz FuzzReadCSV -fuzztime 30s ./node/dataset/
+	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/query/
+	go test -run '^$$' -fuzz FuzzParseIdentity -fuzztime 30s ./internal/pki/
+
+bench:
+	go test -run '^$$' -bench . -benchtime 20x -count 5 ./crypto/ ./internal/query/
+
+proto:
+	./scripts/gen-proto.sh
+
+sandbox:
+	go run ./cmd/fedscore sandbox

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/fedscore/fedscore/coordinator"
+	"github.com/fedscore/fedscore/internal/keystore"
+	"github.com/fedscore/fedscore/internal/pki"
+	"github.com/fedscore/fedscore/internal/querier"
+	"github.com/fedscore/fedscore/node"
+	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/policy"
+)
+
+// tlsFlags are the identity flags every networked command takes.
+type tlsFlags struct{ cert, key, ca *string }
+
+func addTLSFlags(fs *flag.FlagSet) tlsFlags {
+	return tlsFlags{
+		cert: fs.String("cert", "", "this party's certificate `file` (PEM)"),
+		key:  fs.String("key", "", "this party's private key `file` (PEM)"),
+		ca:   fs.String("ca", "", "the federation's CA certificate `file` (PEM)"),
+	}
+}
+
+func (t tlsFlags) load() (*pki.Credential, *x509.CertPool, error) {
+	if *t.cert == "" || *t.key == "" || *t.ca == "" {
+		return nil, nil, errors.New("--cert, --key and --ca are required")
+	}
+	cred, err := pki.LoadCredential(*t.cert, *t.key)
+	if err != nil {
+		return nil, nil, err
+	}
+	roots, err := pki.LoadCertPool(*t.ca)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cred, roots, nil
+}
+
+func runCoordinator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("coordinator", "--listen ADDR --members a,b,c --cert F --key F --ca F [--state-dir DIR]", stderr)
+	tf := addTLSFlags(fs)
+	listen := fs.String("listen", "127.0.0.1:7443", "listen `address`")
+	members := fs.String("members", "", "comma-separated node `names` of the federation")
+	stateDir := fs.String("state-dir", "fedscore-coordinator", "`directory` for the persisted epoch")
+	params := fs.String("params", "", "crypto parameter set (bgv13, bgv14); default bgv13")
+	timeout := fs.Duration("query-timeout", 30*time.Second, "per-query `deadline`")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cred, roots, err := tf.load()
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	srv, err := coordinator.New(coordinator.Config{
+		Credential: cred, Roots: roots, Members: splitList(*members), Params: *params,
+		StateDir: *stateDir, QueryTimeout: *timeout, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	logger.Info("coordinator listening", "addr", lis.Addr().String())
+	return srv.Serve(ctx, lis)
+}
+
+func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("node", "--coordinator ADDR --data FILE.csv --cert F --key F --ca F --passphrase-file F [--state-dir DIR]", stderr)
+	tf := addTLSFlags(fs)
+	coord := fs.String("coordinator", "127.0.0.1:7443", "coordinator `address`")
+	coordID := fs.String("coordinator-id", "", "the coordinator's SPIFFE `id` (default: spiffe://<this node's trust domain>/coordinator/coordinator)")
+	data := fs.String("data", "", "the partner's records, a CSV `file`")
+	mapping := fs.String("mapping", "", "a column `mapping` YAML file")
+	stateDir := fs.String("state-dir", "fedscore-node", "`directory` for the epoch, the share ledger and the keystore")
+	passFile := fs.String("passphrase-file", "", "`file` holding the keystore passphrase")
+	policyData := fs.String("policy-data", "", "a JSON `file` merged over the policy bundle's data")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cred, roots, err := tf.load()
+	if err != nil {
+		return err
+	}
+	id, err := cred.Identity()
+	if err != nil {
+		return err
+	}
+	cid := pki.Identity{TrustDomain: id.TrustDomain, Role: pki.RoleCoordinator, Name: "coordinator"}
+	if *coordID != "" {
+		if cid, err = pki.ParseIdentity(*coordID); err != nil {
+			return fmt.Errorf("--coordinator-id: %w", err)
+		}
+	}
+	if *data == "" {
+		return errors.New("--data is required")
+	}
+	opts := dataset.CSVOptions{}
+	if *mapping != "" {
+		if opts.Mapping, err = dataset.LoadMapping(*mapping); err != nil {
+			return err
+		}
+	}
+	table, err := dataset.LoadCSVFile(*data, opts)
+	if err != nil {
+		return err
+	}
+	overrides, err := loadJSONObject(*policyData)
+	if err != nil {
+		return fmt.Errorf("--policy-data: %w", err)
+	}
+	engine, err := policy.NewEngine(ctx, policy.Options{DataOverrides: overrides})
+	if err != nil {
+		return err
+	}
+	if *passFile == "" {
+		return errors.New("--passphrase-file is required: the keystore is encrypted at rest")
+	}
+	pass, err := os.ReadFile(*passFile)
+	if err != nil {
+		return err
+	}
+	keys, err := keystore.OpenFileStore(*stateDir+"/keystore", []byte(strings.TrimSpace(string(pass))))
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	n, err := node.New(node.Config{
+		Credential: cred, Roots: roots, Coordinator: *coord, CoordinatorIdentity: cid,
+		Data: table, Policy: engine, Keys: keys, StateDir: *stateDir, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	logger.Info("node starting", "node", n.Name(), "records", table.Rows(), "policy_revision", engine.Revision())
+	return n.Run(ctx)
+}
+
+func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("query", "-f QUERY.yaml --coordinator ADDR --cert F --key F --ca F [--json]", stderr)
+	tf := addTLSFlags(fs)
+	file := fs.String("f", "", "the query spec `file` (YAML or JSON)")
+	coord := fs.String("coordinator", "127.0.0.1:7443", "coordinator `address`")
+	coordID := fs.String("coordinator-id", "", "the coordinator's SPIFFE `id` (default: spiffe://<this querier's trust domain>/coordinator/coordinator)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the answer")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *file == "" {
+		return errors.New("-f is required")
+	}
+	// The spec is checked before anything is signed or sent.
+	spec, err := loadSpec(*file)
+	if err != nil {
+		return err
+	}
+	cred, roots, err := tf.load()
+	if err != nil {
+		return err
+	}
+	id, err := cred.Identity()
+	if err != nil {
+		return err
+	}
+	cid := pki.Identity{TrustDomain: id.TrustDomain, Role: pki.RoleCoordinator, Name: "coordinator"}
+	if *coordID != "" {
+		if cid, err = pki.ParseIdentity(*coordID); err != nil {
+			return fmt.Errorf("--coordinator-id: %w", err)
+		}
+	}
+	c, err := querier.Dial(querier.Config{Credential: cred, Roots: roots, Coordinator: *coord, CoordinatorIdentity: cid, Timeout: *timeout})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ans, err := c.Run(ctx, spec, nil)
+	if err != nil {
+		return err
+	}
+	return printAnswer(stdout, ans, *asJSON, nil)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func loadJSONObject(path string) (map[string]any, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}

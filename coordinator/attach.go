@@ -1,0 +1,372 @@
+package coordinator
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/fedscore/fedscore/internal/pki"
+	"github.com/fedscore/fedscore/internal/protocol"
+	"github.com/fedscore/fedscore/internal/wire"
+	pb "github.com/fedscore/fedscore/proto/fedscorev1"
+)
+
+// nodeBlobBudget bounds what one node may have buffered at the coordinator:
+// a few queries' worth of ciphertexts and shares, not more.
+const nodeBlobBudget = 64 << 20
+
+// errNodeGone reports that a node's stream ended while a task waited on it.
+var errNodeGone = errors.New("node disconnected")
+
+// nodeConn is one attached node's task stream.
+type nodeConn struct {
+	name  string
+	chain [][]byte // the node's certificate chain, DER, leaf first
+	blobs *wire.Assembler
+
+	sendMu sync.Mutex
+	stream pb.Coordinator_AttachServer
+
+	mu      sync.Mutex
+	hello   *pb.Hello
+	waiters map[string]chan nodeEvent
+	done    chan struct{}
+	err     error
+}
+
+// nodeEvent is a message from a node with the blobs it names.
+type nodeEvent struct {
+	msg   *pb.NodeMessage
+	blobs [][]byte
+}
+
+func (c *nodeConn) send(m *pb.CoordinatorMessage) error {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	return c.stream.Send(m)
+}
+
+func (c *nodeConn) sendBlob(id string, data []byte) error {
+	return wire.Send(func(ch *pb.Chunk) error {
+		return c.send(&pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_Chunk{Chunk: ch}})
+	}, id, data)
+}
+
+func (c *nodeConn) holds(e *Epoch) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hello != nil && c.hello.Epoch == e.ID && bytes.Equal(c.hello.PublicKeyDigest, e.PublicKeyDigest)
+}
+
+// wait registers a waiter for task; call the returned func to drop it.
+func (c *nodeConn) wait(task string) (<-chan nodeEvent, func()) {
+	ch := make(chan nodeEvent, 4)
+	c.mu.Lock()
+	c.waiters[task] = ch
+	c.mu.Unlock()
+	return ch, func() {
+		c.mu.Lock()
+		if c.waiters[task] == ch {
+			delete(c.waiters, task)
+		}
+		c.mu.Unlock()
+	}
+}
+
+func (c *nodeConn) deliver(task string, ev nodeEvent) bool {
+	c.mu.Lock()
+	ch := c.waiters[task]
+	c.mu.Unlock()
+	if ch == nil {
+		return false
+	}
+	select {
+	case ch <- ev:
+		return true
+	default:
+		return false
+	}
+}
+
+// next waits for the node's next event on a waiter, its disconnection or ctx.
+func (c *nodeConn) next(ctx context.Context, ch <-chan nodeEvent) (nodeEvent, error) {
+	select {
+	case ev := <-ch:
+		return ev, nil
+	case <-c.done:
+		return nodeEvent{}, fmt.Errorf("node %s: %w: %v", c.name, errNodeGone, c.err)
+	case <-ctx.Done():
+		return nodeEvent{}, fmt.Errorf("node %s did not answer in time: %w", c.name, ctx.Err())
+	}
+}
+
+// Attach serves a node's task stream.
+func (s *Server) Attach(stream pb.Coordinator_AttachServer) error {
+	ctx := stream.Context()
+	id, err := requireRole(ctx, pki.RoleNode)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(s.cfg.Members, id.Name) {
+		return status.Errorf(codes.PermissionDenied, "%s is not a member of this federation", id)
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	hello := first.GetHello()
+	if hello == nil {
+		return status.Error(codes.InvalidArgument, "the first message on a node stream must be hello")
+	}
+	c := &nodeConn{
+		name:    id.Name,
+		chain:   peerChain(ctx),
+		blobs:   wire.NewAssembler(nodeBlobBudget),
+		stream:  stream,
+		hello:   hello,
+		waiters: map[string]chan nodeEvent{},
+		done:    make(chan struct{}),
+	}
+	s.mu.Lock()
+	if old := s.nodes[id.Name]; old != nil {
+		s.mu.Unlock()
+		return status.Errorf(codes.AlreadyExists, "node %s is already attached", id.Name)
+	}
+	s.nodes[id.Name] = c
+	s.notifyLocked()
+	s.mu.Unlock()
+	s.log.Info("node attached", "node", id.Name, "epoch", hello.Epoch)
+	go s.maybeSetup()
+
+	err = s.receive(c)
+	c.mu.Lock()
+	c.err = err
+	c.mu.Unlock()
+	close(c.done)
+	s.mu.Lock()
+	delete(s.nodes, id.Name)
+	s.notifyLocked()
+	s.mu.Unlock()
+	s.log.Info("node detached", "node", id.Name, "err", err)
+	return err
+}
+
+// receive routes a node's messages to the tasks waiting for them.
+func (s *Server) receive(c *nodeConn) error {
+	for {
+		m, err := c.stream.Recv()
+		if err != nil {
+			return err
+		}
+		if s.cfg.Observe != nil {
+			s.cfg.Observe(c.name, m)
+		}
+		var task string
+		var blobIDs []string
+		switch b := m.Body.(type) {
+		case *pb.NodeMessage_Chunk:
+			if err := c.blobs.Add(b.Chunk); err != nil {
+				return status.Errorf(codes.ResourceExhausted, "node %s: %v", c.name, err)
+			}
+			continue
+		case *pb.NodeMessage_Hello:
+			c.mu.Lock()
+			c.hello = b.Hello
+			c.mu.Unlock()
+			task = setupTask(b.Hello.Epoch)
+		case *pb.NodeMessage_SetupShare:
+			task, blobIDs = setupTask(b.SetupShare.Epoch), []string{b.SetupShare.ShareBlob}
+		case *pb.NodeMessage_Input:
+			task, blobIDs = b.Input.QueryId, b.Input.CiphertextBlobs
+		case *pb.NodeMessage_KeySwitchShare:
+			task, blobIDs = b.KeySwitchShare.QueryId, b.KeySwitchShare.ShareBlobs
+		case *pb.NodeMessage_Refusal:
+			task = b.Refusal.TaskId
+		default:
+			return status.Errorf(codes.InvalidArgument, "node %s sent an unknown message", c.name)
+		}
+		ev := nodeEvent{msg: m}
+		if len(blobIDs) > 0 {
+			ev.blobs, err = c.blobs.TakeAll(blobIDs)
+			if err != nil {
+				for _, id := range blobIDs {
+					c.blobs.Drop(id)
+				}
+				s.log.Warn("message with missing blobs", "node", c.name, "task", task, "err", err)
+				continue
+			}
+		}
+		if !c.deliver(task, ev) && m.GetHello() == nil {
+			s.log.Warn("message for no waiting task", "node", c.name, "task", task)
+		}
+		if m.GetHello() != nil {
+			s.mu.Lock()
+			s.notifyLocked()
+			s.mu.Unlock()
+			go s.maybeSetup()
+		}
+	}
+}
+
+func setupTask(epoch string) string { return "setup/" + epoch }
+
+// maybeSetup starts a key generation when every member is attached and the
+// federation has no epoch they all hold.
+func (s *Server) maybeSetup() {
+	s.mu.Lock()
+	if s.setup {
+		s.mu.Unlock()
+		return
+	}
+	conns := make([]*nodeConn, 0, len(s.cfg.Members))
+	for _, m := range s.cfg.Members {
+		c := s.nodes[m]
+		if c == nil {
+			s.mu.Unlock()
+			return
+		}
+		conns = append(conns, c)
+	}
+	if s.epoch != nil {
+		stale := false
+		for _, c := range conns {
+			if !c.holds(s.epoch) {
+				stale = true
+			}
+		}
+		if !stale {
+			s.mu.Unlock()
+			return
+		}
+	}
+	s.setup = true
+	s.notifyLocked()
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.SetupTimeout)
+	defer cancel()
+	e, err := s.runSetup(ctx, conns)
+	s.mu.Lock()
+	s.setup = false
+	s.setupErr = err
+	if err == nil {
+		s.epoch = e
+	}
+	s.notifyLocked()
+	s.mu.Unlock()
+	if err != nil {
+		s.log.Error("key generation failed", "err", err)
+		return
+	}
+	s.log.Info("epoch ready", "epoch", e.ID, "members", len(e.Members))
+}
+
+// runSetup runs the collective key generation with every member.
+func (s *Server) runSetup(ctx context.Context, conns []*nodeConn) (*Epoch, error) {
+	crs := make([]byte, 32)
+	if _, err := rand.Read(crs); err != nil {
+		return nil, err
+	}
+	e := &Epoch{ID: newID("e"), Params: s.cfg.Params, CRS: crs, Members: slices.Clone(s.cfg.Members)}
+	task := setupTask(e.ID)
+	waits := make([]<-chan nodeEvent, len(conns))
+	for i, c := range conns {
+		ch, drop := c.wait(task)
+		defer drop()
+		waits[i] = ch
+	}
+	req := &pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_SetupRequest{SetupRequest: &pb.SetupRequest{
+		Epoch: e.ID, Params: e.Params, Crs: crs, Members: e.Members,
+	}}}
+	for _, c := range conns {
+		if err := c.send(req); err != nil {
+			return nil, fmt.Errorf("send setup request to %s: %w", c.name, err)
+		}
+	}
+
+	shares := make([][]byte, len(conns))
+	signed := make([]*pb.SignedSetupShare, len(conns))
+	for i, c := range conns {
+		ev, err := s.nextNonHello(ctx, c, waits[i])
+		if err != nil {
+			return nil, err
+		}
+		if r := ev.msg.GetRefusal(); r != nil {
+			return nil, fmt.Errorf("node %s refused key generation: %s", c.name, r.Error)
+		}
+		sh := ev.msg.GetSetupShare()
+		if sh == nil || len(ev.blobs) != 1 {
+			return nil, fmt.Errorf("node %s answered key generation with an unexpected message", c.name)
+		}
+		stmt, err := protocol.SetupStatementBytes(e.ID, e.Params, crs, c.name, ev.blobs[0])
+		if err != nil {
+			return nil, err
+		}
+		if _, cert, err := pki.VerifyPeerCertificate(c.chain, s.cfg.Roots, pki.RoleNode, time.Now()); err != nil {
+			return nil, fmt.Errorf("node %s certificate: %w", c.name, err)
+		} else if err := pki.Verify(cert, protocol.PurposeSetupShare, stmt, sh.Signature); err != nil {
+			return nil, fmt.Errorf("node %s key-generation share signature: %w", c.name, err)
+		}
+		shares[i] = ev.blobs[0]
+		signed[i] = &pb.SignedSetupShare{Node: c.name, CertChain: c.chain, ShareBlob: "setup/" + c.name, Signature: sh.Signature}
+	}
+	pk, err := s.params.CombineCKG(crs, shares)
+	if err != nil {
+		return nil, fmt.Errorf("combine key-generation shares: %w", err)
+	}
+	pkBytes, err := pk.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	e.PublicKey, e.PublicKeyDigest = pkBytes, protocol.Digest(pkBytes)
+
+	// Every node recombines the key from the signed shares and acknowledges
+	// with a hello naming the new epoch and the key digest it computed.
+	result := &pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_SetupResult{SetupResult: &pb.SetupResult{Epoch: e.ID, Shares: signed}}}
+	for _, c := range conns {
+		for i, sh := range signed {
+			if err := c.sendBlob(sh.ShareBlob, shares[i]); err != nil {
+				return nil, fmt.Errorf("send key-generation shares to %s: %w", c.name, err)
+			}
+		}
+		if err := c.send(result); err != nil {
+			return nil, fmt.Errorf("send key-generation result to %s: %w", c.name, err)
+		}
+	}
+	for i, c := range conns {
+		ev, err := c.next(ctx, waits[i])
+		if err != nil {
+			return nil, err
+		}
+		if r := ev.msg.GetRefusal(); r != nil {
+			return nil, fmt.Errorf("node %s rejected the collective key: %s", c.name, r.Error)
+		}
+		h := ev.msg.GetHello()
+		if h == nil || h.Epoch != e.ID || !bytes.Equal(h.PublicKeyDigest, e.PublicKeyDigest) {
+			return nil, fmt.Errorf("node %s computed a different collective key", c.name)
+		}
+	}
+	if err := saveEpoch(s.cfg.StateDir, e); err != nil {
+		return nil, fmt.Errorf("persist epoch: %w", err)
+	}
+	return e, nil
+}
+
+// nextNonHello skips hellos, which during setup only repeat a node's
+// previous epoch.
+func (s *Server) nextNonHello(ctx context.Context, c *nodeConn, ch <-chan nodeEvent) (nodeEvent, error) {
+	for {
+		ev, err := c.next(ctx, ch)
+		if err != nil || ev.msg.GetHello() == nil {
+			return ev, err
+		}
+	}
+}

@@ -1,0 +1,441 @@
+package coordinator
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/fedscore/fedscore/crypto"
+	"github.com/fedscore/fedscore/internal/pki"
+	"github.com/fedscore/fedscore/internal/protocol"
+	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/internal/wire"
+	pb "github.com/fedscore/fedscore/proto/fedscorev1"
+)
+
+// querierBlobBudget bounds what a querier may upload: its receiver key.
+const querierBlobBudget = 4 << 20
+
+// Query runs one joint query for a querier.
+func (s *Server) Query(stream pb.Coordinator_QueryServer) error {
+	ctx := stream.Context()
+	if _, err := requireRole(ctx, pki.RoleQuerier); err != nil {
+		return err
+	}
+	blobs := wire.NewAssembler(querierBlobBudget)
+	var req *pb.QueryRequest
+	for req == nil {
+		m, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		switch b := m.Body.(type) {
+		case *pb.QueryClientMessage_Chunk:
+			if err := blobs.Add(b.Chunk); err != nil {
+				return status.Error(codes.ResourceExhausted, err.Error())
+			}
+		case *pb.QueryClientMessage_Request:
+			req = b.Request
+		default:
+			return status.Error(codes.InvalidArgument, "unknown message")
+		}
+	}
+	rk, err := blobs.Take(req.ReceiverKeyBlob)
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "receiver key: %v", err)
+	}
+	q, err := s.admit(req, rk)
+	if err != nil {
+		return err
+	}
+	timeout := s.cfg.QueryTimeout
+	if req.TimeoutMs > 0 {
+		timeout = min(timeout, time.Duration(req.TimeoutMs)*time.Millisecond)
+	}
+	if exp := time.Until(time.Unix(0, q.vq.Envelope.ExpiresUnixNanos)); exp < timeout {
+		timeout = exp
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	s.mu.Lock()
+	if s.queries[q.id] {
+		s.mu.Unlock()
+		return status.Errorf(codes.AlreadyExists, "query %s is already running", q.id)
+	}
+	s.queries[q.id] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.queries, q.id)
+		s.mu.Unlock()
+	}()
+
+	var sendMu sync.Mutex
+	progress := func(phase, node string) {
+		sendMu.Lock()
+		defer sendMu.Unlock()
+		stream.Send(&pb.QueryServerMessage{Body: &pb.QueryServerMessage_Progress{Progress: &pb.Progress{Phase: phase, Node: node}}})
+	}
+	res, cts, err := s.run(ctx, q, progress)
+	if err != nil {
+		s.log.Warn("query failed", "query", q.id, "err", err)
+		if _, ok := status.FromError(err); ok {
+			return err
+		}
+		return status.Errorf(codes.Aborted, "query %s failed: %v", q.id, err)
+	}
+	send := func(ch *pb.Chunk) error {
+		return stream.Send(&pb.QueryServerMessage{Body: &pb.QueryServerMessage_Chunk{Chunk: ch}})
+	}
+	for i, ct := range cts {
+		id := fmt.Sprintf("result/%d", i)
+		if err := wire.Send(send, id, ct); err != nil {
+			return err
+		}
+		res.CiphertextBlobs = append(res.CiphertextBlobs, id)
+	}
+	return stream.Send(&pb.QueryServerMessage{Body: &pb.QueryServerMessage_Result{Result: res}})
+}
+
+// runningQuery is a query the coordinator accepted.
+type runningQuery struct {
+	id          string
+	signed      *pb.SignedQuery
+	vq          *protocol.VerifiedQuery
+	spec        *query.Spec
+	receiverKey []byte
+	epoch       *Epoch
+}
+
+// admit checks a query request before anything is sent to a node.
+func (s *Server) admit(req *pb.QueryRequest, rk []byte) (*runningQuery, error) {
+	vq, err := protocol.VerifyQuery(req.Query, s.cfg.Roots, time.Now())
+	if err != nil {
+		return nil, status.Error(codes.Unauthenticated, err.Error())
+	}
+	env := vq.Envelope
+	spec, err := query.Parse(env.Spec)
+	if err == nil {
+		err = spec.Validate(query.Limits{MaxCells: s.params.Slots(), MaxVectorLen: 8 * s.params.Slots()})
+	}
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "query %s: %v", env.QueryId, err)
+	}
+	if !bytes.Equal(protocol.Digest(rk), env.ReceiverKeyDigest) {
+		return nil, status.Error(codes.InvalidArgument, "the receiver key does not match the signed query")
+	}
+	if _, err := s.params.UnmarshalPublicKey(rk); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "receiver key: %v", err)
+	}
+	s.mu.Lock()
+	epoch := s.epoch
+	ready := s.readyLocked()
+	var missing []string
+	for _, m := range s.cfg.Members {
+		if s.nodes[m] == nil {
+			missing = append(missing, m)
+		}
+	}
+	s.mu.Unlock()
+	switch {
+	case epoch == nil:
+		return nil, status.Error(codes.Unavailable, "the federation has no collective key yet")
+	case env.Params != epoch.Params:
+		return nil, status.Errorf(codes.InvalidArgument, "query uses parameters %q, the federation uses %q", env.Params, epoch.Params)
+	case env.Epoch != epoch.ID:
+		return nil, status.Errorf(codes.FailedPrecondition, "query was made for epoch %q, the federation is at %q", env.Epoch, epoch.ID)
+	case len(missing) > 0:
+		return nil, status.Errorf(codes.Unavailable, "nodes not attached: %s", strings.Join(missing, ", "))
+	case !ready:
+		return nil, status.Error(codes.Unavailable, "the federation is generating a new key")
+	case spec.MinPartners > len(epoch.Members):
+		return nil, status.Errorf(codes.InvalidArgument, "min_partners %d exceeds the federation's %d members", spec.MinPartners, len(epoch.Members))
+	}
+	return &runningQuery{id: env.QueryId, signed: req.Query, vq: vq, spec: spec, receiverKey: rk, epoch: epoch}, nil
+}
+
+// input is one node's verified contribution.
+type input struct {
+	signed *pb.SignedInput
+	blobs  [][]byte
+	cts    []*crypto.Ciphertext
+	recpt  *pb.Receipt
+}
+
+// run executes the protocol for an admitted query and returns the result
+// ciphertexts, switched to the querier's key.
+func (s *Server) run(ctx context.Context, q *runningQuery, progress func(phase, node string)) (*pb.QueryResult, [][]byte, error) {
+	start := time.Now()
+	timings := map[string]float64{}
+	mark := func(phase string, since time.Time) { timings[phase] = float64(time.Since(since).Microseconds()) / 1000 }
+
+	s.mu.Lock()
+	conns := make([]*nodeConn, 0, len(q.epoch.Members))
+	for _, m := range q.epoch.Members {
+		if c := s.nodes[m]; c != nil {
+			conns = append(conns, c)
+		}
+	}
+	s.mu.Unlock()
+	if len(conns) != len(q.epoch.Members) {
+		return nil, nil, status.Error(codes.Unavailable, "a member detached before the query started")
+	}
+	waits := make([]<-chan nodeEvent, len(conns))
+	for i, c := range conns {
+		ch, drop := c.wait(q.id)
+		defer drop()
+		waits[i] = ch
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.cancelQuery(conns, q.id, "query failed")
+		}
+	}()
+
+	// Phase 1: every node admits the query and returns its encrypted aggregate.
+	t := time.Now()
+	task := &pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_QueryTask{QueryTask: &pb.QueryTask{
+		Query: q.signed, ReceiverKeyBlob: "rk/" + q.id, Members: q.epoch.Members,
+	}}}
+	if err := s.broadcast(ctx, conns, func(c *nodeConn) error {
+		if err := c.sendBlob("rk/"+q.id, q.receiverKey); err != nil {
+			return err
+		}
+		return c.send(task)
+	}); err != nil {
+		return nil, nil, err
+	}
+	progress("fan_out", "")
+	inputs := make([]*input, len(conns))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, c := range conns {
+		g.Go(func() error {
+			in, err := s.awaitInput(gctx, q, c, waits[i])
+			if err != nil {
+				return err
+			}
+			inputs[i] = in
+			progress("input", c.name)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	mark("inputs", t)
+
+	// Phase 2: add the ciphertexts, one add per partner.
+	t = time.Now()
+	nct := len(inputs[0].cts)
+	eval := s.params.NewEvaluator()
+	aggDigests := make([][]byte, nct)
+	sums := make([]*crypto.Ciphertext, nct)
+	for k := range nct {
+		col := make([]*crypto.Ciphertext, len(inputs))
+		for i, in := range inputs {
+			if len(in.cts) != nct {
+				return nil, nil, fmt.Errorf("node %s sent %d ciphertexts, %s sent %d", in.recpt.Node, len(in.cts), inputs[0].recpt.Node, nct)
+			}
+			col[i] = in.cts[k]
+		}
+		sum, err := eval.Sum(col)
+		if err != nil {
+			return nil, nil, fmt.Errorf("aggregate ciphertext %d: %w", k, err)
+		}
+		sums[k] = sum
+		b, err := sum.MarshalBinary()
+		if err != nil {
+			return nil, nil, err
+		}
+		aggDigests[k] = protocol.Digest(b)
+	}
+	mark("aggregate", t)
+	progress("aggregated", "")
+
+	// Phase 3: every node verifies the aggregate from the signed inputs and
+	// contributes its key-switch share towards the querier's key.
+	t = time.Now()
+	signed := make([]*pb.SignedInput, len(inputs))
+	for i, in := range inputs {
+		signed[i] = in.signed
+	}
+	ks := &pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_KeySwitchTask{KeySwitchTask: &pb.KeySwitchTask{
+		QueryId: q.id, Inputs: signed, AggregateDigests: aggDigests,
+	}}}
+	if err := s.broadcast(ctx, conns, func(c *nodeConn) error {
+		for _, in := range inputs {
+			for j, id := range in.signed.CiphertextBlobs {
+				if err := c.sendBlob(id, in.blobs[j]); err != nil {
+					return err
+				}
+			}
+		}
+		return c.send(ks)
+	}); err != nil {
+		return nil, nil, err
+	}
+	shares := make([][][]byte, nct) // [ciphertext][node]
+	for k := range shares {
+		shares[k] = make([][]byte, len(conns))
+	}
+	g, gctx = errgroup.WithContext(ctx)
+	for i, c := range conns {
+		g.Go(func() error {
+			ev, err := c.next(gctx, waits[i])
+			if err != nil {
+				return err
+			}
+			if r := ev.msg.GetRefusal(); r != nil {
+				return refusalError(c.name, r)
+			}
+			sh := ev.msg.GetKeySwitchShare()
+			if sh == nil || len(ev.blobs) != nct || len(sh.AggregateDigests) != nct {
+				return fmt.Errorf("node %s answered the key switch with an unexpected message", c.name)
+			}
+			for k := range nct {
+				if !bytes.Equal(sh.AggregateDigests[k], aggDigests[k]) {
+					return fmt.Errorf("node %s switched a different aggregate", c.name)
+				}
+				shares[k][i] = ev.blobs[k]
+			}
+			progress("key_switch_share", c.name)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	mark("key_switch", t)
+
+	t = time.Now()
+	out := make([][]byte, nct)
+	for k, sum := range sums {
+		switched, err := s.params.CombineKeySwitch(sum, shares[k])
+		if err != nil {
+			return nil, nil, fmt.Errorf("combine key-switch shares: %w", err)
+		}
+		if out[k], err = switched.MarshalBinary(); err != nil {
+			return nil, nil, err
+		}
+	}
+	mark("combine", t)
+	mark("total", start)
+	ok = true
+
+	res := &pb.QueryResult{QueryId: q.id, TimingsMs: timings}
+	for _, in := range inputs {
+		res.Partners = append(res.Partners, in.recpt.Node)
+		res.Receipts = append(res.Receipts, &pb.PartnerReceipt{Node: in.recpt.Node, DecisionId: in.recpt.DecisionId, BundleRevision: in.recpt.BundleRevision})
+	}
+	return res, out, nil
+}
+
+// awaitInput waits for one node's input and verifies it.
+func (s *Server) awaitInput(ctx context.Context, q *runningQuery, c *nodeConn, ch <-chan nodeEvent) (*input, error) {
+	ev, err := c.next(ctx, ch)
+	if err != nil {
+		return nil, err
+	}
+	if r := ev.msg.GetRefusal(); r != nil {
+		return nil, refusalError(c.name, r)
+	}
+	m := ev.msg.GetInput()
+	if m == nil {
+		return nil, fmt.Errorf("node %s answered the query with an unexpected message", c.name)
+	}
+	si := &pb.SignedInput{Node: c.name, CertChain: c.chain, Receipt: m.Receipt, Signature: m.Signature}
+	for j := range m.CiphertextBlobs {
+		si.CiphertextBlobs = append(si.CiphertextBlobs, fmt.Sprintf("in/%s/%s/%d", q.id, c.name, j))
+	}
+	r, _, err := protocol.VerifyReceipt(si, s.cfg.Roots, q.id, q.vq.Digest, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", c.name, err)
+	}
+	if r.Epoch != q.epoch.ID {
+		return nil, fmt.Errorf("node %s encrypted under epoch %q, not %q", c.name, r.Epoch, q.epoch.ID)
+	}
+	in := &input{signed: si, blobs: ev.blobs, recpt: r}
+	for j, b := range ev.blobs {
+		if !bytes.Equal(protocol.Digest(b), r.CiphertextDigests[j]) {
+			return nil, fmt.Errorf("node %s: ciphertext %d does not match its receipt", c.name, j)
+		}
+		ct, err := s.params.UnmarshalCiphertext(b)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: ciphertext %d: %w", c.name, j, err)
+		}
+		in.cts = append(in.cts, ct)
+	}
+	if len(in.cts) == 0 {
+		return nil, fmt.Errorf("node %s sent no ciphertext", c.name)
+	}
+	return in, nil
+}
+
+// broadcast runs send for every node in parallel.
+func (s *Server) broadcast(ctx context.Context, conns []*nodeConn, send func(*nodeConn) error) error {
+	g, _ := errgroup.WithContext(ctx)
+	for _, c := range conns {
+		g.Go(func() error {
+			if err := send(c); err != nil {
+				return fmt.Errorf("node %s: %w: %v", c.name, errNodeGone, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func (s *Server) cancelQuery(conns []*nodeConn, id, reason string) {
+	m := &pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_Cancel{Cancel: &pb.Cancel{QueryId: id, Reason: reason}}}
+	for _, c := range conns {
+		select {
+		case <-c.done:
+		default:
+			c.send(m)
+		}
+	}
+}
+
+// RefusalError is a node's refusal to take part in a query.
+type RefusalError struct {
+	Node    string
+	Reasons []*pb.Reason
+	Err     string
+}
+
+func (e *RefusalError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "node %s refused", e.Node)
+	for _, r := range e.Reasons {
+		fmt.Fprintf(&b, "; %s", r.Code)
+		if r.Article != "" {
+			fmt.Fprintf(&b, " (%s)", r.Article)
+		}
+		if r.Message != "" {
+			fmt.Fprintf(&b, ": %s", r.Message)
+		}
+	}
+	if e.Err != "" {
+		fmt.Fprintf(&b, ": %s", e.Err)
+	}
+	return b.String()
+}
+
+func refusalError(node string, r *pb.Refusal) error {
+	err := &RefusalError{Node: node, Reasons: r.Reasons, Err: r.Error}
+	code := codes.FailedPrecondition
+	if len(r.Reasons) > 0 {
+		code = codes.PermissionDenied
+	}
+	return status.Error(code, err.Error())
+}
+

@@ -1,0 +1,250 @@
+package coordinator
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/fedscore/fedscore/crypto"
+	"github.com/fedscore/fedscore/internal/pki"
+	"github.com/fedscore/fedscore/internal/wire"
+	pb "github.com/fedscore/fedscore/proto/fedscorev1"
+)
+
+// Version is the protocol version the coordinator speaks.
+const Version = "fedscore/1"
+
+// Config configures a coordinator.
+type Config struct {
+	// Credential is the coordinator's TLS identity (role coordinator).
+	Credential *pki.Credential
+	// Roots verifies node and querier certificates.
+	Roots *x509.CertPool
+	// Members names the federation's nodes. Every member takes part in key
+	// generation and in every query (the collective key is N-of-N).
+	Members []string
+	// Params names the crypto parameter set; empty means crypto.ParamsBGV13.
+	Params string
+	// StateDir persists the current epoch; empty keeps it in memory only.
+	StateDir string
+	// QueryTimeout bounds a query when the querier asks for no deadline of
+	// its own; zero means 30 seconds.
+	QueryTimeout time.Duration
+	// SetupTimeout bounds the key generation of an epoch; zero means 30 seconds.
+	SetupTimeout time.Duration
+	Logger       *slog.Logger
+	// Observe, when set, is called with every message a node sends, before
+	// the coordinator acts on it. It must not keep or modify the message.
+	Observe func(node string, msg *pb.NodeMessage)
+}
+
+// Server is a coordinator. Create it with New and serve it with Serve.
+type Server struct {
+	pb.UnimplementedCoordinatorServer
+
+	cfg    Config
+	params crypto.Params
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	nodes    map[string]*nodeConn
+	epoch    *Epoch
+	setup    bool // a key generation is running
+	queries  map[string]bool
+	changed  chan struct{} // closed and replaced whenever nodes or epoch change
+	setupErr error
+}
+
+// New validates cfg and loads any persisted epoch.
+func New(cfg Config) (*Server, error) {
+	if cfg.Credential == nil || cfg.Roots == nil {
+		return nil, errors.New("coordinator: a credential and trust roots are required")
+	}
+	if len(cfg.Members) < 2 {
+		return nil, fmt.Errorf("coordinator: a federation needs at least 2 members, got %d", len(cfg.Members))
+	}
+	seen := map[string]bool{}
+	for _, m := range cfg.Members {
+		if _, err := pki.ParseIdentity("spiffe://x/node/" + m); err != nil {
+			return nil, fmt.Errorf("coordinator: member %q: %w", m, err)
+		}
+		if seen[m] {
+			return nil, fmt.Errorf("coordinator: member %q listed twice", m)
+		}
+		seen[m] = true
+	}
+	if cfg.Params == "" {
+		cfg.Params = crypto.ParamsBGV13
+	}
+	params, err := crypto.NewParams(cfg.Params)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: %w", err)
+	}
+	if cfg.QueryTimeout <= 0 {
+		cfg.QueryTimeout = 30 * time.Second
+	}
+	if cfg.SetupTimeout <= 0 {
+		cfg.SetupTimeout = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	epoch, err := loadEpoch(cfg.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: %w", err)
+	}
+	if epoch != nil && (epoch.Params != cfg.Params || !slices.Equal(epoch.Members, cfg.Members)) {
+		cfg.Logger.Info("persisted epoch does not match the configuration; a new epoch will be generated", "epoch", epoch.ID)
+		epoch = nil
+	}
+	return &Server{
+		cfg:     cfg,
+		params:  params,
+		log:     cfg.Logger,
+		nodes:   map[string]*nodeConn{},
+		epoch:   epoch,
+		queries: map[string]bool{},
+		changed: make(chan struct{}),
+	}, nil
+}
+
+// GRPCServer returns a gRPC server with the coordinator registered, mutual
+// TLS 1.3 for nodes and queriers, and a modest receive limit.
+func (s *Server) GRPCServer() *grpc.Server {
+	tlsCfg := pki.ServerTLSConfig(s.cfg.Credential, s.cfg.Roots, pki.RoleNode, pki.RoleQuerier)
+	gs := grpc.NewServer(
+		grpc.Creds(credentials.NewTLS(tlsCfg)),
+		grpc.MaxRecvMsgSize(wire.MaxMessageSize),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 10 * time.Second, Timeout: 5 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+	)
+	pb.RegisterCoordinatorServer(gs, s)
+	return gs
+}
+
+// Serve serves on lis until ctx is done.
+func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	gs := s.GRPCServer()
+	stop := context.AfterFunc(ctx, gs.Stop)
+	defer stop()
+	err := gs.Serve(lis)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// Epoch returns the current epoch, or nil before the first key generation.
+func (s *Server) Epoch() *Epoch {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.epoch
+}
+
+// WaitReady blocks until every member is attached and holds the current
+// epoch's key, or ctx ends.
+func (s *Server) WaitReady(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		ready, changed, setupErr := s.readyLocked(), s.changed, s.setupErr
+		s.mu.Unlock()
+		if ready {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if setupErr != nil {
+				return fmt.Errorf("federation not ready: %w (last key generation: %v)", ctx.Err(), setupErr)
+			}
+			return fmt.Errorf("federation not ready: %w", ctx.Err())
+		case <-changed:
+		}
+	}
+}
+
+func (s *Server) readyLocked() bool {
+	if s.epoch == nil || s.setup {
+		return false
+	}
+	for _, m := range s.cfg.Members {
+		c := s.nodes[m]
+		if c == nil || !c.holds(s.epoch) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// Status reports the epoch and the attached members.
+func (s *Server) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusResponse, error) {
+	if _, err := requireRole(ctx, pki.RoleQuerier, pki.RoleNode); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	resp := &pb.StatusResponse{Params: s.cfg.Params, Members: slices.Clone(s.cfg.Members)}
+	if s.epoch != nil {
+		resp.Epoch = s.epoch.ID
+	}
+	for _, m := range s.cfg.Members {
+		if s.nodes[m] != nil {
+			resp.Attached = append(resp.Attached, m)
+		}
+	}
+	return resp, nil
+}
+
+func requireRole(ctx context.Context, roles ...string) (pki.Identity, error) {
+	id, err := pki.PeerIdentity(ctx)
+	if err != nil {
+		return id, status.Errorf(codes.Unauthenticated, "no verified peer identity: %v", err)
+	}
+	if !slices.Contains(roles, id.Role) {
+		return id, status.Errorf(codes.PermissionDenied, "%s may not call this method", id)
+	}
+	return id, nil
+}
+
+// peerChain returns the DER chain the peer presented, leaf first.
+func peerChain(ctx context.Context) [][]byte {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return nil
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok {
+		return nil
+	}
+	var out [][]byte
+	for _, c := range info.State.PeerCertificates {
+		out = append(out, c.Raw)
+	}
+	return out
+}
+
+func newID(prefix string) string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return prefix + strings.ToLower(time.Now().UTC().Format("20060102T150405Z")) + "-" + hex.EncodeToString(b)
+}

@@ -1,0 +1,168 @@
+package query
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const specYAML = `
+purpose: marketing_analytics
+group_by:
+  - column: age
+    bins: [18, 25, 35, 45, 55, 65, 100]
+  - column: region
+    values: [north, east, south]
+filter:
+  - {column: city_tier, op: le, value: 2}
+  - {column: occupation, op: in, values: [employee, manager]}
+  - {column: credit_score, op: between, values: [300, 850]}
+metrics:
+  - kind: count
+  - {kind: sum, column: annual_txn_amount, clip: [0, 1000000]}
+  - {kind: mean, column: credit_score, clip: [300, 850]}
+  - {kind: histogram, column: credit_utilization, bins: [0, 0.5, 1, 1.5]}
+min_partners: 2
+`
+
+const specJSON = `{
+  "purpose": "marketing_analytics",
+  "group_by": [
+    {"column": "age", "bins": [18, 25, 35, 45, 55, 65, 100]},
+    {"column": "region", "values": ["north", "east", "south"]}
+  ],
+  "filter": [
+    {"column": "city_tier", "op": "le", "value": 2},
+    {"column": "occupation", "op": "in", "values": ["employee", "manager"]},
+    {"column": "credit_score", "op": "between", "values": [300, 850]}
+  ],
+  "metrics": [
+    {"kind": "count"},
+    {"kind": "sum", "column": "annual_txn_amount", "clip": [0, 1e6]},
+    {"kind": "mean", "column": "credit_score", "clip": [300, 850]},
+    {"kind": "histogram", "column": "credit_utilization", "bins": [0, 0.5, 1, 1.5]}
+  ],
+  "min_partners": 2,
+  "decimals": 2
+}`
+
+func TestParse(t *testing.T) {
+	for _, in := range []string{specYAML, specJSON} {
+		s, err := Parse([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(s, validSpec()) {
+			t.Errorf("Parse(%.20q) = %+v, want %+v", in, s, validSpec())
+		}
+	}
+}
+
+func TestParseDecimals(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int
+	}{
+		{"purpose: ab\n", DefaultDecimals},
+		{"purpose: ab\ndecimals: 0\n", 0},
+		{`{"purpose": "ab", "decimals": 4}`, 4},
+	}
+	for _, tt := range tests {
+		s, err := Parse([]byte(tt.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Decimals != tt.want {
+			t.Errorf("Parse(%q).Decimals = %d, want %d", tt.in, s.Decimals, tt.want)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, in, msg string
+	}{
+		{"empty", "  \n", "empty"},
+		{"unknown YAML field", specYAML + "privacy: high\n", "privacy"},
+		{"unknown nested YAML field", strings.Replace(specYAML, "kind: count", "kind: count\n    weight: 2", 1), "weight"},
+		{"unknown JSON field", strings.Replace(specJSON, `"decimals"`, `"decimal"`, 1), "decimal"},
+		{"trailing JSON", specJSON + " {}", "after"},
+		{"two YAML documents", specYAML + "---\npurpose: x\n", "more than one"},
+		{"wrong type", "min_partners: many\n", "line 1"},
+		{"clip arity", "metrics:\n  - {kind: sum, column: a, clip: [1, 2, 3]}\n", "array"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.in))
+			if !errors.Is(err, ErrInvalidSpec) {
+				t.Fatalf("got %v, want ErrInvalidSpec", err)
+			}
+			if !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("error %q does not mention %q", err, tt.msg)
+			}
+		})
+	}
+}
+
+func TestCanonicalRoundTrip(t *testing.T) {
+	for _, in := range []string{specYAML, specJSON, "purpose: ab\ndecimals: 0\nfilter: []\n", "purpose: ab\nfilter:\n  - {column: x, op: eq, value: false}\n"} {
+		s, err := Parse([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := s.Canonical()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Parse(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back, s) {
+			t.Errorf("round trip of %s gives %+v, want %+v", c, back, s)
+		}
+		again, _ := back.Canonical()
+		if string(again) != string(c) {
+			t.Errorf("canonical form not stable:\n%s\n%s", c, again)
+		}
+	}
+	a, _ := Parse([]byte(specYAML))
+	b, _ := Parse([]byte(specJSON))
+	ca, _ := a.Canonical()
+	cb, _ := b.Canonical()
+	if string(ca) != string(cb) {
+		t.Errorf("YAML and JSON give different canonical forms:\n%s\n%s", ca, cb)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{specYAML, specJSON, "purpose: ab\n", "{}", "group_by: [{column: a, bins: [.nan, 1]}]"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Parse(data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidSpec) {
+				t.Fatalf("error %v is not ErrInvalidSpec", err)
+			}
+			return
+		}
+		s.Columns()
+		s.Layout()
+		if s.Validate(Limits{}) != nil {
+			return
+		}
+		c, err := s.Canonical()
+		if err != nil {
+			t.Fatalf("valid spec has no canonical form: %v", err)
+		}
+		back, err := Parse(c)
+		if err != nil {
+			t.Fatalf("canonical form %s does not parse: %v", c, err)
+		}
+		if !reflect.DeepEqual(back, s) {
+			t.Fatalf("round trip of %s gives %+v, want %+v", c, back, s)
+		}
+	})
+}

@@ -1,0 +1,367 @@
+// Package sandbox runs a whole fedscore federation on loopback: a dev PKI,
+// a coordinator, partner nodes with file keystores, and a querier. The
+// `fedscore sandbox` command and the end-to-end tests are built on it.
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/fedscore/fedscore/coordinator"
+	"github.com/fedscore/fedscore/internal/keystore"
+	"github.com/fedscore/fedscore/internal/pki"
+	"github.com/fedscore/fedscore/internal/querier"
+	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/node"
+	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/policy"
+	pb "github.com/fedscore/fedscore/proto/fedscorev1"
+)
+
+// TrustDomain is the sandbox federation's SPIFFE trust domain.
+const TrustDomain = "sandbox.fedscore.local"
+
+// Partner is one partner institution's data.
+type Partner struct {
+	Name string
+	Data *dataset.Table
+}
+
+// Config configures a sandbox federation.
+type Config struct {
+	Partners []Partner
+	// Params names the crypto parameter set; empty means the default.
+	Params string
+	// PolicyData is merged over the default bundle's data, e.g.
+	// {"assume_consent_when_absent": true} for public data sets that carry
+	// no consent columns.
+	PolicyData map[string]any
+	// Dir holds the PKI, keystores and state; empty means a fresh
+	// temporary directory removed by Close.
+	Dir    string
+	Logger *slog.Logger
+	// Observe sees every message a node sends to the coordinator.
+	Observe func(node string, msg *pb.NodeMessage)
+	// QueryTimeout bounds each query; zero means 30 seconds.
+	QueryTimeout time.Duration
+}
+
+// Federation is a running sandbox.
+type Federation struct {
+	cfg     Config
+	dir     string
+	tempDir bool
+	ca      *pki.CA
+	coordID pki.Identity
+	addr    string
+	coord   *coordinator.Server
+	engine  *policy.Engine
+	client  *querier.Client
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+
+	mu    sync.Mutex
+	nodes map[string]*runningNode
+}
+
+type runningNode struct {
+	node   *node.Node
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Start brings up a coordinator and one node per partner and waits until the
+// collective key is generated.
+func Start(ctx context.Context, cfg Config) (*Federation, error) {
+	if len(cfg.Partners) < 2 {
+		return nil, fmt.Errorf("sandbox: need at least 2 partners, got %d", len(cfg.Partners))
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	f := &Federation{cfg: cfg, dir: cfg.Dir, nodes: map[string]*runningNode{}}
+	if f.dir == "" {
+		d, err := os.MkdirTemp("", "fedscore-sandbox-")
+		if err != nil {
+			return nil, err
+		}
+		f.dir, f.tempDir = d, true
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+		}
+	}()
+	var err error
+	if f.ca, err = pki.NewCA(TrustDomain, 24*time.Hour); err != nil {
+		return nil, err
+	}
+	if err := f.ca.WriteCertificate(filepath.Join(f.dir, "ca.pem")); err != nil {
+		return nil, err
+	}
+	if f.engine, err = policy.NewEngine(ctx, policy.Options{DataOverrides: cfg.PolicyData}); err != nil {
+		return nil, err
+	}
+
+	f.coordID = pki.Identity{TrustDomain: TrustDomain, Role: pki.RoleCoordinator, Name: "coordinator"}
+	coordCred, err := f.ca.Issue(f.coordID, []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, err
+	}
+	members := make([]string, len(cfg.Partners))
+	for i, p := range cfg.Partners {
+		members[i] = p.Name
+	}
+	f.coord, err = coordinator.New(coordinator.Config{
+		Credential: coordCred, Roots: f.ca.Pool(), Members: members, Params: cfg.Params,
+		StateDir: filepath.Join(f.dir, "coordinator"), Logger: cfg.Logger.With("role", "coordinator"),
+		Observe: cfg.Observe, QueryTimeout: cfg.QueryTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	f.addr = lis.Addr().String()
+	runCtx, stop := context.WithCancel(context.Background())
+	f.stop = stop
+	f.wg.Go(func() { f.coord.Serve(runCtx, lis) })
+
+	for _, p := range cfg.Partners {
+		if err := f.StartNode(p.Name); err != nil {
+			return nil, err
+		}
+	}
+	qCred, err := f.ca.Issue(pki.Identity{TrustDomain: TrustDomain, Role: pki.RoleQuerier, Name: "analyst"}, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	timeout := cfg.QueryTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	if f.client, err = querier.Dial(querier.Config{
+		Credential: qCred, Roots: f.ca.Pool(), Coordinator: f.addr, CoordinatorIdentity: f.coordID, Timeout: timeout,
+	}); err != nil {
+		return nil, err
+	}
+	if err := f.WaitReady(ctx); err != nil {
+		return nil, err
+	}
+	ok = true
+	return f, nil
+}
+
+// WaitReady waits until every node is attached and holds the epoch's key.
+func (f *Federation) WaitReady(ctx context.Context) error {
+	return f.coord.WaitReady(ctx)
+}
+
+// Addr is the coordinator's address.
+func (f *Federation) Addr() string { return f.addr }
+
+// CA is the federation's development CA.
+func (f *Federation) CA() *pki.CA { return f.ca }
+
+// CoordinatorIdentity is the identity of the coordinator's certificate.
+func (f *Federation) CoordinatorIdentity() pki.Identity { return f.coordID }
+
+// Coordinator is the running coordinator.
+func (f *Federation) Coordinator() *coordinator.Server { return f.coord }
+
+// Querier is the sandbox's querier client.
+func (f *Federation) Querier() *querier.Client { return f.client }
+
+func (f *Federation) partner(name string) (Partner, bool) {
+	for _, p := range f.cfg.Partners {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Partner{}, false
+}
+
+// StartNode starts (or restarts) a partner's node with its persisted state.
+func (f *Federation) StartNode(name string) error {
+	p, ok := f.partner(name)
+	if !ok {
+		return fmt.Errorf("sandbox: no partner %q", name)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.nodes[name] != nil {
+		return fmt.Errorf("sandbox: node %s is running", name)
+	}
+	dir := filepath.Join(f.dir, "nodes", name)
+	cred, err := f.nodeCredential(name, dir)
+	if err != nil {
+		return err
+	}
+	pass, err := f.passphrase(dir)
+	if err != nil {
+		return err
+	}
+	keys, err := keystore.OpenFileStore(filepath.Join(dir, "keystore"), pass)
+	if err != nil {
+		return err
+	}
+	n, err := node.New(node.Config{
+		Credential: cred, Roots: f.ca.Pool(), Coordinator: f.addr, CoordinatorIdentity: f.coordID,
+		Data: p.Data, Policy: f.engine, Keys: keys, StateDir: filepath.Join(dir, "state"),
+		RetryDelay: 200 * time.Millisecond, Logger: f.cfg.Logger.With("role", "node"),
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rn := &runningNode{node: n, cancel: cancel, done: make(chan struct{})}
+	f.nodes[name] = rn
+	go func() {
+		defer close(rn.done)
+		n.Run(ctx)
+		n.Close()
+	}()
+	return nil
+}
+
+// StopNode stops a partner's node, as if its process died.
+func (f *Federation) StopNode(name string) error {
+	f.mu.Lock()
+	rn := f.nodes[name]
+	delete(f.nodes, name)
+	f.mu.Unlock()
+	if rn == nil {
+		return fmt.Errorf("sandbox: node %s is not running", name)
+	}
+	rn.cancel()
+	<-rn.done
+	return nil
+}
+
+// nodeCredential issues a node's certificate once and reuses it across restarts.
+func (f *Federation) nodeCredential(name, dir string) (*pki.Credential, error) {
+	certPath, keyPath := filepath.Join(dir, "node.pem"), filepath.Join(dir, "node-key.pem")
+	if cred, err := pki.LoadCredential(certPath, keyPath); err == nil {
+		return cred, nil
+	}
+	cred, err := f.ca.Issue(pki.Identity{TrustDomain: TrustDomain, Role: pki.RoleNode, Name: name}, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return cred, cred.WriteFiles(certPath, keyPath)
+}
+
+// passphrase returns the node's keystore passphrase, made once. A real
+// deployment takes it from its operator or uses Vault instead.
+func (f *Federation) passphrase(dir string) ([]byte, error) {
+	path := filepath.Join(dir, "keystore.pass")
+	if b, err := os.ReadFile(path); err == nil {
+		return b, nil
+	}
+	b := make([]byte, 24)
+	rand.Read(b)
+	pass := []byte(hex.EncodeToString(b))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return pass, os.WriteFile(path, pass, 0o600)
+}
+
+// Query runs spec through the federation.
+func (f *Federation) Query(ctx context.Context, spec *query.Spec, progress querier.Progress) (*querier.Answer, error) {
+	return f.client.Run(ctx, spec, progress)
+}
+
+// Expected computes spec's result centrally in plaintext with the same
+// policy decisions and cohorts the nodes use, for checking the encrypted
+// answer. Only the sandbox can do this: it holds every partner's data.
+func (f *Federation) Expected(ctx context.Context, spec *query.Spec) (*query.Result, error) {
+	var total []int64
+	for _, p := range f.cfg.Partners {
+		var cols []string
+		for _, c := range p.Data.Columns() {
+			cols = append(cols, c.Name)
+		}
+		metrics := make([]string, len(spec.Metrics))
+		for i, m := range spec.Metrics {
+			metrics[i] = m.Kind
+		}
+		d, err := f.engine.Admit(ctx, policy.AdmissionInput{
+			Query:    policy.QueryInfo{ID: "plaintext-check", Purpose: spec.Purpose, Columns: spec.Columns(), Metrics: metrics, MinPartners: spec.MinPartners},
+			NodeName: p.Name, NodeColumns: cols, Time: time.Now(),
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := d.Err(); err != nil {
+			return nil, fmt.Errorf("%s: %w", p.Name, err)
+		}
+		cohort, err := node.Cohort(p.Data, d.Cohort)
+		if err != nil {
+			return nil, err
+		}
+		vec, _, err := query.Aggregate(ctx, spec, p.Data, cohort)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.Name, err)
+		}
+		if total == nil {
+			total = make([]int64, len(vec))
+		}
+		for i, v := range vec {
+			total[i] += v
+		}
+	}
+	return query.Decode(spec, total)
+}
+
+// Verify compares an answer with the central plaintext computation.
+func (f *Federation) Verify(ctx context.Context, spec *query.Spec, got *query.Result) error {
+	want, err := f.Expected(ctx, spec)
+	if err != nil {
+		return err
+	}
+	if !reflect.DeepEqual(want, got) {
+		return errors.New("the encrypted result differs from the plaintext computation")
+	}
+	return nil
+}
+
+// Close stops everything and removes a temporary directory.
+func (f *Federation) Close() error {
+	f.mu.Lock()
+	names := make([]string, 0, len(f.nodes))
+	for n := range f.nodes {
+		names = append(names, n)
+	}
+	f.mu.Unlock()
+	for _, n := range names {
+		f.StopNode(n)
+	}
+	if f.client != nil {
+		f.client.Close()
+	}
+	if f.stop != nil {
+		f.stop()
+	}
+	f.wg.Wait()
+	if f.tempDir {
+		return os.RemoveAll(f.dir)
+	}
+	return nil
+}

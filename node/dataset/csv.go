@@ -1,0 +1,402 @@
+package dataset
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// CSVOptions controls how [ReadCSV] reads a file.
+type CSVOptions struct {
+	// Delimiter separates fields. Zero detects it from the header line
+	// among ',', ';', '\t' and '|', preferring ',' when none occurs.
+	Delimiter rune
+
+	// Mapping renames, retypes or drops columns; nil reads them as they are.
+	Mapping *Mapping
+
+	// MaxRows bounds the number of data rows; a file with more rows is
+	// rejected with ErrTooManyRows rather than silently truncated, since a
+	// partial table would bias every aggregate. Zero means no limit.
+	MaxRows int
+}
+
+// candidates are the delimiters considered by detection, in order of
+// preference on a tie.
+const candidates = ",;\t|"
+
+// LoadCSVFile reads the CSV file at path. Errors name the file.
+func LoadCSVFile(path string, opts CSVOptions) (*Table, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("dataset: %w", err)
+	}
+	defer f.Close()
+	return readCSV(f, opts, path)
+}
+
+// ReadCSV reads a table from CSV text with a header row.
+//
+// Header names are trimmed of spaces and double quotes. A cell that is empty
+// or only spaces is missing. Unless the mapping forces a kind, a column is
+// bool when every present value is true or false (in any case), number when
+// every present value parses as a float, and category otherwise; a column
+// with no values at all is category. NaN and infinite numbers are rejected.
+// A column forced to bool also accepts yes/no and 1/0. Line breaks inside
+// quoted fields are read as LF. Errors are *ParseError values naming the
+// line and column.
+func ReadCSV(r io.Reader, opts CSVOptions) (*Table, error) {
+	return readCSV(r, opts, "")
+}
+
+// plan says what to do with one source column.
+type plan struct {
+	name   string
+	forced bool
+	kind   Kind
+}
+
+// cells is one column of the raw records.
+type cells struct {
+	rows [][]string
+	col  int
+}
+
+func (c cells) len() int         { return len(c.rows) }
+func (c cells) at(i int) string  { return c.rows[i][c.col] }
+func (c cells) from(i int) cells { return cells{c.rows[i:], c.col} }
+
+func readCSV(r io.Reader, opts CSVOptions, file string) (*Table, error) {
+	perr := func(line int, col string, err error) error {
+		return &ParseError{File: file, Line: line, Column: col, Err: err}
+	}
+	if opts.Mapping != nil {
+		if err := opts.Mapping.Validate(); err != nil {
+			return nil, perr(0, "", err)
+		}
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
+		br.Discard(3)
+	}
+	delim := opts.Delimiter
+	if delim == 0 {
+		head, _ := br.Peek(br.Size())
+		delim = detectDelimiter(head)
+	}
+	cr := csv.NewReader(br)
+	cr.Comma = delim
+	cr.FieldsPerRecord = -1
+
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, perr(0, "", ErrNoHeader)
+	}
+	if err != nil {
+		return nil, csvError(file, err)
+	}
+	headerLine, _ := cr.FieldPos(0)
+	plans, err := planColumns(header, opts.Mapping)
+	if err != nil {
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			pe.File, pe.Line = file, headerLine
+		}
+		return nil, err
+	}
+
+	var (
+		lines   []int
+		records [][]string
+	)
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, csvError(file, err)
+		}
+		line, _ := cr.FieldPos(0)
+		if len(rec) != len(header) {
+			return nil, perr(line, "", fmt.Errorf("%w: %d fields, header has %d", ErrRaggedRow, len(rec), len(header)))
+		}
+		if opts.MaxRows > 0 && len(lines) >= opts.MaxRows {
+			return nil, perr(line, "", fmt.Errorf("%w: more than %d", ErrTooManyRows, opts.MaxRows))
+		}
+		lines = append(lines, line)
+		for i, v := range rec {
+			rec[i] = normalizeNewlines(v)
+		}
+		records = append(records, rec)
+	}
+
+	b := NewBuilder()
+	for i, p := range plans {
+		if p == nil {
+			continue
+		}
+		c, row, err := convert(p, cells{records, i})
+		if err != nil {
+			return nil, perr(lines[row], p.name, err)
+		}
+		b.add(c)
+	}
+	t, err := b.Build()
+	if err != nil {
+		return nil, perr(0, "", err)
+	}
+	t.rows = len(lines)
+	return t, nil
+}
+
+// planColumns applies the mapping to the header. Nil entries are skipped.
+func planColumns(header []string, m *Mapping) ([]*plan, error) {
+	plans := make([]*plan, len(header))
+	seen := make(map[string]bool, len(header))
+	for i, h := range header {
+		name := strings.Trim(normalizeNewlines(h), "\" \t")
+		if name == "" {
+			return nil, &ParseError{Err: fmt.Errorf("field %d: %w", i+1, ErrEmptyHeader)}
+		}
+		if seen[name] {
+			return nil, &ParseError{Column: name, Err: ErrDuplicateColumn}
+		}
+		seen[name] = true
+		p := &plan{name: name}
+		if cm, ok := m.lookup(name); ok {
+			if cm.Skip {
+				continue
+			}
+			if cm.Name != "" {
+				p.name = cm.Name
+			}
+			if cm.Type != "" {
+				p.kind, _ = ParseKind(cm.Type)
+				p.forced = true
+			}
+		}
+		plans[i] = p
+	}
+	if m != nil {
+		for _, cm := range m.Columns {
+			if !seen[cm.Source] {
+				return nil, &ParseError{Column: cm.Source, Err: fmt.Errorf("%w in mapping: no such header", ErrUnknownColumn)}
+			}
+		}
+	}
+	names := make(map[string]bool, len(plans))
+	for _, p := range plans {
+		if p == nil {
+			continue
+		}
+		if names[p.name] {
+			return nil, &ParseError{Column: p.name, Err: fmt.Errorf("%w after mapping", ErrDuplicateColumn)}
+		}
+		names[p.name] = true
+	}
+	return plans, nil
+}
+
+// normalizeNewlines turns every CRLF inside a quoted field into LF, as
+// encoding/csv does for a single one, so that values survive a round trip.
+func normalizeNewlines(v string) string {
+	if strings.IndexByte(v, '\r') < 0 {
+		return v
+	}
+	for strings.Contains(v, "\r\n") {
+		v = strings.ReplaceAll(v, "\r\n", "\n")
+	}
+	return v
+}
+
+// csvError turns an encoding/csv error into a ParseError.
+func csvError(file string, err error) error {
+	var ce *csv.ParseError
+	if errors.As(err, &ce) {
+		return &ParseError{File: file, Line: ce.Line, Err: fmt.Errorf("byte %d: %w", ce.Column, ce.Err)}
+	}
+	return &ParseError{File: file, Err: err}
+}
+
+// detectDelimiter counts candidate delimiters outside quotes on the first
+// line of head and returns the most frequent one.
+func detectDelimiter(head []byte) rune {
+	var counts [len(candidates)]int
+	inQuote := false
+loop:
+	for _, c := range head {
+		switch {
+		case c == '"':
+			inQuote = !inQuote
+		case inQuote:
+		case c == '\n':
+			break loop
+		default:
+			if i := strings.IndexByte(candidates, c); i >= 0 {
+				counts[i]++
+			}
+		}
+	}
+	best := 0
+	for i, n := range counts {
+		if n > counts[best] {
+			best = i
+		}
+	}
+	return rune(candidates[best])
+}
+
+// convert builds the column for p. On error it also returns the offending
+// row.
+func convert(p *plan, values cells) (*Column, int, error) {
+	if p.forced {
+		return convertAs(p.name, p.kind, values, true)
+	}
+	kind := inferKind(values)
+	c, row, err := convertAs(p.name, kind, values, false)
+	if err != nil && kind == KindNumber && !allNumeric(values.from(row)) {
+		// Not every value is a number after all.
+		return convertAs(p.name, KindCategory, values, false)
+	}
+	return c, row, err
+}
+
+// allNumeric reports whether every present value looks like a number,
+// counting NaN and infinities.
+func allNumeric(values cells) bool {
+	for i := range values.len() {
+		v := strings.TrimSpace(values.at(i))
+		if v == "" {
+			continue
+		}
+		if _, err := parseNumber(v); err != nil && !errors.Is(err, ErrNonFinite) {
+			return false
+		}
+	}
+	return true
+}
+
+// inferKind looks at the first present value: bool-like values make a bool
+// candidate, anything else a number candidate; convert falls back to
+// category when the candidate does not fit.
+func inferKind(values cells) Kind {
+	for i := range values.len() {
+		v := strings.TrimSpace(values.at(i))
+		if v == "" {
+			continue
+		}
+		if _, ok := parseBool(v, false); ok {
+			if allBool(values) {
+				return KindBool
+			}
+			return KindCategory
+		}
+		if _, err := parseNumber(v); err != nil && !errors.Is(err, ErrNonFinite) {
+			return KindCategory
+		}
+		return KindNumber
+	}
+	return KindCategory
+}
+
+func allBool(values cells) bool {
+	for i := range values.len() {
+		v := strings.TrimSpace(values.at(i))
+		if _, ok := parseBool(v, false); v != "" && !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func convertAs(name string, kind Kind, values cells, forced bool) (*Column, int, error) {
+	c := &Column{Name: name, Kind: kind}
+	n := values.len()
+	switch kind {
+	case KindNumber:
+		c.Numbers = make([]float64, n)
+		for i := range n {
+			v := strings.TrimSpace(values.at(i))
+			if v == "" {
+				c.Numbers[i] = math.NaN()
+				continue
+			}
+			f, err := parseNumber(v)
+			if err != nil {
+				return nil, i, err
+			}
+			c.Numbers[i] = f
+		}
+	case KindBool:
+		c.Bools = make([]bool, n)
+		c.Missing = make([]bool, n)
+		for i := range n {
+			v := strings.TrimSpace(values.at(i))
+			if v == "" {
+				c.Missing[i] = true
+				continue
+			}
+			b, ok := parseBool(v, forced)
+			if !ok {
+				return nil, i, fmt.Errorf("%w: %q is not a bool", ErrTypeMismatch, v)
+			}
+			c.Bools[i] = b
+		}
+	default:
+		c.Codes = make([]int32, n)
+		index := make(map[string]int32)
+		for i := range n {
+			v := values.at(i)
+			if strings.TrimSpace(v) == "" {
+				c.Codes[i] = -1
+				continue
+			}
+			code, ok := index[v]
+			if !ok {
+				code = int32(len(c.Dict))
+				index[v] = code
+				c.Dict = append(c.Dict, v)
+			}
+			c.Codes[i] = code
+		}
+	}
+	return c, 0, nil
+}
+
+// parseNumber parses a trimmed, non-empty number, rejecting NaN and
+// infinities, including overflowing literals such as 1e400.
+func parseNumber(v string) (float64, error) {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, fmt.Errorf("%w: %q is not a number", ErrTypeMismatch, v)
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("%w: %q", ErrNonFinite, v)
+	}
+	return f, nil
+}
+
+// parseBool parses true/false in any case; lenient also accepts yes/no and
+// 1/0, for columns a mapping forces to bool.
+func parseBool(v string, lenient bool) (value, ok bool) {
+	switch {
+	case strings.EqualFold(v, "true"):
+		return true, true
+	case strings.EqualFold(v, "false"):
+		return false, true
+	case !lenient:
+		return false, false
+	case strings.EqualFold(v, "yes"), v == "1":
+		return true, true
+	case strings.EqualFold(v, "no"), v == "0":
+		return false, true
+	}
+	return false, false
+}

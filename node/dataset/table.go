@@ -1,0 +1,27 @@
+package dataset
+
+// A Table is a set of equally long, uniquely named columns. It is safe for
+// concurrent reads.
+type Table struct {
+	cols   []*Column
+	byName map[string]int
+	rows   int
+}
+
+// Rows returns the number of rows.
+func (t *Table) Rows() int { return t.rows }
+
+// Column returns the column with the given name.
+func (t *Table) Column(name string) (*Column, bool) {
+	i, ok := t.byName[name]
+	if !ok {
+		return nil, false
+	}
+	return t.cols[i], true
+}
+
+// Columns returns the columns in order. The slice is a copy; the columns
+// are shared and must not be modified.
+func (t *Table) Columns() []*Column {
+	return append([]*Column(nil), t.cols...)
+}

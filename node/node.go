@@ -1,0 +1,235 @@
+package node
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/fedscore/fedscore/internal/keystore"
+	"github.com/fedscore/fedscore/internal/pki"
+	"github.com/fedscore/fedscore/internal/wire"
+	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/policy"
+	pb "github.com/fedscore/fedscore/proto/fedscorev1"
+)
+
+// Version is the protocol version the node speaks.
+const Version = "fedscore/1"
+
+// coordinatorBlobBudget bounds what the coordinator may have buffered at a
+// node: the signed inputs of a few queries.
+const coordinatorBlobBudget = 256 << 20
+
+// Config configures a node.
+type Config struct {
+	// Credential is the node's TLS and signing identity (role node); its
+	// name is the node's name in the federation.
+	Credential *pki.Credential
+	// Roots verifies the coordinator, queriers and other nodes.
+	Roots *x509.CertPool
+	// Coordinator is the coordinator's address (host:port) and Identity
+	// the identity its certificate must carry.
+	Coordinator         string
+	CoordinatorIdentity pki.Identity
+	// Data is the partner's records.
+	Data *dataset.Table
+	// Policy decides admission and the cohort of every query.
+	Policy *policy.Engine
+	// Keys holds the node's secret-key shares.
+	Keys keystore.Store
+	// StateDir holds the epoch's public material and the share ledger.
+	StateDir string
+	// RetryDelay is the pause before reconnecting; zero means one second.
+	RetryDelay time.Duration
+	Logger     *slog.Logger
+}
+
+// Node is a partner node. Create it with New and run it with Run.
+type Node struct {
+	cfg    Config
+	name   string
+	log    *slog.Logger
+	ledger *Ledger
+
+	mu      sync.Mutex
+	epoch   *epochState
+	pending *pendingSetup
+	queries map[string]*admittedQuery
+}
+
+// New checks cfg and loads the node's persisted state.
+func New(cfg Config) (*Node, error) {
+	switch {
+	case cfg.Credential == nil || cfg.Roots == nil:
+		return nil, errors.New("node: a credential and trust roots are required")
+	case cfg.Data == nil:
+		return nil, errors.New("node: no data")
+	case cfg.Policy == nil:
+		return nil, errors.New("node: no policy engine")
+	case cfg.Keys == nil:
+		return nil, errors.New("node: no keystore")
+	case cfg.StateDir == "":
+		return nil, errors.New("node: no state directory")
+	case cfg.Coordinator == "":
+		return nil, errors.New("node: no coordinator address")
+	}
+	id, err := cfg.Credential.Identity()
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if id.Role != pki.RoleNode {
+		return nil, fmt.Errorf("node: credential is for %s, not a node", id)
+	}
+	if cfg.RetryDelay <= 0 {
+		cfg.RetryDelay = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("node: state directory: %w", err)
+	}
+	st, err := loadState(cfg.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	ledger, err := OpenLedger(filepath.Join(cfg.StateDir, "share-ledger"))
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	return &Node{
+		cfg:     cfg,
+		name:    id.Name,
+		log:     cfg.Logger.With("node", id.Name),
+		ledger:  ledger,
+		epoch:   st,
+		queries: map[string]*admittedQuery{},
+	}, nil
+}
+
+// Name is the node's name in the federation.
+func (n *Node) Name() string { return n.name }
+
+// Close releases the node's files.
+func (n *Node) Close() error { return n.ledger.Close() }
+
+// Run keeps the node attached to the coordinator, reconnecting after
+// failures, until ctx ends.
+func (n *Node) Run(ctx context.Context) error {
+	for {
+		err := n.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		n.log.Warn("coordinator stream ended; reconnecting", "err", err, "in", n.cfg.RetryDelay)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(n.cfg.RetryDelay):
+		}
+	}
+}
+
+// session is one connection to the coordinator.
+func (n *Node) session(ctx context.Context) error {
+	tlsCfg := pki.ClientTLSConfig(n.cfg.Credential, n.cfg.Roots, n.cfg.CoordinatorIdentity)
+	conn, err := grpc.NewClient(n.cfg.Coordinator,
+		grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(wire.MaxMessageSize)),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
+	)
+	if err != nil {
+		return fmt.Errorf("dial coordinator: %w", err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := pb.NewCoordinatorClient(conn).Attach(ctx)
+	if err != nil {
+		return fmt.Errorf("attach: %w", err)
+	}
+	s := &session{node: n, stream: stream, blobs: wire.NewAssembler(coordinatorBlobBudget)}
+	if err := s.send(n.hello()); err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	n.log.Info("attached to coordinator", "addr", n.cfg.Coordinator)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			return errors.New("coordinator closed the stream")
+		}
+		if err != nil {
+			return err
+		}
+		switch b := m.Body.(type) {
+		case *pb.CoordinatorMessage_Chunk:
+			if err := s.blobs.Add(b.Chunk); err != nil {
+				return fmt.Errorf("coordinator stream: %w", err)
+			}
+		case *pb.CoordinatorMessage_SetupRequest:
+			n.handleSetupRequest(ctx, s, b.SetupRequest)
+		case *pb.CoordinatorMessage_SetupResult:
+			n.handleSetupResult(ctx, s, b.SetupResult)
+		case *pb.CoordinatorMessage_QueryTask:
+			rk, err := s.blobs.Take(b.QueryTask.ReceiverKeyBlob)
+			wg.Go(func() { n.handleQuery(ctx, s, b.QueryTask, rk, err) })
+		case *pb.CoordinatorMessage_KeySwitchTask:
+			var ids []string
+			for _, in := range b.KeySwitchTask.Inputs {
+				ids = append(ids, in.CiphertextBlobs...)
+			}
+			blobs, err := s.blobs.TakeAll(ids)
+			wg.Go(func() { n.handleKeySwitch(ctx, s, b.KeySwitchTask, blobs, err) })
+		case *pb.CoordinatorMessage_Cancel:
+			n.cancelQuery(b.Cancel.QueryId, b.Cancel.Reason)
+		}
+	}
+}
+
+func (n *Node) hello() *pb.NodeMessage {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	h := &pb.Hello{Version: Version}
+	if n.epoch != nil {
+		h.Epoch, h.PublicKeyDigest = n.epoch.ID, n.epoch.PublicKeyDigest
+	}
+	return &pb.NodeMessage{Body: &pb.NodeMessage_Hello{Hello: h}}
+}
+
+// session is one attached stream; sends are serialised.
+type session struct {
+	node   *Node
+	mu     sync.Mutex
+	stream pb.Coordinator_AttachClient
+	blobs  *wire.Assembler
+}
+
+func (s *session) send(m *pb.NodeMessage) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stream.Send(m)
+}
+
+func (s *session) sendBlob(id string, data []byte) error {
+	return wire.Send(func(c *pb.Chunk) error {
+		return s.send(&pb.NodeMessage{Body: &pb.NodeMessage_Chunk{Chunk: c}})
+	}, id, data)
+}
+
+func (s *session) refuse(task string, err error) {
+	s.send(&pb.NodeMessage{Body: &pb.NodeMessage_Refusal{Refusal: &pb.Refusal{TaskId: task, Error: err.Error()}}})
+}

@@ -1,0 +1,3 @@
+package fedscore.admission
+
+decision := {"allow": false, "deny": [], "cohort": {}}
