@@ -438,4 +438,3 @@ func refusalError(node string, r *pb.Refusal) error {
 	}
 	return status.Error(code, err.Error())
 }
-

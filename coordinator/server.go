@@ -124,9 +124,9 @@ func New(cfg Config) (*Server, error) {
 	}, nil
 }
 
-// GRPCServer returns a gRPC server with the coordinator registered, mutual
-// TLS 1.3 for nodes and queriers, and a modest receive limit.
-func (s *Server) GRPCServer() *grpc.Server {
+// GRPCServer returns a gRPC server with svc registered (normally s itself),
+// mutual TLS 1.3 for nodes and queriers, and a modest receive limit.
+func (s *Server) GRPCServer(svc pb.CoordinatorServer) *grpc.Server {
 	tlsCfg := pki.ServerTLSConfig(s.cfg.Credential, s.cfg.Roots, pki.RoleNode, pki.RoleQuerier)
 	gs := grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(tlsCfg)),
@@ -134,13 +134,13 @@ func (s *Server) GRPCServer() *grpc.Server {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 10 * time.Second, Timeout: 5 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 	)
-	pb.RegisterCoordinatorServer(gs, s)
+	pb.RegisterCoordinatorServer(gs, svc)
 	return gs
 }
 
 // Serve serves on lis until ctx is done.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
-	gs := s.GRPCServer()
+	gs := s.GRPCServer(s)
 	stop := context.AfterFunc(ctx, gs.Stop)
 	defer stop()
 	err := gs.Serve(lis)

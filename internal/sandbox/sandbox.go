@@ -54,6 +54,9 @@ type Config struct {
 	Observe func(node string, msg *pb.NodeMessage)
 	// QueryTimeout bounds each query; zero means 30 seconds.
 	QueryTimeout time.Duration
+	// WrapCoordinator, when set, wraps the coordinator's gRPC service.
+	// Tests use it to play a coordinator that deviates from the protocol.
+	WrapCoordinator func(pb.CoordinatorServer) pb.CoordinatorServer
 }
 
 // Federation is a running sandbox.
@@ -138,7 +141,13 @@ func Start(ctx context.Context, cfg Config) (*Federation, error) {
 	f.addr = lis.Addr().String()
 	runCtx, stop := context.WithCancel(context.Background())
 	f.stop = stop
-	f.wg.Go(func() { f.coord.Serve(runCtx, lis) })
+	var svc pb.CoordinatorServer = f.coord
+	if cfg.WrapCoordinator != nil {
+		svc = cfg.WrapCoordinator(svc)
+	}
+	gs := f.coord.GRPCServer(svc)
+	f.wg.Go(func() { gs.Serve(lis) })
+	context.AfterFunc(runCtx, gs.Stop)
 
 	for _, p := range cfg.Partners {
 		if err := f.StartNode(p.Name); err != nil {
