@@ -30,7 +30,7 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	rows := fs.Int("rows", 20000, "generated records per partner")
 	seed := fs.Uint64("seed", 1, "seed for the generated data")
 	params := fs.String("params", "", "crypto parameter set (bgv13, bgv14); default bgv13")
-	assumeConsent := fs.Bool("assume-consent", false, "treat data without consent columns as consented (public test data only)")
+	policyData := fs.String("policy-data", "", "a JSON `file` merged over the policy bundle's data (e.g. examples/bank-marketing/policy-data.json)")
 	verbose := fs.Bool("v", false, "log protocol events to stderr")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -57,10 +57,11 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	dataMs := msSince(t0)
 
-	cfg := sandbox.Config{Partners: ps, Params: *params, Logger: logger}
-	if *assumeConsent {
-		cfg.PolicyData = map[string]any{"assume_consent_when_absent": true}
+	overrides, err := loadJSONObject(*policyData)
+	if err != nil {
+		return fmt.Errorf("--policy-data: %w", err)
 	}
+	cfg := sandbox.Config{Partners: ps, Params: *params, Logger: logger, PolicyData: overrides}
 	t1 := time.Now()
 	fed, err := sandbox.Start(ctx, cfg)
 	if err != nil {
