@@ -4,27 +4,18 @@ import (
 	"context"
 	"encoding/csv"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/fedscore/fedscore/internal/shareddata"
 	"github.com/fedscore/fedscore/node/dataset"
 )
 
-// sharedData returns the path of a file in the shared data directory next
-// to the repository, skipping the test when it is absent.
+// sharedData returns the path of a file in the shared data directory.
 func sharedData(t testing.TB, name string) string {
 	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(wd, "..", "..", "..", "shared", "data", name)
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("shared data not available: %v", err)
-	}
-	return path
+	return shareddata.Path(t, name)
 }
 
 const bankSpec = `
