@@ -18,6 +18,7 @@ import (
 
 	"github.com/fedscore/fedscore/internal/keystore"
 	"github.com/fedscore/fedscore/internal/pki"
+	"github.com/fedscore/fedscore/internal/protocol"
 	"github.com/fedscore/fedscore/internal/wire"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/policy"
@@ -63,7 +64,7 @@ type Node struct {
 	ledger *Ledger
 
 	mu      sync.Mutex
-	epoch   *epochState
+	epoch   *protocol.Epoch
 	pending *pendingSetup
 	queries map[string]*admittedQuery
 }

@@ -100,7 +100,7 @@ func (n *Node) handleSetupResult(ctx context.Context, s *session, res *pb.SetupR
 	s.send(n.hello())
 }
 
-func (n *Node) acceptSetup(s *session, res *pb.SetupResult) (*epochState, error) {
+func (n *Node) acceptSetup(s *session, res *pb.SetupResult) (*protocol.Epoch, error) {
 	n.mu.Lock()
 	p := n.pending
 	n.mu.Unlock()
@@ -151,7 +151,7 @@ func (n *Node) acceptSetup(s *session, res *pb.SetupResult) (*epochState, error)
 	if err != nil {
 		return nil, err
 	}
-	st := &epochState{
+	st := &protocol.Epoch{
 		ID: req.Epoch, Params: req.Params, CRS: req.Crs, Members: req.Members,
 		PublicKey: pkBytes, PublicKeyDigest: protocol.Digest(pkBytes),
 	}

@@ -97,15 +97,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	id, err := cred.Identity()
+	cid, err := coordinatorIdentity(cred, *coordID)
 	if err != nil {
 		return err
-	}
-	cid := pki.Identity{TrustDomain: id.TrustDomain, Role: pki.RoleCoordinator, Name: "coordinator"}
-	if *coordID != "" {
-		if cid, err = pki.ParseIdentity(*coordID); err != nil {
-			return fmt.Errorf("--coordinator-id: %w", err)
-		}
 	}
 	if *data == "" {
 		return errors.New("--data is required")
@@ -175,15 +169,9 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	id, err := cred.Identity()
+	cid, err := coordinatorIdentity(cred, *coordID)
 	if err != nil {
 		return err
-	}
-	cid := pki.Identity{TrustDomain: id.TrustDomain, Role: pki.RoleCoordinator, Name: "coordinator"}
-	if *coordID != "" {
-		if cid, err = pki.ParseIdentity(*coordID); err != nil {
-			return fmt.Errorf("--coordinator-id: %w", err)
-		}
 	}
 	c, err := querier.Dial(querier.Config{Credential: cred, Roots: roots, Coordinator: *coord, CoordinatorIdentity: cid, Timeout: *timeout})
 	if err != nil {
@@ -195,6 +183,24 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return printAnswer(stdout, ans, *asJSON, nil)
+}
+
+// coordinatorIdentity is the identity the coordinator's certificate must
+// carry: the --coordinator-id flag, or by default the coordinator of this
+// party's own trust domain.
+func coordinatorIdentity(cred *pki.Credential, flagValue string) (pki.Identity, error) {
+	if flagValue != "" {
+		id, err := pki.ParseIdentity(flagValue)
+		if err != nil {
+			return id, fmt.Errorf("--coordinator-id: %w", err)
+		}
+		return id, nil
+	}
+	id, err := cred.Identity()
+	if err != nil {
+		return id, err
+	}
+	return pki.Identity{TrustDomain: id.TrustDomain, Role: pki.RoleCoordinator, Name: "coordinator"}, nil
 }
 
 func splitList(s string) []string {

@@ -1,0 +1,49 @@
+package protocol
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/fedscore/fedscore/internal/atomicfile"
+)
+
+// Epoch is one federation key epoch: its parameters, its members and the
+// collective public key they generated. Coordinator and nodes persist the
+// same public record; secret-key shares live only in each node's keystore.
+type Epoch struct {
+	ID        string   `json:"id"`
+	Params    string   `json:"params"`
+	CRS       []byte   `json:"crs"`
+	Members   []string `json:"members"`
+	PublicKey []byte   `json:"public_key"`
+	// PublicKeyDigest is the SHA-256 of PublicKey.
+	PublicKeyDigest []byte `json:"public_key_digest"`
+}
+
+// LoadEpoch reads an epoch file; it returns nil and no error if there is none.
+func LoadEpoch(path string) (*Epoch, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read epoch: %w", err)
+	}
+	e := &Epoch{}
+	if err := json.Unmarshal(b, e); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	return e, nil
+}
+
+// SaveEpoch replaces the epoch file atomically.
+func SaveEpoch(path string, e *Epoch) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(path, b, 0o600)
+}
