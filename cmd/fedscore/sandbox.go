@@ -114,6 +114,9 @@ func loadSpec(path string) (*query.Spec, error) {
 		return nil, err
 	}
 	spec, err := query.Parse(b)
+	if err == nil {
+		err = spec.Validate(query.Limits{})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
