@@ -39,6 +39,7 @@ const (
 	kindReceiverKey
 	kindCKGShare
 	kindKeySwitchShare
+	kindDecryptionShare
 )
 
 func (k kind) String() string {
@@ -55,6 +56,8 @@ func (k kind) String() string {
 		return "key-generation share"
 	case kindKeySwitchShare:
 		return "key-switch share"
+	case kindDecryptionShare:
+		return "decryption share"
 	}
 	return fmt.Sprintf("kind %d", uint8(k))
 }

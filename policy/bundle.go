@@ -35,26 +35,23 @@ func DefaultBundle() fs.FS {
 	return sub
 }
 
-// readBundle reads and parses the bundle stored at the root of fsys.
+// readBundle reads and parses the bundle stored at the root of fsys without
+// checking any signature; the test runner uses it, and never activates the
+// bundle. Engines load bundles with loadBundle.
 func readBundle(fsys fs.FS) (*bundle.Bundle, error) {
-	loader, err := bundle.NewFSLoader(fsys)
+	files, err := readFileSet(fsys)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBundle, err)
+		return nil, err
 	}
-	b, err := bundle.NewCustomReader(loader).
-		WithBundleName(bundleName).
-		WithRegoVersion(ast.RegoV1).
-		WithCapabilities(capabilities()).
-		WithProcessAnnotations(true).
-		Read()
+	l, err := loadBundle(files, sigIgnore, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading: %w", ErrBundle, err)
+		return nil, err
 	}
-	if b.Manifest.Revision == "" {
+	if l.b.Manifest.Revision == "" {
 		// Every decision is audited with the revision that made it.
 		return nil, fmt.Errorf("%w: manifest has no revision", ErrBundle)
 	}
-	return &b, nil
+	return l.b, nil
 }
 
 // isTestModule reports whether a bundle module holds policy tests, which

@@ -2,8 +2,13 @@ package policy
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io/fs"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -16,35 +21,106 @@ const admissionQuery = "data.fedscore.admission.decision"
 // Options configure an [Engine].
 type Options struct {
 	// Bundle is the policy bundle, with its .manifest at the root. Nil means
-	// [DefaultBundle].
+	// [DefaultBundle]. [OpenBundle] and [LoadSignedBundle] read a bundle
+	// tarball into a file system.
 	Bundle fs.FS
 
 	// DataOverrides are merged over the bundle's data.fedscore document,
 	// e.g. {"assume_consent_when_absent": true} for a sandbox over public
 	// data without consent columns.
 	DataOverrides map[string]any
+
+	// VerificationKeys are the keys trusted to sign policy bundles, e.g. the
+	// regulator's and the consortium's. When set, the engine activates a
+	// bundle, in NewEngine and in every [Engine.Reload], only if its
+	// /.signatures.json holds a signature by one of them, under its ID,
+	// over exactly the bundle's files (tests included); otherwise the error
+	// wraps [ErrUnsigned] or [ErrBadSignature]. Nodes must set it.
+	//
+	// When empty, nothing is verified (the embedded default bundle, tests),
+	// and a signed bundle is refused rather than activated unchecked.
+	VerificationKeys []VerificationKey
 }
 
-// Engine makes policy decisions with one compiled bundle. It is safe for
-// concurrent use: queries are prepared once in [NewEngine].
+// Engine makes policy decisions with one active bundle at a time. It is
+// safe for concurrent use: each bundle's queries are prepared once, and
+// [Engine.Reload] swaps the active bundle atomically, so a decision is made
+// wholly by one bundle and carries that bundle's revision.
 type Engine struct {
+	keys      []VerificationKey
+	overrides map[string]any
+
+	reloadMu sync.Mutex // serialises Reload
+	active   atomic.Pointer[activeBundle]
+}
+
+// activeBundle is a compiled bundle ready to decide.
+type activeBundle struct {
 	admission rego.PreparedEvalQuery
 	revision  string
+	keyID     string            // the verified signer, if keys are configured
+	digest    [sha256.Size]byte // of the bundle's files, see fileSet.digest
 }
 
-// NewEngine loads the bundle in opts, compiles it and prepares its decision
+// NewEngine loads the bundle in opts, verifies its signature if
+// opts.VerificationKeys is set, compiles it and prepares its decision
 // queries. Errors about the bundle wrap [ErrBundle].
 func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
-	fsys := opts.Bundle
+	e := &Engine{
+		keys:      slices.Clone(opts.VerificationKeys),
+		overrides: maps.Clone(opts.DataOverrides),
+	}
+	if err := e.Reload(ctx, opts.Bundle); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Reload loads the bundle at the root of fsys (nil means [DefaultBundle])
+// with the engine's options and, only if it verifies and compiles, makes it
+// the active bundle. On error the previous bundle stays active. Decisions
+// already under way finish with the bundle they started with.
+func (e *Engine) Reload(ctx context.Context, fsys fs.FS) error {
 	if fsys == nil {
 		fsys = DefaultBundle()
 	}
-	b, err := readBundle(fsys)
+	files, err := readFileSet(fsys)
+	if err != nil {
+		return err
+	}
+	_, err = e.activate(ctx, files)
+	return err
+}
+
+// activate prepares the bundle in files and makes it the active one.
+func (e *Engine) activate(ctx context.Context, files fileSet) (*activeBundle, error) {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	ab, err := e.prepare(ctx, files)
 	if err != nil {
 		return nil, err
 	}
+	e.active.Store(ab)
+	return ab, nil
+}
+
+// prepare verifies (if the engine has keys), loads and compiles a bundle.
+func (e *Engine) prepare(ctx context.Context, files fileSet) (*activeBundle, error) {
+	mode := sigRefuse
+	if len(e.keys) > 0 {
+		mode = sigRequire
+	}
+	l, err := loadBundle(files, mode, e.keys)
+	if err != nil {
+		return nil, err
+	}
+	b := l.b
+	if b.Manifest.Revision == "" {
+		// Every decision is audited with the revision that made it.
+		return nil, fmt.Errorf("%w: manifest has no revision", ErrBundle)
+	}
 	withoutTests(b)
-	if err := mergeData(b, opts.DataOverrides); err != nil {
+	if err := mergeData(b, e.overrides); err != nil {
 		return nil, err
 	}
 
@@ -65,12 +141,17 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: revision %s: %w", ErrBundle, b.Manifest.Revision, err)
 	}
-	return &Engine{admission: pq, revision: b.Manifest.Revision}, nil
+	return &activeBundle{
+		admission: pq,
+		revision:  b.Manifest.Revision,
+		keyID:     l.info.KeyID,
+		digest:    l.digest,
+	}, nil
 }
 
-// Revision returns the revision from the bundle's manifest.
+// Revision returns the revision from the active bundle's manifest.
 func (e *Engine) Revision() string {
-	return e.revision
+	return e.active.Load().revision
 }
 
 // Admit decides whether the query in in may run on the node's data and
@@ -85,9 +166,10 @@ func (e *Engine) Admit(ctx context.Context, in AdmissionInput) (Decision, error)
 	if now.IsZero() {
 		now = time.Now()
 	}
+	ab := e.active.Load()
 	d := Decision{
 		ID:             newDecisionID(),
-		BundleRevision: e.revision,
+		BundleRevision: ab.revision,
 		Time:           now.UTC(),
 	}
 
@@ -100,7 +182,7 @@ func (e *Engine) Admit(ctx context.Context, in AdmissionInput) (Decision, error)
 	if err != nil {
 		return d, fmt.Errorf("policy: admission input: %w", err)
 	}
-	rs, err := e.admission.Eval(ctx, rego.EvalParsedInput(input), rego.EvalTime(d.Time))
+	rs, err := ab.admission.Eval(ctx, rego.EvalParsedInput(input), rego.EvalTime(d.Time))
 	if err != nil {
 		return d, fmt.Errorf("policy: evaluating %s: %w", admissionQuery, err)
 	}
@@ -108,7 +190,7 @@ func (e *Engine) Admit(ctx context.Context, in AdmissionInput) (Decision, error)
 	case len(rs) == 0:
 		d.Reasons = []Reason{{
 			Code:    CodeUndefinedDecision,
-			Message: fmt.Sprintf("bundle revision %s defines no %s for this input", e.revision, admissionQuery),
+			Message: fmt.Sprintf("bundle revision %s defines no %s for this input", ab.revision, admissionQuery),
 		}}
 		return d, nil
 	case len(rs) > 1 || len(rs[0].Expressions) != 1:
