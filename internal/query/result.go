@@ -50,6 +50,13 @@ type resultColumn struct {
 // Decode turns the summed vector into the result table. vec must hold at
 // least Layout().VectorLen slots; any further padding is ignored.
 func Decode(s *Spec, vec []int64) (*Result, error) {
+	return DecodeReleased(s, vec, nil)
+}
+
+// DecodeReleased is Decode for a vector of which only the slots marked in
+// released were released; withheld values decode as nil. A nil released
+// marks every slot released.
+func DecodeReleased(s *Spec, vec []int64, released []bool) (*Result, error) {
 	if err := s.Validate(Limits{}); err != nil {
 		return nil, err
 	}
@@ -84,7 +91,19 @@ func Decode(s *Spec, vec []int64) (*Result, error) {
 		}
 	}
 
+	if released != nil && len(released) != l.VectorLen {
+		return nil, fmt.Errorf("query: decode: %w: release mask of %d slots, want %d", ErrVectorLength, len(released), l.VectorLen)
+	}
+	// slot returns a slot's value, or nil when it was withheld.
+	slot := func(i int, conv func(int64) any) any {
+		if released != nil && !released[i] {
+			return nil
+		}
+		return conv(vec[i])
+	}
+	asInt := func(v int64) any { return v }
 	scale := math.Pow10(s.Decimals)
+	asDecimal := func(v int64) any { return float64(v) / scale }
 	for c := range l.Cells {
 		row := Row{Values: make([]any, 0, len(r.Columns))}
 		rest := c
@@ -97,21 +116,23 @@ func Decode(s *Spec, vec []int64) (*Result, error) {
 			row.Values = append(row.Values, labels[g][idx[g]])
 		}
 		count := vec[c]
-		row.Values = append(row.Values, count)
+		row.Values = append(row.Values, slot(c, asInt))
 		for i, m := range s.Metrics {
 			b := blockOf[i]
 			switch m.Kind {
 			case KindSum:
-				row.Values = append(row.Values, float64(vec[b.Offset+c])/scale)
+				row.Values = append(row.Values, slot(b.Offset+c, asDecimal))
 			case KindMean:
-				var mean any
-				if count > 0 {
-					mean = float64(vec[b.Offset+c]) / scale / float64(count)
-				}
+				mean := slot(b.Offset+c, func(v int64) any {
+					if count <= 0 {
+						return nil
+					}
+					return float64(v) / scale / float64(count)
+				})
 				row.Values = append(row.Values, mean)
 			case KindHistogram:
 				for k := range b.Bins {
-					row.Values = append(row.Values, vec[b.Offset+c*b.Bins+k])
+					row.Values = append(row.Values, slot(b.Offset+c*b.Bins+k, asInt))
 				}
 			}
 		}
