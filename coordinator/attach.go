@@ -186,6 +186,8 @@ func (s *Server) receive(c *nodeConn) error {
 			task, blobIDs = setupTask(b.SetupShare.Epoch), []string{b.SetupShare.ShareBlob}
 		case *pb.NodeMessage_Input:
 			task, blobIDs = b.Input.QueryId, b.Input.CiphertextBlobs
+		case *pb.NodeMessage_DecryptionShare:
+			task, blobIDs = b.DecryptionShare.QueryId, b.DecryptionShare.ShareBlobs
 		case *pb.NodeMessage_KeySwitchShare:
 			task, blobIDs = b.KeySwitchShare.QueryId, b.KeySwitchShare.ShareBlobs
 		case *pb.NodeMessage_Refusal:

@@ -162,16 +162,126 @@ func (s *Server) admit(req *pb.QueryRequest, rk []byte) (*runningQuery, error) {
 	return &runningQuery{id: env.QueryId, signed: req.Query, vq: vq, spec: spec, receiverKey: rk, epoch: epoch}, nil
 }
 
-// input is one node's verified contribution.
+// input is one node's verified contribution to a phase.
 type input struct {
 	signed *pb.SignedInput
 	blobs  [][]byte
 	cts    []*crypto.Ciphertext
 	recpt  *pb.Receipt
+	mask   []byte // phase 2: the node's release mask
+}
+
+// round is one step of the protocol with every member: the tasks go out,
+// and one answer per node comes back.
+type round struct {
+	s        *Server
+	q        *runningQuery
+	conns    []*nodeConn
+	waits    []<-chan nodeEvent
+	progress func(phase, node string)
+}
+
+// collect waits for every node's answer and hands it to handle; the first
+// failure cancels the wait for the others.
+func (r *round) collect(ctx context.Context, phase string, handle func(i int, c *nodeConn, ev nodeEvent) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for i, c := range r.conns {
+		g.Go(func() error {
+			ev, err := c.next(gctx, r.waits[i])
+			if err != nil {
+				return err
+			}
+			if rf := ev.msg.GetRefusal(); rf != nil {
+				return refusalError(c.name, rf)
+			}
+			if err := handle(i, c, ev); err != nil {
+				return err
+			}
+			r.progress(phase, c.name)
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// relay sends every node the ciphertexts of the inputs, then msg.
+func (r *round) relay(ctx context.Context, inputs []*input, msg *pb.CoordinatorMessage) error {
+	return r.s.broadcast(ctx, r.conns, func(c *nodeConn) error {
+		for _, in := range inputs {
+			for j, id := range in.signed.CiphertextBlobs {
+				if err := c.sendBlob(id, in.blobs[j]); err != nil {
+					return err
+				}
+			}
+		}
+		return c.send(msg)
+	})
+}
+
+// inputs collects and verifies every node's input of a phase.
+func (r *round) inputs(ctx context.Context, phase int32) ([]*input, error) {
+	out := make([]*input, len(r.conns))
+	err := r.collect(ctx, fmt.Sprintf("input_%d", phase), func(i int, c *nodeConn, ev nodeEvent) error {
+		in, err := r.s.verifyInput(r.q, c, ev, phase)
+		out[i] = in
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, in := range out[1:] {
+		if len(in.cts) != len(out[0].cts) {
+			return nil, fmt.Errorf("node %s sent %d ciphertexts, %s sent %d", in.recpt.Node, len(in.cts), out[0].recpt.Node, len(out[0].cts))
+		}
+		if phase == 2 && !bytes.Equal(in.recpt.MaskDigest, out[0].recpt.MaskDigest) {
+			return nil, fmt.Errorf("nodes %s and %s computed different release masks", out[0].recpt.Node, in.recpt.Node)
+		}
+	}
+	return out, nil
+}
+
+// aggregate adds the inputs' ciphertexts, one add per partner.
+func (s *Server) aggregate(inputs []*input) ([]*crypto.Ciphertext, [][]byte, error) {
+	eval := s.params.NewEvaluator()
+	nct := len(inputs[0].cts)
+	sums := make([]*crypto.Ciphertext, nct)
+	digests := make([][]byte, nct)
+	for k := range nct {
+		col := make([]*crypto.Ciphertext, len(inputs))
+		for i, in := range inputs {
+			col[i] = in.cts[k]
+		}
+		sum, err := eval.Sum(col)
+		if err != nil {
+			return nil, nil, fmt.Errorf("aggregate ciphertext %d: %w", k, err)
+		}
+		b, err := sum.MarshalBinary()
+		if err != nil {
+			return nil, nil, err
+		}
+		sums[k], digests[k] = sum, protocol.Digest(b)
+	}
+	return sums, digests, nil
+}
+
+func signedInputs(inputs []*input) []*pb.SignedInput {
+	out := make([]*pb.SignedInput, len(inputs))
+	for i, in := range inputs {
+		out[i] = in.signed
+	}
+	return out
 }
 
 // run executes the protocol for an admitted query and returns the result
-// ciphertexts, switched to the querier's key.
+// ciphertexts, switched to the querier's key:
+//
+//  1. every node sends its encrypted cell counts (phase 1 input);
+//  2. every node verifies their aggregate and sends signed decryption shares;
+//  3. every node opens the counts from all signed shares, runs its release
+//     gate and sends its whole vector masked by its own release mask
+//     (phase 2 input); all masks must agree;
+//  4. every node verifies the phase 2 aggregate and sends its key-switch
+//     share towards the querier's key.
 func (s *Server) run(ctx context.Context, q *runningQuery, progress func(phase, node string)) (*pb.QueryResult, [][]byte, error) {
 	start := time.Now()
 	timings := map[string]float64{}
@@ -188,11 +298,11 @@ func (s *Server) run(ctx context.Context, q *runningQuery, progress func(phase, 
 	if len(conns) != len(q.epoch.Members) {
 		return nil, nil, status.Error(codes.Unavailable, "a member detached before the query started")
 	}
-	waits := make([]<-chan nodeEvent, len(conns))
+	r := &round{s: s, q: q, conns: conns, waits: make([]<-chan nodeEvent, len(conns)), progress: progress}
 	for i, c := range conns {
 		ch, drop := c.wait(q.id)
 		defer drop()
-		waits[i] = ch
+		r.waits[i] = ch
 	}
 	ok := false
 	defer func() {
@@ -201,7 +311,7 @@ func (s *Server) run(ctx context.Context, q *runningQuery, progress func(phase, 
 		}
 	}()
 
-	// Phase 1: every node admits the query and returns its encrypted aggregate.
+	// Phase 1: admission and the encrypted counts.
 	t := time.Now()
 	task := &pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_QueryTask{QueryTask: &pb.QueryTask{
 		Query: q.signed, ReceiverKeyBlob: "rk/" + q.id, Members: q.epoch.Members,
@@ -214,110 +324,98 @@ func (s *Server) run(ctx context.Context, q *runningQuery, progress func(phase, 
 	}); err != nil {
 		return nil, nil, err
 	}
-	progress("fan_out", "")
-	inputs := make([]*input, len(conns))
-	g, gctx := errgroup.WithContext(ctx)
-	for i, c := range conns {
-		g.Go(func() error {
-			in, err := s.awaitInput(gctx, q, c, waits[i])
-			if err != nil {
-				return err
-			}
-			inputs[i] = in
-			progress("input", c.name)
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	counts, err := r.inputs(ctx, 1)
+	if err != nil {
 		return nil, nil, err
 	}
-	mark("inputs", t)
-
-	// Phase 2: add the ciphertexts, one add per partner.
-	t = time.Now()
-	nct := len(inputs[0].cts)
-	eval := s.params.NewEvaluator()
-	aggDigests := make([][]byte, nct)
-	sums := make([]*crypto.Ciphertext, nct)
-	for k := range nct {
-		col := make([]*crypto.Ciphertext, len(inputs))
-		for i, in := range inputs {
-			if len(in.cts) != nct {
-				return nil, nil, fmt.Errorf("node %s sent %d ciphertexts, %s sent %d", in.recpt.Node, len(in.cts), inputs[0].recpt.Node, nct)
-			}
-			col[i] = in.cts[k]
-		}
-		sum, err := eval.Sum(col)
-		if err != nil {
-			return nil, nil, fmt.Errorf("aggregate ciphertext %d: %w", k, err)
-		}
-		sums[k] = sum
-		b, err := sum.MarshalBinary()
-		if err != nil {
-			return nil, nil, err
-		}
-		aggDigests[k] = protocol.Digest(b)
+	countSums, countDigests, err := s.aggregate(counts)
+	if err != nil {
+		return nil, nil, err
 	}
-	mark("aggregate", t)
-	progress("aggregated", "")
+	mark("counts", t)
 
-	// Phase 3: every node verifies the aggregate from the signed inputs and
-	// contributes its key-switch share towards the querier's key.
+	// Phase 1 release: every node opens the counts from signed shares.
 	t = time.Now()
-	signed := make([]*pb.SignedInput, len(inputs))
-	for i, in := range inputs {
-		signed[i] = in.signed
+	if err := r.relay(ctx, counts, &pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_ReleaseTask{ReleaseTask: &pb.ReleaseTask{
+		QueryId: q.id, Inputs: signedInputs(counts), AggregateDigests: countDigests,
+	}}}); err != nil {
+		return nil, nil, err
 	}
-	ks := &pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_KeySwitchTask{KeySwitchTask: &pb.KeySwitchTask{
-		QueryId: q.id, Inputs: signed, AggregateDigests: aggDigests,
-	}}}
+	decShares := make([]*pb.SignedDecryptionShare, len(conns))
+	decBlobs := make([][][]byte, len(conns))
+	if err := r.collect(ctx, "counts_opened", func(i int, c *nodeConn, ev nodeEvent) error {
+		sh := ev.msg.GetDecryptionShare()
+		if sh == nil || len(ev.blobs) != len(countSums) {
+			return fmt.Errorf("node %s answered the release task with an unexpected message", c.name)
+		}
+		if err := s.verifyDecryptionShare(q.id, c, countDigests, sh, ev.blobs); err != nil {
+			return err
+		}
+		decShares[i] = &pb.SignedDecryptionShare{Node: c.name, CertChain: c.chain, Signature: sh.Signature}
+		for k := range ev.blobs {
+			decShares[i].ShareBlobs = append(decShares[i].ShareBlobs, fmt.Sprintf("dec/%s/%s/%d", q.id, c.name, k))
+		}
+		decBlobs[i] = ev.blobs
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
 	if err := s.broadcast(ctx, conns, func(c *nodeConn) error {
-		for _, in := range inputs {
-			for j, id := range in.signed.CiphertextBlobs {
-				if err := c.sendBlob(id, in.blobs[j]); err != nil {
+		for i, sh := range decShares {
+			for k, id := range sh.ShareBlobs {
+				if err := c.sendBlob(id, decBlobs[i][k]); err != nil {
 					return err
 				}
 			}
 		}
-		return c.send(ks)
+		return c.send(&pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_CountsTask{CountsTask: &pb.CountsTask{QueryId: q.id, Shares: decShares}}})
 	}); err != nil {
 		return nil, nil, err
 	}
-	shares := make([][][]byte, nct) // [ciphertext][node]
+	mark("release_gate", t)
+
+	// Phase 2: the masked vectors.
+	t = time.Now()
+	values, err := r.inputs(ctx, 2)
+	if err != nil {
+		return nil, nil, err
+	}
+	sums, digests, err := s.aggregate(values)
+	if err != nil {
+		return nil, nil, err
+	}
+	mark("inputs", t)
+
+	// Key switch towards the querier, after every node verified the aggregate.
+	t = time.Now()
+	if err := r.relay(ctx, values, &pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_KeySwitchTask{KeySwitchTask: &pb.KeySwitchTask{
+		QueryId: q.id, Inputs: signedInputs(values), AggregateDigests: digests,
+	}}}); err != nil {
+		return nil, nil, err
+	}
+	shares := make([][][]byte, len(sums)) // [ciphertext][node]
 	for k := range shares {
 		shares[k] = make([][]byte, len(conns))
 	}
-	g, gctx = errgroup.WithContext(ctx)
-	for i, c := range conns {
-		g.Go(func() error {
-			ev, err := c.next(gctx, waits[i])
-			if err != nil {
-				return err
+	if err := r.collect(ctx, "key_switch_share", func(i int, c *nodeConn, ev nodeEvent) error {
+		sh := ev.msg.GetKeySwitchShare()
+		if sh == nil || len(ev.blobs) != len(sums) || len(sh.AggregateDigests) != len(sums) {
+			return fmt.Errorf("node %s answered the key switch with an unexpected message", c.name)
+		}
+		for k := range sums {
+			if !bytes.Equal(sh.AggregateDigests[k], digests[k]) {
+				return fmt.Errorf("node %s switched a different aggregate", c.name)
 			}
-			if r := ev.msg.GetRefusal(); r != nil {
-				return refusalError(c.name, r)
-			}
-			sh := ev.msg.GetKeySwitchShare()
-			if sh == nil || len(ev.blobs) != nct || len(sh.AggregateDigests) != nct {
-				return fmt.Errorf("node %s answered the key switch with an unexpected message", c.name)
-			}
-			for k := range nct {
-				if !bytes.Equal(sh.AggregateDigests[k], aggDigests[k]) {
-					return fmt.Errorf("node %s switched a different aggregate", c.name)
-				}
-				shares[k][i] = ev.blobs[k]
-			}
-			progress("key_switch_share", c.name)
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+			shares[k][i] = ev.blobs[k]
+		}
+		return nil
+	}); err != nil {
 		return nil, nil, err
 	}
 	mark("key_switch", t)
 
 	t = time.Now()
-	out := make([][]byte, nct)
+	out := make([][]byte, len(sums))
 	for k, sum := range sums {
 		switched, err := s.params.CombineKeySwitch(sum, shares[k])
 		if err != nil {
@@ -331,39 +429,65 @@ func (s *Server) run(ctx context.Context, q *runningQuery, progress func(phase, 
 	mark("total", start)
 	ok = true
 
-	res := &pb.QueryResult{QueryId: q.id, TimingsMs: timings}
-	for _, in := range inputs {
+	res := &pb.QueryResult{QueryId: q.id, TimingsMs: timings, ReleaseMask: values[0].mask}
+	for _, in := range values {
 		res.Partners = append(res.Partners, in.recpt.Node)
 		res.Receipts = append(res.Receipts, &pb.PartnerReceipt{Node: in.recpt.Node, DecisionId: in.recpt.DecisionId, BundleRevision: in.recpt.BundleRevision})
 	}
 	return res, out, nil
 }
 
-// awaitInput waits for one node's input and verifies it.
-func (s *Server) awaitInput(ctx context.Context, q *runningQuery, c *nodeConn, ch <-chan nodeEvent) (*input, error) {
-	ev, err := c.next(ctx, ch)
+// verifyDecryptionShare checks a node's signed decryption shares.
+func (s *Server) verifyDecryptionShare(qid string, c *nodeConn, aggDigests [][]byte, sh *pb.DecryptionShare, blobs [][]byte) error {
+	if len(sh.AggregateDigests) != len(aggDigests) {
+		return fmt.Errorf("node %s opened %d aggregates, expected %d", c.name, len(sh.AggregateDigests), len(aggDigests))
+	}
+	for k := range aggDigests {
+		if !bytes.Equal(sh.AggregateDigests[k], aggDigests[k]) {
+			return fmt.Errorf("node %s opened a different aggregate", c.name)
+		}
+	}
+	var shareDigests [][]byte
+	for _, b := range blobs {
+		shareDigests = append(shareDigests, protocol.Digest(b))
+	}
+	stmt, err := protocol.DecryptionStatementBytes(qid, c.name, aggDigests, shareDigests)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if r := ev.msg.GetRefusal(); r != nil {
-		return nil, refusalError(c.name, r)
+	_, cert, err := pki.VerifyPeerCertificate(c.chain, s.cfg.Roots, pki.RoleNode, time.Now())
+	if err != nil {
+		return fmt.Errorf("node %s certificate: %w", c.name, err)
 	}
+	if err := pki.Verify(cert, protocol.PurposeDecryptionShare, stmt, sh.Signature); err != nil {
+		return fmt.Errorf("node %s decryption share: %w", c.name, err)
+	}
+	return nil
+}
+
+// verifyInput checks one node's input of a phase.
+func (s *Server) verifyInput(q *runningQuery, c *nodeConn, ev nodeEvent, phase int32) (*input, error) {
 	m := ev.msg.GetInput()
 	if m == nil {
-		return nil, fmt.Errorf("node %s answered the query with an unexpected message", c.name)
+		return nil, fmt.Errorf("node %s answered with an unexpected message", c.name)
 	}
 	si := &pb.SignedInput{Node: c.name, CertChain: c.chain, Receipt: m.Receipt, Signature: m.Signature}
 	for j := range m.CiphertextBlobs {
-		si.CiphertextBlobs = append(si.CiphertextBlobs, fmt.Sprintf("in/%s/%s/%d", q.id, c.name, j))
+		si.CiphertextBlobs = append(si.CiphertextBlobs, fmt.Sprintf("in/%s/%d/%s/%d", q.id, phase, c.name, j))
 	}
 	r, _, err := protocol.VerifyReceipt(si, s.cfg.Roots, q.id, q.vq.Digest, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w", c.name, err)
 	}
-	if r.Epoch != q.epoch.ID {
+	switch {
+	case r.Epoch != q.epoch.ID:
 		return nil, fmt.Errorf("node %s encrypted under epoch %q, not %q", c.name, r.Epoch, q.epoch.ID)
+	case r.Phase != phase:
+		return nil, fmt.Errorf("node %s sent a phase %d input, expected phase %d", c.name, r.Phase, phase)
+	case phase == 2 && !bytes.Equal(protocol.Digest(m.ReleaseMask), r.MaskDigest):
+		return nil, fmt.Errorf("node %s: release mask does not match its receipt", c.name)
 	}
-	in := &input{signed: si, blobs: ev.blobs, recpt: r}
+	in := &input{signed: si, blobs: ev.blobs, recpt: r, mask: m.ReleaseMask}
 	for j, b := range ev.blobs {
 		if !bytes.Equal(protocol.Digest(b), r.CiphertextDigests[j]) {
 			return nil, fmt.Errorf("node %s: ciphertext %d does not match its receipt", c.name, j)

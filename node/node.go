@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/fedscore/fedscore/internal/audit"
 	"github.com/fedscore/fedscore/internal/keystore"
 	"github.com/fedscore/fedscore/internal/pki"
 	"github.com/fedscore/fedscore/internal/protocol"
@@ -58,10 +59,12 @@ type Config struct {
 
 // Node is a partner node. Create it with New and run it with Run.
 type Node struct {
-	cfg    Config
-	name   string
-	log    *slog.Logger
-	ledger *Ledger
+	cfg      Config
+	name     string
+	log      *slog.Logger
+	ledger   *Ledger
+	budget   *budgetLedger
+	auditLog *audit.Log
 
 	mu      sync.Mutex
 	epoch   *protocol.Epoch
@@ -105,25 +108,46 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
+	budget, err := openBudget(filepath.Join(cfg.StateDir, "release-budget.json"))
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
 	ledger, err := OpenLedger(filepath.Join(cfg.StateDir, "share-ledger"))
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
+	auditLog, err := audit.Open(audit.Options{
+		Path:        filepath.Join(cfg.StateDir, AuditLogFile),
+		Signer:      cfg.Credential.Key,
+		SignerCerts: append([]*x509.Certificate{cfg.Credential.Certificate}, cfg.Credential.Chain...),
+	})
+	if err != nil {
+		ledger.Close()
+		return nil, fmt.Errorf("node: %w", err)
+	}
 	return &Node{
-		cfg:     cfg,
-		name:    id.Name,
-		log:     cfg.Logger.With("node", id.Name),
-		ledger:  ledger,
-		epoch:   st,
-		queries: map[string]*admittedQuery{},
+		cfg:      cfg,
+		name:     id.Name,
+		log:      cfg.Logger.With("node", id.Name),
+		ledger:   ledger,
+		budget:   budget,
+		auditLog: auditLog,
+		epoch:    st,
+		queries:  map[string]*admittedQuery{},
 	}, nil
 }
+
+// AuditLogFile is the name of the node's audit log in its state directory.
+const AuditLogFile = "audit.log"
 
 // Name is the node's name in the federation.
 func (n *Node) Name() string { return n.name }
 
-// Close releases the node's files.
-func (n *Node) Close() error { return n.ledger.Close() }
+// Close releases the node's files; the audit log ends with a signed
+// checkpoint.
+func (n *Node) Close() error {
+	return errors.Join(n.auditLog.Close(), n.ledger.Close())
+}
 
 // Run keeps the node attached to the coordinator, reconnecting after
 // failures, until ctx ends.
@@ -188,17 +212,31 @@ func (n *Node) session(ctx context.Context) error {
 		case *pb.CoordinatorMessage_QueryTask:
 			rk, err := s.blobs.Take(b.QueryTask.ReceiverKeyBlob)
 			wg.Go(func() { n.handleQuery(ctx, s, b.QueryTask, rk, err) })
-		case *pb.CoordinatorMessage_KeySwitchTask:
+		case *pb.CoordinatorMessage_ReleaseTask:
+			blobs, err := s.blobs.TakeAll(inputBlobs(b.ReleaseTask.Inputs))
+			wg.Go(func() { n.handleRelease(ctx, s, b.ReleaseTask, blobs, err) })
+		case *pb.CoordinatorMessage_CountsTask:
 			var ids []string
-			for _, in := range b.KeySwitchTask.Inputs {
-				ids = append(ids, in.CiphertextBlobs...)
+			for _, sh := range b.CountsTask.Shares {
+				ids = append(ids, sh.ShareBlobs...)
 			}
 			blobs, err := s.blobs.TakeAll(ids)
+			wg.Go(func() { n.handleCounts(ctx, s, b.CountsTask, blobs, err) })
+		case *pb.CoordinatorMessage_KeySwitchTask:
+			blobs, err := s.blobs.TakeAll(inputBlobs(b.KeySwitchTask.Inputs))
 			wg.Go(func() { n.handleKeySwitch(ctx, s, b.KeySwitchTask, blobs, err) })
 		case *pb.CoordinatorMessage_Cancel:
 			n.cancelQuery(b.Cancel.QueryId, b.Cancel.Reason)
 		}
 	}
+}
+
+func inputBlobs(inputs []*pb.SignedInput) []string {
+	var ids []string
+	for _, in := range inputs {
+		ids = append(ids, in.CiphertextBlobs...)
+	}
+	return ids
 }
 
 func (n *Node) hello() *pb.NodeMessage {

@@ -12,46 +12,84 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fedscore/fedscore/crypto"
+	"github.com/fedscore/fedscore/internal/audit"
+	"github.com/fedscore/fedscore/internal/pki"
 	"github.com/fedscore/fedscore/internal/protocol"
 	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/internal/release"
 	"github.com/fedscore/fedscore/policy"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 )
 
-// admittedQuery is a query this node contributed an input to.
+// stage is how far a query has come at this node. Each task is accepted
+// only in the stage before it, so no step runs twice.
+type stage int
+
+const (
+	stageCounted  stage = iota + 1 // phase 1 input sent
+	stageOpened                    // decryption shares of the counts sent
+	stageReleased                  // phase 2 input sent
+)
+
+// admittedQuery is a query this node takes part in.
 type admittedQuery struct {
 	vq          *protocol.VerifiedQuery
 	spec        *query.Spec
+	layout      query.Layout
 	decision    policy.Decision
 	params      crypto.Params
-	epoch       string
+	epoch       *protocol.Epoch
 	receiverKey *crypto.PublicKey
-	members     []string
-	ownDigests  [][]byte
 	timer       *time.Timer
+
+	stage stage
+	// vec is this node's plaintext vector; it never leaves the node.
+	vec []int64
+	// own holds this node's ciphertext digests per phase.
+	own [3][][]byte
+	// counts are the phase 1 aggregates this node opened.
+	counts       []*crypto.Ciphertext
+	countDigests [][]byte
+	mask         *release.Mask
 }
 
-// handleQuery answers a query task with an encrypted aggregate and a signed
-// receipt, or with a refusal.
+func (aq *admittedQuery) queryDigest() string { return hex.EncodeToString(aq.vq.Digest) }
+
+// handleQuery answers a query task with the phase 1 input — the encrypted
+// record counts — and a signed receipt, or with a refusal.
 func (n *Node) handleQuery(ctx context.Context, s *session, task *pb.QueryTask, rk []byte, blobErr error) {
 	qid := unverifiedQueryID(task.GetQuery())
-	aq, input, cts, refusal := n.prepare(ctx, task, rk, blobErr)
+	aq, refusal := n.admit(ctx, task, rk, blobErr)
 	if refusal != nil {
 		refusal.TaskId = qid
 		n.log.Warn("query refused", "query", qid, "reason", refusalText(refusal))
 		s.send(&pb.NodeMessage{Body: &pb.NodeMessage_Refusal{Refusal: refusal}})
 		return
 	}
-	n.mu.Lock()
-	if _, dup := n.queries[input.QueryId]; dup {
-		n.mu.Unlock()
-		s.refuse(input.QueryId, errors.New("this query id was already answered"))
+	counts := make([]int64, 0)
+	for _, i := range release.CountSlots(aq.layout) {
+		counts = append(counts, aq.vec[i])
+	}
+	input, cts, err := n.encryptInput(aq, 1, counts, nil)
+	if err != nil {
+		s.refuse(qid, err)
 		return
 	}
-	n.queries[input.QueryId] = aq
-	// A query that never reaches its key switch is forgotten at its expiry.
-	aq.timer = time.AfterFunc(time.Until(time.Unix(0, aq.vq.Envelope.ExpiresUnixNanos)), func() { n.forget(input.QueryId) })
+	n.mu.Lock()
+	if _, dup := n.queries[qid]; dup {
+		n.mu.Unlock()
+		s.refuse(qid, errors.New("this query id was already answered"))
+		return
+	}
+	aq.stage = stageCounted
+	n.queries[qid] = aq
+	// A query that never completes is forgotten at its expiry.
+	aq.timer = time.AfterFunc(time.Until(time.Unix(0, aq.vq.Envelope.ExpiresUnixNanos)), func() { n.forget(qid) })
 	n.mu.Unlock()
+	sendInput(s, input, cts)
+}
+
+func sendInput(s *session, input *pb.QueryInput, cts [][]byte) {
 	for i, ct := range cts {
 		if err := s.sendBlob(input.CiphertextBlobs[i], ct); err != nil {
 			return
@@ -60,10 +98,10 @@ func (n *Node) handleQuery(ctx context.Context, s *session, task *pb.QueryTask, 
 	s.send(&pb.NodeMessage{Body: &pb.NodeMessage_Input{Input: input}})
 }
 
-// prepare runs every check and the local computation of a query.
-func (n *Node) prepare(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr error) (*admittedQuery, *pb.QueryInput, [][]byte, *pb.Refusal) {
-	fail := func(format string, args ...any) (*admittedQuery, *pb.QueryInput, [][]byte, *pb.Refusal) {
-		return nil, nil, nil, &pb.Refusal{Error: fmt.Sprintf(format, args...)}
+// admit runs every check of a new query and the local computation.
+func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr error) (*admittedQuery, *pb.Refusal) {
+	fail := func(format string, args ...any) (*admittedQuery, *pb.Refusal) {
+		return nil, &pb.Refusal{Error: fmt.Sprintf(format, args...)}
 	}
 	if blobErr != nil {
 		return fail("receiver key: %v", blobErr)
@@ -101,6 +139,7 @@ func (n *Node) prepare(ctx context.Context, task *pb.QueryTask, rk []byte, blobE
 	if err != nil {
 		return fail("query spec: %v", err)
 	}
+	aq := &admittedQuery{vq: vq, spec: spec, layout: spec.Layout(), params: params, epoch: epoch, receiverKey: receiverKey}
 
 	metrics := make([]string, len(spec.Metrics))
 	for i, m := range spec.Metrics {
@@ -112,7 +151,7 @@ func (n *Node) prepare(ctx context.Context, task *pb.QueryTask, rk []byte, blobE
 	}
 	decision, err := n.cfg.Policy.Admit(ctx, policy.AdmissionInput{
 		Query: policy.QueryInfo{
-			ID: env.QueryId, Digest: hex.EncodeToString(vq.Digest), Purpose: spec.Purpose,
+			ID: env.QueryId, Digest: aq.queryDigest(), Purpose: spec.Purpose,
 			Columns: spec.Columns(), Metrics: metrics, MinPartners: spec.MinPartners, Querier: vq.Querier.String(),
 		},
 		NodeName:    n.name,
@@ -120,26 +159,36 @@ func (n *Node) prepare(ctx context.Context, task *pb.QueryTask, rk []byte, blobE
 		Time:        time.Now(),
 	})
 	if err != nil {
+		n.audit(ctx, aq, audit.Entry{Kind: audit.KindAdmission, Result: audit.ResultError, Detail: map[string]string{"error": err.Error()}})
 		return fail("policy evaluation failed: %v", err)
 	}
+	aq.decision = decision
 	if !decision.Allow {
 		r := &pb.Refusal{DecisionId: decision.ID, BundleRevision: decision.BundleRevision}
+		var codes []string
 		for _, x := range decision.Reasons {
 			r.Reasons = append(r.Reasons, &pb.Reason{Code: x.Code, Article: x.Article, Message: x.Message})
+			codes = append(codes, x.Code)
 		}
-		return nil, nil, nil, r
+		n.audit(ctx, aq, audit.Entry{Kind: audit.KindAdmission, Result: audit.ResultDeny, Reasons: codes})
+		return nil, r
 	}
+	n.audit(ctx, aq, audit.Entry{Kind: audit.KindAdmission, Result: audit.ResultAllow})
 	if err := spec.CheckColumns(n.cfg.Data); err != nil {
 		return fail("%v", err)
 	}
 	cohort, err := Cohort(n.cfg.Data, decision.Cohort)
 	if err != nil {
+		n.audit(ctx, aq, audit.Entry{Kind: audit.KindCohort, Result: audit.ResultError, Detail: map[string]string{"error": err.Error()}})
 		return fail("cohort: %v", err)
 	}
-	vec, _, err := query.Aggregate(ctx, spec, n.cfg.Data, cohort)
+	vec, stats, err := query.Aggregate(ctx, spec, n.cfg.Data, cohort)
 	if err != nil {
 		return fail("aggregate: %v", err)
 	}
+	n.audit(ctx, aq, audit.Entry{Kind: audit.KindCohort, Result: audit.ResultAllow, Detail: map[string]string{
+		"records": fmt.Sprint(stats.Rows), "selected": fmt.Sprint(stats.Selected),
+	}})
 	// The sum over all members must not wrap around the plaintext modulus.
 	bound := params.MaxAbsValue() / int64(len(epoch.Members))
 	for i, v := range vec {
@@ -147,39 +196,258 @@ func (n *Node) prepare(ctx context.Context, task *pb.QueryTask, rk []byte, blobE
 			return fail("local aggregate at slot %d (%d) exceeds %d, the most %d partners can sum exactly; narrow the clip bounds or lower decimals", i, v, bound, len(epoch.Members))
 		}
 	}
-	pk, err := params.UnmarshalPublicKey(epoch.PublicKey)
+	aq.vec = vec
+	return aq, nil
+}
+
+// encryptInput encrypts values under the collective key and signs the
+// receipt of a phase.
+func (n *Node) encryptInput(aq *admittedQuery, phase int32, values []int64, mask *release.Mask) (*pb.QueryInput, [][]byte, error) {
+	pk, err := aq.params.UnmarshalPublicKey(aq.epoch.PublicKey)
 	if err != nil {
-		return fail("collective key: %v", err)
+		return nil, nil, fmt.Errorf("collective key: %w", err)
 	}
-	enc, err := params.NewEncryptor(pk)
+	enc, err := aq.params.NewEncryptor(pk)
 	if err != nil {
-		return fail("%v", err)
+		return nil, nil, err
 	}
-	encrypted, err := enc.Encrypt(vec)
+	encrypted, err := enc.Encrypt(values)
 	if err != nil {
-		return fail("encrypt: %v", err)
+		return nil, nil, fmt.Errorf("encrypt: %w", err)
+	}
+	qid := aq.vq.Envelope.QueryId
+	receipt := &pb.Receipt{
+		QueryId: qid, QueryDigest: aq.vq.Digest, Node: n.name, Epoch: aq.epoch.ID,
+		DecisionId: aq.decision.ID, BundleRevision: aq.decision.BundleRevision,
+		UnixNanos: time.Now().UnixNano(), Phase: phase,
+	}
+	input := &pb.QueryInput{QueryId: qid}
+	if mask != nil {
+		input.ReleaseMask = mask.Bitmap()
+		receipt.MaskDigest = mask.Digest()
 	}
 	cts := make([][]byte, len(encrypted))
-	receipt := &pb.Receipt{
-		QueryId: env.QueryId, QueryDigest: vq.Digest, Node: n.name, Epoch: epoch.ID,
-		DecisionId: decision.ID, BundleRevision: decision.BundleRevision, UnixNanos: time.Now().UnixNano(),
-	}
-	input := &pb.QueryInput{QueryId: env.QueryId}
 	for i, ct := range encrypted {
 		if cts[i], err = ct.MarshalBinary(); err != nil {
-			return fail("%v", err)
+			return nil, nil, err
 		}
 		receipt.CiphertextDigests = append(receipt.CiphertextDigests, protocol.Digest(cts[i]))
-		input.CiphertextBlobs = append(input.CiphertextBlobs, fmt.Sprintf("ct/%s/%d", env.QueryId, i))
+		input.CiphertextBlobs = append(input.CiphertextBlobs, fmt.Sprintf("ct/%s/%d/%d", qid, phase, i))
 	}
 	if input.Receipt, input.Signature, err = protocol.SignReceipt(n.cfg.Credential.Key, receipt); err != nil {
-		return fail("%v", err)
+		return nil, nil, err
 	}
-	aq := &admittedQuery{
-		vq: vq, spec: spec, decision: decision, params: params, epoch: epoch.ID,
-		receiverKey: receiverKey, members: epoch.Members, ownDigests: receipt.CiphertextDigests,
+	aq.own[phase] = receipt.CiphertextDigests
+	return input, cts, nil
+}
+
+// take moves a query from stage from to stage to, or explains why not.
+func (n *Node) take(qid string, from, to stage) (*admittedQuery, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	aq := n.queries[qid]
+	switch {
+	case aq == nil:
+		return nil, fmt.Errorf("this node has no open contribution to query %q", qid)
+	case aq.stage != from:
+		return nil, fmt.Errorf("query %q is not at the step this task needs", qid)
 	}
-	return aq, input, cts, nil
+	aq.stage = to
+	return aq, nil
+}
+
+// handleRelease answers a release task with signed decryption shares of the
+// phase 1 aggregate — the counts every node's release gate checks.
+func (n *Node) handleRelease(ctx context.Context, s *session, task *pb.ReleaseTask, blobs [][]byte, blobErr error) {
+	msg, shares, err := n.openCounts(ctx, task, blobs, blobErr)
+	if err != nil {
+		n.forget(task.QueryId)
+		n.log.Warn("release refused", "query", task.QueryId, "err", err)
+		s.refuse(task.QueryId, err)
+		return
+	}
+	for i, sh := range shares {
+		if err := s.sendBlob(msg.ShareBlobs[i], sh); err != nil {
+			return
+		}
+	}
+	s.send(&pb.NodeMessage{Body: &pb.NodeMessage_DecryptionShare{DecryptionShare: msg}})
+}
+
+func (n *Node) openCounts(ctx context.Context, task *pb.ReleaseTask, blobs [][]byte, blobErr error) (*pb.DecryptionShare, [][]byte, error) {
+	aq, err := n.take(task.QueryId, stageCounted, stageOpened)
+	if err != nil {
+		return nil, nil, err
+	}
+	if blobErr != nil {
+		return nil, nil, fmt.Errorf("inputs: %w", blobErr)
+	}
+	sums, err := n.verifyAggregate(aq, 1, task.Inputs, blobs, task.AggregateDigests)
+	if err != nil {
+		return nil, nil, err
+	}
+	sk, err := n.secretShare(ctx, aq)
+	if err != nil {
+		return nil, nil, err
+	}
+	dec, err := aq.params.NewDecrypter(sk)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := n.ledger.Claim(task.AggregateDigests...); err != nil {
+		return nil, nil, err
+	}
+	msg := &pb.DecryptionShare{QueryId: task.QueryId, AggregateDigests: task.AggregateDigests}
+	shares := make([][]byte, len(sums))
+	var shareDigests [][]byte
+	for k, sum := range sums {
+		if shares[k], err = dec.Share(sum); err != nil {
+			return nil, nil, err
+		}
+		shareDigests = append(shareDigests, protocol.Digest(shares[k]))
+		msg.ShareBlobs = append(msg.ShareBlobs, fmt.Sprintf("dec/%s/%d", task.QueryId, k))
+	}
+	stmt, err := protocol.DecryptionStatementBytes(task.QueryId, n.name, task.AggregateDigests, shareDigests)
+	if err != nil {
+		return nil, nil, err
+	}
+	if msg.Signature, err = pki.Sign(n.cfg.Credential.Key, protocol.PurposeDecryptionShare, stmt); err != nil {
+		return nil, nil, err
+	}
+	aq.counts, aq.countDigests = sums, task.AggregateDigests
+	n.audit(ctx, aq, audit.Entry{Kind: audit.KindKeySwitch, Result: audit.ResultAllow,
+		InputDigests: hexAll(task.AggregateDigests), CiphertextDigests: hexAll(shareDigests),
+		Detail: map[string]string{"phase": "1", "protocol": "collective decryption of cell counts"}})
+	return msg, shares, nil
+}
+
+// handleCounts opens the cell counts from every member's signed decryption
+// shares, runs the release gate, and answers with the phase 2 input masked
+// by this node's own release mask.
+func (n *Node) handleCounts(ctx context.Context, s *session, task *pb.CountsTask, blobs [][]byte, blobErr error) {
+	input, cts, refusal := n.releaseGate(ctx, task, blobs, blobErr)
+	if refusal != nil {
+		n.forget(task.QueryId)
+		refusal.TaskId = task.QueryId
+		n.log.Warn("release refused", "query", task.QueryId, "reason", refusalText(refusal))
+		s.send(&pb.NodeMessage{Body: &pb.NodeMessage_Refusal{Refusal: refusal}})
+		return
+	}
+	sendInput(s, input, cts)
+}
+
+func (n *Node) releaseGate(ctx context.Context, task *pb.CountsTask, blobs [][]byte, blobErr error) (*pb.QueryInput, [][]byte, *pb.Refusal) {
+	fail := func(err error) (*pb.QueryInput, [][]byte, *pb.Refusal) {
+		return nil, nil, &pb.Refusal{Error: err.Error()}
+	}
+	aq, err := n.take(task.QueryId, stageOpened, stageReleased)
+	if err != nil {
+		return fail(err)
+	}
+	if blobErr != nil {
+		return fail(fmt.Errorf("decryption shares: %w", blobErr))
+	}
+	counts, err := n.combineCounts(aq, task, blobs)
+	if err != nil {
+		return fail(err)
+	}
+	now := time.Now()
+	d, err := n.cfg.Policy.Release(ctx, policy.ReleaseInput{
+		Query:       policy.QueryInfo{ID: task.QueryId, Digest: aq.queryDigest(), Purpose: aq.spec.Purpose, MinPartners: aq.spec.MinPartners, Querier: aq.vq.Querier.String()},
+		NodeName:    n.name,
+		Cells:       aq.layout.Cells,
+		ReleasesToday: n.budget.used(aq.spec.Purpose, now),
+		Time:        now,
+	})
+	if err != nil {
+		n.audit(ctx, aq, audit.Entry{Kind: audit.KindRelease, Result: audit.ResultError, Detail: map[string]string{"error": err.Error()}})
+		return fail(fmt.Errorf("release policy: %w", err))
+	}
+	if !d.Allow {
+		r := &pb.Refusal{DecisionId: d.ID, BundleRevision: d.BundleRevision}
+		var codes []string
+		for _, x := range d.Reasons {
+			r.Reasons = append(r.Reasons, &pb.Reason{Code: x.Code, Article: x.Article, Message: x.Message})
+			codes = append(codes, x.Code)
+		}
+		n.audit(ctx, aq, audit.Entry{Kind: audit.KindRelease, DecisionID: d.ID, Result: audit.ResultDeny, Reasons: codes})
+		return nil, nil, r
+	}
+	mask, err := release.Compute(aq.layout, counts, d.MinCellSize)
+	if err != nil {
+		return fail(err)
+	}
+	if err := n.budget.spend(aq.spec.Purpose, now); err != nil {
+		return fail(err)
+	}
+	aq.mask = mask
+	masked := slices.Clone(aq.vec)
+	release.Apply(masked, mask.Released)
+	input, cts, err := n.encryptInput(aq, 2, masked, mask)
+	if err != nil {
+		return fail(err)
+	}
+	n.audit(ctx, aq, audit.Entry{Kind: audit.KindRelease, DecisionID: d.ID, Result: audit.ResultAllow,
+		InputDigests: hexAll(aq.countDigests), CiphertextDigests: hexAll(aq.own[2]),
+		Detail: map[string]string{
+			"min_cell_size": fmt.Sprint(d.MinCellSize), "cells": fmt.Sprint(aq.layout.Cells),
+			"suppressed_cells": fmt.Sprint(mask.SuppressedCells), "primary_suppressions": fmt.Sprint(mask.Primary),
+			"mask_digest": hex.EncodeToString(mask.Digest()),
+		}})
+	return input, cts, nil
+}
+
+// combineCounts checks every member's signed decryption shares of the
+// aggregate this node opened and combines them into the counts.
+func (n *Node) combineCounts(aq *admittedQuery, task *pb.CountsTask, blobs [][]byte) ([]int64, error) {
+	members := aq.epoch.Members
+	if len(task.Shares) != len(members) {
+		return nil, fmt.Errorf("got decryption shares of %d nodes, the epoch has %d members", len(task.Shares), len(members))
+	}
+	nct := len(aq.counts)
+	perCT := make([][][]byte, nct)
+	off := 0
+	for i, sh := range task.Shares {
+		if sh.Node != members[i] {
+			return nil, fmt.Errorf("decryption share %d is from %q, expected member %q", i, sh.Node, members[i])
+		}
+		id, cert, err := pki.VerifyPeerCertificate(sh.CertChain, n.cfg.Roots, pki.RoleNode, time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("decryption share of %s: %w", sh.Node, err)
+		}
+		if id.Name != sh.Node {
+			return nil, fmt.Errorf("decryption share labelled %s is signed by %s", sh.Node, id.Name)
+		}
+		if len(sh.ShareBlobs) != nct || off+nct > len(blobs) {
+			return nil, fmt.Errorf("decryption share of %s has %d parts, expected %d", sh.Node, len(sh.ShareBlobs), nct)
+		}
+		var digests [][]byte
+		for k := range nct {
+			digests = append(digests, protocol.Digest(blobs[off+k]))
+			perCT[k] = append(perCT[k], blobs[off+k])
+		}
+		off += nct
+		stmt, err := protocol.DecryptionStatementBytes(task.QueryId, sh.Node, aq.countDigests, digests)
+		if err != nil {
+			return nil, err
+		}
+		if err := pki.Verify(cert, protocol.PurposeDecryptionShare, stmt, sh.Signature); err != nil {
+			return nil, fmt.Errorf("decryption share of %s: %w", sh.Node, err)
+		}
+	}
+	var opened []int64
+	for k, ct := range aq.counts {
+		v, err := aq.params.CombineDecrypt(ct, perCT[k])
+		if err != nil {
+			return nil, err
+		}
+		opened = append(opened, v...)
+	}
+	want := len(release.CountSlots(aq.layout))
+	if len(opened) < want {
+		return nil, fmt.Errorf("opened %d counts, the query has %d", len(opened), want)
+	}
+	return opened[:want], nil
 }
 
 // handleKeySwitch answers a key-switch task with shares or a refusal.
@@ -202,40 +470,82 @@ func (n *Node) handleKeySwitch(ctx context.Context, s *session, task *pb.KeySwit
 	s.send(&pb.NodeMessage{Body: &pb.NodeMessage_KeySwitchShare{KeySwitchShare: msg}})
 }
 
-// keySwitch verifies that the aggregate is the sum of signed inputs from
-// enough distinct members, including this node's own, and returns this
-// node's key-switch shares for it — at most once per aggregate.
+// keySwitch verifies that the aggregate is the sum of signed phase 2 inputs
+// from enough distinct members, all masked with this node's own release
+// mask, and returns this node's key-switch shares for it — at most once
+// per aggregate.
 func (n *Node) keySwitch(ctx context.Context, task *pb.KeySwitchTask, blobs [][]byte, blobErr error) ([][]byte, error) {
 	n.mu.Lock()
 	aq := n.queries[task.QueryId]
 	n.mu.Unlock()
-	if aq == nil {
-		return nil, fmt.Errorf("this node has no open contribution to query %q", task.QueryId)
+	if aq == nil || aq.stage != stageReleased {
+		return nil, fmt.Errorf("this node has no released contribution to query %q", task.QueryId)
 	}
 	if blobErr != nil {
 		return nil, fmt.Errorf("inputs: %w", blobErr)
 	}
-	nct := len(aq.ownDigests)
-	sums := make([][]*crypto.Ciphertext, nct)
+	aggregates, err := n.verifyAggregate(aq, 2, task.Inputs, blobs, task.AggregateDigests)
+	if err != nil {
+		return nil, err
+	}
+	sk, err := n.secretShare(ctx, aq)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := aq.params.NewKeySwitcher(sk)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.ledger.Claim(task.AggregateDigests...); err != nil {
+		n.audit(ctx, aq, audit.Entry{Kind: audit.KindKeySwitch, Result: audit.ResultDeny, Reasons: []string{"ALREADY_SHARED"}})
+		return nil, err
+	}
+	shares := make([][]byte, len(aggregates))
+	var shareDigests [][]byte
+	for k, agg := range aggregates {
+		if shares[k], err = ks.Share(aq.receiverKey, agg); err != nil {
+			return nil, err
+		}
+		shareDigests = append(shareDigests, protocol.Digest(shares[k]))
+	}
+	n.audit(ctx, aq, audit.Entry{Kind: audit.KindKeySwitch, Result: audit.ResultAllow,
+		InputDigests: hexAll(task.AggregateDigests), CiphertextDigests: hexAll(shareDigests),
+		Detail: map[string]string{"phase": "2", "protocol": "public-key switch to the querier", "querier": aq.vq.Querier.String()}})
+	return shares, nil
+}
+
+// verifyAggregate checks the signed inputs of one phase — signatures,
+// distinct members including this node, the node's own input unchanged,
+// the same release mask — and returns the aggregates it recomputed, which
+// must match the digests the coordinator named.
+func (n *Node) verifyAggregate(aq *admittedQuery, phase int32, inputs []*pb.SignedInput, blobs [][]byte, digests [][]byte) ([]*crypto.Ciphertext, error) {
+	qid := aq.vq.Envelope.QueryId
+	own := aq.own[phase]
+	nct := len(own)
+	cols := make([][]*crypto.Ciphertext, nct)
 	seen := map[string]bool{}
 	off := 0
-	for _, in := range task.Inputs {
-		r, id, err := protocol.VerifyReceipt(in, n.cfg.Roots, task.QueryId, aq.vq.Digest, time.Now())
+	for _, in := range inputs {
+		r, id, err := protocol.VerifyReceipt(in, n.cfg.Roots, qid, aq.vq.Digest, time.Now())
 		if err != nil {
 			return nil, err
 		}
 		switch {
-		case !slices.Contains(aq.members, id.Name):
+		case !slices.Contains(aq.epoch.Members, id.Name):
 			return nil, fmt.Errorf("input from %s, which is not a member of the epoch", id.Name)
 		case seen[id.Name]:
 			return nil, fmt.Errorf("two inputs from %s", id.Name)
-		case r.Epoch != aq.epoch:
+		case r.Epoch != aq.epoch.ID:
 			return nil, fmt.Errorf("input from %s is for epoch %s", id.Name, r.Epoch)
+		case r.Phase != phase:
+			return nil, fmt.Errorf("input from %s is of phase %d, expected %d", id.Name, r.Phase, phase)
+		case phase == 2 && !bytes.Equal(r.MaskDigest, aq.mask.Digest()):
+			return nil, fmt.Errorf("%s applied a different release mask than this node", id.Name)
 		case len(in.CiphertextBlobs) != nct || off+nct > len(blobs):
 			return nil, fmt.Errorf("input from %s has %d ciphertexts, expected %d", id.Name, len(in.CiphertextBlobs), nct)
 		}
 		seen[id.Name] = true
-		if id.Name == n.name && !slices.EqualFunc(r.CiphertextDigests, aq.ownDigests, bytes.Equal) {
+		if id.Name == n.name && !slices.EqualFunc(r.CiphertextDigests, own, bytes.Equal) {
 			return nil, errors.New("the input relayed as this node's is not the one it sent")
 		}
 		for k := range nct {
@@ -247,7 +557,7 @@ func (n *Node) keySwitch(ctx context.Context, task *pb.KeySwitchTask, blobs [][]
 			if err != nil {
 				return nil, fmt.Errorf("ciphertext %d from %s: %w", k, id.Name, err)
 			}
-			sums[k] = append(sums[k], ct)
+			cols[k] = append(cols[k], ct)
 		}
 		off += nct
 	}
@@ -257,13 +567,13 @@ func (n *Node) keySwitch(ctx context.Context, task *pb.KeySwitchTask, blobs [][]
 		return nil, errors.New("the aggregate does not include this node's own input")
 	case len(seen) < need:
 		return nil, fmt.Errorf("the aggregate has inputs from %d partners; the query requires at least %d", len(seen), need)
-	case len(task.AggregateDigests) != nct:
-		return nil, fmt.Errorf("the task names %d aggregates, expected %d", len(task.AggregateDigests), nct)
+	case len(digests) != nct:
+		return nil, fmt.Errorf("the task names %d aggregates, expected %d", len(digests), nct)
 	}
 	eval := aq.params.NewEvaluator()
-	aggregates := make([]*crypto.Ciphertext, nct)
+	sums := make([]*crypto.Ciphertext, nct)
 	for k := range nct {
-		sum, err := eval.Sum(sums[k])
+		sum, err := eval.Sum(cols[k])
 		if err != nil {
 			return nil, err
 		}
@@ -271,33 +581,49 @@ func (n *Node) keySwitch(ctx context.Context, task *pb.KeySwitchTask, blobs [][]
 		if err != nil {
 			return nil, err
 		}
-		if !bytes.Equal(protocol.Digest(b), task.AggregateDigests[k]) {
+		if !bytes.Equal(protocol.Digest(b), digests[k]) {
 			return nil, fmt.Errorf("aggregate %d is not the sum of the signed inputs", k)
 		}
-		aggregates[k] = sum
+		sums[k] = sum
 	}
-	if err := n.ledger.Claim(task.AggregateDigests...); err != nil {
-		return nil, err
-	}
-	skBytes, err := n.cfg.Keys.Get(ctx, secretName(aq.epoch))
+	return sums, nil
+}
+
+func (n *Node) secretShare(ctx context.Context, aq *admittedQuery) (*crypto.SecretShare, error) {
+	b, err := n.cfg.Keys.Get(ctx, secretName(aq.epoch.ID))
 	if err != nil {
 		return nil, fmt.Errorf("secret-key share: %w", err)
 	}
-	sk, err := aq.params.UnmarshalSecretShare(skBytes)
+	sk, err := aq.params.UnmarshalSecretShare(b)
 	if err != nil {
 		return nil, fmt.Errorf("secret-key share: %w", err)
 	}
-	ks, err := aq.params.NewKeySwitcher(sk)
-	if err != nil {
-		return nil, err
+	return sk, nil
+}
+
+// audit appends a decision about aq to the node's audit log. A decision
+// that cannot be logged is logged as an error of the node, not dropped.
+func (n *Node) audit(ctx context.Context, aq *admittedQuery, e audit.Entry) {
+	e.Node = n.name
+	e.QueryID = aq.vq.Envelope.QueryId
+	e.QueryDigest = aq.queryDigest()
+	if e.DecisionID == "" {
+		e.DecisionID = aq.decision.ID
 	}
-	shares := make([][]byte, nct)
-	for k, agg := range aggregates {
-		if shares[k], err = ks.Share(aq.receiverKey, agg); err != nil {
-			return nil, err
-		}
+	if e.BundleRevision == "" {
+		e.BundleRevision = n.cfg.Policy.Revision()
 	}
-	return shares, nil
+	if _, err := n.auditLog.Append(ctx, e); err != nil {
+		n.log.Error("audit log append failed", "query", e.QueryID, "kind", e.Kind, "err", err)
+	}
+}
+
+func hexAll(bs [][]byte) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = hex.EncodeToString(b)
+	}
+	return out
 }
 
 // unverifiedQueryID reads a query's id for error reports only.

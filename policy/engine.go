@@ -57,6 +57,7 @@ type Engine struct {
 // activeBundle is a compiled bundle ready to decide.
 type activeBundle struct {
 	admission rego.PreparedEvalQuery
+	release   rego.PreparedEvalQuery
 	revision  string
 	keyID     string            // the verified signer, if keys are configured
 	digest    [sha256.Size]byte // of the bundle's files, see fileSet.digest
@@ -124,25 +125,32 @@ func (e *Engine) prepare(ctx context.Context, files fileSet) (*activeBundle, err
 		return nil, err
 	}
 
-	r := rego.New(
-		rego.Query(admissionQuery),
-		rego.ParsedBundle(bundleName, b),
-		rego.SetRegoVersion(ast.RegoV1),
-		// The bundle's data never changes after loading, so convert it to
-		// AST values once rather than on every read.
-		rego.StoreReadAST(true),
-		rego.Capabilities(capabilities()),
-		rego.Strict(true),
-		// A built-in failing on unexpected input must fail the decision
-		// rather than silently drop a deny rule.
-		rego.StrictBuiltinErrors(true),
-	)
-	pq, err := r.PrepareForEval(ctx)
+	prep := func(q string) (rego.PreparedEvalQuery, error) {
+		return rego.New(
+			rego.Query(q),
+			rego.ParsedBundle(bundleName, b),
+			rego.SetRegoVersion(ast.RegoV1),
+			// The bundle's data never changes after loading, so convert it to
+			// AST values once rather than on every read.
+			rego.StoreReadAST(true),
+			rego.Capabilities(capabilities()),
+			rego.Strict(true),
+			// A built-in failing on unexpected input must fail the decision
+			// rather than silently drop a deny rule.
+			rego.StrictBuiltinErrors(true),
+		).PrepareForEval(ctx)
+	}
+	admission, err := prep(admissionQuery)
+	if err != nil {
+		return nil, fmt.Errorf("%w: revision %s: %w", ErrBundle, b.Manifest.Revision, err)
+	}
+	release, err := prep(releaseQuery)
 	if err != nil {
 		return nil, fmt.Errorf("%w: revision %s: %w", ErrBundle, b.Manifest.Revision, err)
 	}
 	return &activeBundle{
-		admission: pq,
+		admission: admission,
+		release:   release,
 		revision:  b.Manifest.Revision,
 		keyID:     l.info.KeyID,
 		digest:    l.digest,

@@ -33,6 +33,9 @@ func printAnswer(w io.Writer, ans *querier.Answer, asJSON bool, extra map[string
 	if err := ans.Result.WriteTable(w); err != nil {
 		return err
 	}
+	if n := withheld(ans); n > 0 {
+		fmt.Fprintf(w, "(- : %d values withheld by the partners' release gate: cells below the minimum cell size, and cells that would reveal them)\n", n)
+	}
 	fmt.Fprintf(w, "\nquery %s answered by %d partners: %v\n", ans.QueryID, len(ans.Partners), ans.Partners)
 	for _, r := range ans.Receipts {
 		fmt.Fprintf(w, "  %-20s decision %s, policy revision %s\n", r.Node, r.DecisionId, r.BundleRevision)
@@ -42,7 +45,7 @@ func printAnswer(w io.Writer, ans *querier.Answer, asJSON bool, extra map[string
 }
 
 // phaseOrder lists the timing phases in protocol order.
-var phaseOrder = []string{"sign", "inputs", "aggregate", "key_switch", "combine", "total", "decrypt", "end_to_end"}
+var phaseOrder = []string{"load_data", "setup_pki_keygen", "sign", "counts", "release_gate", "inputs", "key_switch", "combine", "total", "decrypt", "end_to_end"}
 
 func printTimings(w io.Writer, t map[string]float64) {
 	fmt.Fprintln(w, "timings (ms):")
@@ -60,4 +63,17 @@ func printTimings(w io.Writer, t map[string]float64) {
 	for _, k := range keys {
 		fmt.Fprintf(w, "  %-12s %9.2f\n", k, t[k])
 	}
+}
+
+// withheld counts the values the release gate suppressed.
+func withheld(ans *querier.Answer) int {
+	n := 0
+	for _, row := range ans.Result.Rows {
+		for i, v := range row.Values {
+			if v == nil && ans.Result.Columns[i] != "" {
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -24,6 +24,8 @@ const (
 	PurposeQuery      = "fedscore/query/v1"
 	PurposeReceipt    = "fedscore/receipt/v1"
 	PurposeSetupShare = "fedscore/setup-share/v1"
+	// PurposeDecryptionShare signs a node's collective-decryption shares.
+	PurposeDecryptionShare = "fedscore/decryption-share/v1"
 )
 
 // ErrInvalid reports a statement that failed verification.
@@ -140,4 +142,10 @@ func VerifyReceipt(in *pb.SignedInput, roots *x509.CertPool, queryID string, que
 // SetupStatementBytes returns the bytes a node signs for its key-generation share.
 func SetupStatementBytes(epoch, params string, crs []byte, node string, share []byte) ([]byte, error) {
 	return Marshal(&pb.SetupStatement{Epoch: epoch, Params: params, Crs: crs, Node: node, ShareDigest: Digest(share)})
+}
+
+// DecryptionStatementBytes returns the bytes a node signs for its
+// decryption shares of a query's phase 1 aggregates.
+func DecryptionStatementBytes(queryID, node string, aggregateDigests, shareDigests [][]byte) ([]byte, error) {
+	return Marshal(&pb.DecryptionStatement{QueryId: queryID, Node: node, AggregateDigests: aggregateDigests, ShareDigests: shareDigests})
 }

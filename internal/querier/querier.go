@@ -20,6 +20,7 @@ import (
 	"github.com/fedscore/fedscore/internal/pki"
 	"github.com/fedscore/fedscore/internal/protocol"
 	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/internal/release"
 	"github.com/fedscore/fedscore/internal/wire"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 )
@@ -189,7 +190,11 @@ func (c *Client) open(spec *query.Spec, params crypto.Params, rk *crypto.Receive
 		}
 		vec = append(vec, v...)
 	}
-	result, err := query.Decode(spec, vec)
+	released, err := release.FromBitmap(res.ReleaseMask, spec.Layout().VectorLen)
+	if err != nil {
+		return nil, fmt.Errorf("result: %w", err)
+	}
+	result, err := query.DecodeReleased(spec, vec, released)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/fedscore/fedscore/internal/pki"
 	"github.com/fedscore/fedscore/internal/querier"
 	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/internal/release"
 	"github.com/fedscore/fedscore/node"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/policy"
@@ -298,23 +299,23 @@ func (f *Federation) Query(ctx context.Context, spec *query.Spec, progress queri
 }
 
 // Expected computes spec's result centrally in plaintext with the same
-// policy decisions and cohorts the nodes use, for checking the encrypted
-// answer. Only the sandbox can do this: it holds every partner's data.
+// policy decisions, cohorts and release rules the nodes use, for checking
+// the encrypted answer. Only the sandbox can do this: it holds every
+// partner's data.
 func (f *Federation) Expected(ctx context.Context, spec *query.Spec) (*query.Result, error) {
 	var total []int64
+	metrics := make([]string, len(spec.Metrics))
+	for i, m := range spec.Metrics {
+		metrics[i] = m.Kind
+	}
+	info := policy.QueryInfo{ID: "plaintext-check", Purpose: spec.Purpose, Columns: spec.Columns(), Metrics: metrics, MinPartners: spec.MinPartners}
+	var minCell int64
 	for _, p := range f.cfg.Partners {
 		var cols []string
 		for _, c := range p.Data.Columns() {
 			cols = append(cols, c.Name)
 		}
-		metrics := make([]string, len(spec.Metrics))
-		for i, m := range spec.Metrics {
-			metrics[i] = m.Kind
-		}
-		d, err := f.engine.Admit(ctx, policy.AdmissionInput{
-			Query:    policy.QueryInfo{ID: "plaintext-check", Purpose: spec.Purpose, Columns: spec.Columns(), Metrics: metrics, MinPartners: spec.MinPartners},
-			NodeName: p.Name, NodeColumns: cols, Time: time.Now(),
-		})
+		d, err := f.engine.Admit(ctx, policy.AdmissionInput{Query: info, NodeName: p.Name, NodeColumns: cols, Time: time.Now()})
 		if err != nil {
 			return nil, err
 		}
@@ -335,8 +336,23 @@ func (f *Federation) Expected(ctx context.Context, spec *query.Spec) (*query.Res
 		for i, v := range vec {
 			total[i] += v
 		}
+		rd, err := f.engine.Release(ctx, policy.ReleaseInput{Query: info, NodeName: p.Name, Cells: spec.Layout().Cells, Time: time.Now()})
+		if err != nil {
+			return nil, err
+		}
+		minCell = max(minCell, rd.MinCellSize)
 	}
-	return query.Decode(spec, total)
+	layout := spec.Layout()
+	var counts []int64
+	for _, i := range release.CountSlots(layout) {
+		counts = append(counts, total[i])
+	}
+	mask, err := release.Compute(layout, counts, minCell)
+	if err != nil {
+		return nil, err
+	}
+	release.Apply(total, mask.Released)
+	return query.DecodeReleased(spec, total, mask.Released)
 }
 
 // Verify compares an answer with the central plaintext computation.

@@ -102,6 +102,7 @@ type NodeMessage struct {
 	//	*NodeMessage_Input
 	//	*NodeMessage_KeySwitchShare
 	//	*NodeMessage_Refusal
+	//	*NodeMessage_DecryptionShare
 	Body          isNodeMessage_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -198,6 +199,15 @@ func (x *NodeMessage) GetRefusal() *Refusal {
 	return nil
 }
 
+func (x *NodeMessage) GetDecryptionShare() *DecryptionShare {
+	if x != nil {
+		if x, ok := x.Body.(*NodeMessage_DecryptionShare); ok {
+			return x.DecryptionShare
+		}
+	}
+	return nil
+}
+
 type isNodeMessage_Body interface {
 	isNodeMessage_Body()
 }
@@ -226,6 +236,10 @@ type NodeMessage_Refusal struct {
 	Refusal *Refusal `protobuf:"bytes,6,opt,name=refusal,proto3,oneof"`
 }
 
+type NodeMessage_DecryptionShare struct {
+	DecryptionShare *DecryptionShare `protobuf:"bytes,7,opt,name=decryption_share,json=decryptionShare,proto3,oneof"`
+}
+
 func (*NodeMessage_Chunk) isNodeMessage_Body() {}
 
 func (*NodeMessage_Hello) isNodeMessage_Body() {}
@@ -237,6 +251,8 @@ func (*NodeMessage_Input) isNodeMessage_Body() {}
 func (*NodeMessage_KeySwitchShare) isNodeMessage_Body() {}
 
 func (*NodeMessage_Refusal) isNodeMessage_Body() {}
+
+func (*NodeMessage_DecryptionShare) isNodeMessage_Body() {}
 
 // Hello opens a node's stream and says which federation epoch it holds.
 type Hello struct {
@@ -440,6 +456,9 @@ func (x *SetupStatement) GetShareDigest() []byte {
 }
 
 // QueryInput carries a node's encrypted aggregate and its signed receipt.
+// Phase 1 inputs hold only the record counts of each cell (the count block
+// and histogram bins); phase 2 inputs hold the whole vector with every slot
+// the release mask withholds set to zero.
 type QueryInput struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	QueryId string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
@@ -448,8 +467,11 @@ type QueryInput struct {
 	Signature []byte `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
 	// One blob per ciphertext, in the order of Receipt.ciphertext_digests.
 	CiphertextBlobs []string `protobuf:"bytes,4,rep,name=ciphertext_blobs,json=ciphertextBlobs,proto3" json:"ciphertext_blobs,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Phase 2 only: the node's release mask, one bit per vector slot
+	// (bit i at byte i/8, bit i%8); its SHA-256 is Receipt.mask_digest.
+	ReleaseMask   []byte `protobuf:"bytes,5,opt,name=release_mask,json=releaseMask,proto3" json:"release_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryInput) Reset() {
@@ -510,6 +532,13 @@ func (x *QueryInput) GetCiphertextBlobs() []string {
 	return nil
 }
 
+func (x *QueryInput) GetReleaseMask() []byte {
+	if x != nil {
+		return x.ReleaseMask
+	}
+	return nil
+}
+
 // Receipt binds a node's ciphertexts to the query and the policy decision
 // that admitted it.
 type Receipt struct {
@@ -522,8 +551,12 @@ type Receipt struct {
 	BundleRevision    string                 `protobuf:"bytes,6,opt,name=bundle_revision,json=bundleRevision,proto3" json:"bundle_revision,omitempty"`
 	CiphertextDigests [][]byte               `protobuf:"bytes,7,rep,name=ciphertext_digests,json=ciphertextDigests,proto3" json:"ciphertext_digests,omitempty"`
 	UnixNanos         int64                  `protobuf:"varint,8,opt,name=unix_nanos,json=unixNanos,proto3" json:"unix_nanos,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// 1 for the counts opened to the release gate, 2 for the released vector.
+	Phase int32 `protobuf:"varint,9,opt,name=phase,proto3" json:"phase,omitempty"`
+	// Phase 2 only: SHA-256 of the release mask the node applied.
+	MaskDigest    []byte `protobuf:"bytes,10,opt,name=mask_digest,json=maskDigest,proto3" json:"mask_digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Receipt) Reset() {
@@ -612,6 +645,161 @@ func (x *Receipt) GetUnixNanos() int64 {
 	return 0
 }
 
+func (x *Receipt) GetPhase() int32 {
+	if x != nil {
+		return x.Phase
+	}
+	return 0
+}
+
+func (x *Receipt) GetMaskDigest() []byte {
+	if x != nil {
+		return x.MaskDigest
+	}
+	return nil
+}
+
+// DecryptionShare carries a node's collective-decryption shares of the
+// phase 1 aggregate, signed so that every node can recombine the counts
+// itself from genuine shares.
+type DecryptionShare struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	QueryId          string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	AggregateDigests [][]byte               `protobuf:"bytes,2,rep,name=aggregate_digests,json=aggregateDigests,proto3" json:"aggregate_digests,omitempty"`
+	ShareBlobs       []string               `protobuf:"bytes,3,rep,name=share_blobs,json=shareBlobs,proto3" json:"share_blobs,omitempty"`
+	// Signature over the DecryptionStatement.
+	Signature     []byte `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecryptionShare) Reset() {
+	*x = DecryptionShare{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecryptionShare) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecryptionShare) ProtoMessage() {}
+
+func (x *DecryptionShare) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecryptionShare.ProtoReflect.Descriptor instead.
+func (*DecryptionShare) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *DecryptionShare) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *DecryptionShare) GetAggregateDigests() [][]byte {
+	if x != nil {
+		return x.AggregateDigests
+	}
+	return nil
+}
+
+func (x *DecryptionShare) GetShareBlobs() []string {
+	if x != nil {
+		return x.ShareBlobs
+	}
+	return nil
+}
+
+func (x *DecryptionShare) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// DecryptionStatement is what a node signs for its decryption shares.
+type DecryptionStatement struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	QueryId          string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Node             string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	AggregateDigests [][]byte               `protobuf:"bytes,3,rep,name=aggregate_digests,json=aggregateDigests,proto3" json:"aggregate_digests,omitempty"`
+	ShareDigests     [][]byte               `protobuf:"bytes,4,rep,name=share_digests,json=shareDigests,proto3" json:"share_digests,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *DecryptionStatement) Reset() {
+	*x = DecryptionStatement{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecryptionStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecryptionStatement) ProtoMessage() {}
+
+func (x *DecryptionStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecryptionStatement.ProtoReflect.Descriptor instead.
+func (*DecryptionStatement) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DecryptionStatement) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *DecryptionStatement) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *DecryptionStatement) GetAggregateDigests() [][]byte {
+	if x != nil {
+		return x.AggregateDigests
+	}
+	return nil
+}
+
+func (x *DecryptionStatement) GetShareDigests() [][]byte {
+	if x != nil {
+		return x.ShareDigests
+	}
+	return nil
+}
+
 // KeySwitchShare carries a node's PCKS shares, one per aggregate ciphertext.
 type KeySwitchShare struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
@@ -625,7 +813,7 @@ type KeySwitchShare struct {
 
 func (x *KeySwitchShare) Reset() {
 	*x = KeySwitchShare{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[7]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -637,7 +825,7 @@ func (x *KeySwitchShare) String() string {
 func (*KeySwitchShare) ProtoMessage() {}
 
 func (x *KeySwitchShare) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[7]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -650,7 +838,7 @@ func (x *KeySwitchShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySwitchShare.ProtoReflect.Descriptor instead.
 func (*KeySwitchShare) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{7}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *KeySwitchShare) GetQueryId() string {
@@ -696,7 +884,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[8]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -708,7 +896,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[8]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -721,7 +909,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{8}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Refusal) GetTaskId() string {
@@ -770,7 +958,7 @@ type Reason struct {
 
 func (x *Reason) Reset() {
 	*x = Reason{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[9]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +970,7 @@ func (x *Reason) String() string {
 func (*Reason) ProtoMessage() {}
 
 func (x *Reason) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[9]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +983,7 @@ func (x *Reason) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reason.ProtoReflect.Descriptor instead.
 func (*Reason) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{9}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Reason) GetCode() string {
@@ -829,6 +1017,8 @@ type CoordinatorMessage struct {
 	//	*CoordinatorMessage_QueryTask
 	//	*CoordinatorMessage_KeySwitchTask
 	//	*CoordinatorMessage_Cancel
+	//	*CoordinatorMessage_ReleaseTask
+	//	*CoordinatorMessage_CountsTask
 	Body          isCoordinatorMessage_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -836,7 +1026,7 @@ type CoordinatorMessage struct {
 
 func (x *CoordinatorMessage) Reset() {
 	*x = CoordinatorMessage{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[10]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -848,7 +1038,7 @@ func (x *CoordinatorMessage) String() string {
 func (*CoordinatorMessage) ProtoMessage() {}
 
 func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[10]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -861,7 +1051,7 @@ func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoordinatorMessage.ProtoReflect.Descriptor instead.
 func (*CoordinatorMessage) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{10}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CoordinatorMessage) GetBody() isCoordinatorMessage_Body {
@@ -925,6 +1115,24 @@ func (x *CoordinatorMessage) GetCancel() *Cancel {
 	return nil
 }
 
+func (x *CoordinatorMessage) GetReleaseTask() *ReleaseTask {
+	if x != nil {
+		if x, ok := x.Body.(*CoordinatorMessage_ReleaseTask); ok {
+			return x.ReleaseTask
+		}
+	}
+	return nil
+}
+
+func (x *CoordinatorMessage) GetCountsTask() *CountsTask {
+	if x != nil {
+		if x, ok := x.Body.(*CoordinatorMessage_CountsTask); ok {
+			return x.CountsTask
+		}
+	}
+	return nil
+}
+
 type isCoordinatorMessage_Body interface {
 	isCoordinatorMessage_Body()
 }
@@ -953,6 +1161,14 @@ type CoordinatorMessage_Cancel struct {
 	Cancel *Cancel `protobuf:"bytes,6,opt,name=cancel,proto3,oneof"`
 }
 
+type CoordinatorMessage_ReleaseTask struct {
+	ReleaseTask *ReleaseTask `protobuf:"bytes,7,opt,name=release_task,json=releaseTask,proto3,oneof"`
+}
+
+type CoordinatorMessage_CountsTask struct {
+	CountsTask *CountsTask `protobuf:"bytes,8,opt,name=counts_task,json=countsTask,proto3,oneof"`
+}
+
 func (*CoordinatorMessage_Chunk) isCoordinatorMessage_Body() {}
 
 func (*CoordinatorMessage_SetupRequest) isCoordinatorMessage_Body() {}
@@ -964,6 +1180,10 @@ func (*CoordinatorMessage_QueryTask) isCoordinatorMessage_Body() {}
 func (*CoordinatorMessage_KeySwitchTask) isCoordinatorMessage_Body() {}
 
 func (*CoordinatorMessage_Cancel) isCoordinatorMessage_Body() {}
+
+func (*CoordinatorMessage_ReleaseTask) isCoordinatorMessage_Body() {}
+
+func (*CoordinatorMessage_CountsTask) isCoordinatorMessage_Body() {}
 
 // SetupRequest starts the collective key generation of a new epoch.
 type SetupRequest struct {
@@ -978,7 +1198,7 @@ type SetupRequest struct {
 
 func (x *SetupRequest) Reset() {
 	*x = SetupRequest{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[11]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -990,7 +1210,7 @@ func (x *SetupRequest) String() string {
 func (*SetupRequest) ProtoMessage() {}
 
 func (x *SetupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[11]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1003,7 +1223,7 @@ func (x *SetupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetupRequest.ProtoReflect.Descriptor instead.
 func (*SetupRequest) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{11}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SetupRequest) GetEpoch() string {
@@ -1046,7 +1266,7 @@ type SetupResult struct {
 
 func (x *SetupResult) Reset() {
 	*x = SetupResult{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[12]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1058,7 +1278,7 @@ func (x *SetupResult) String() string {
 func (*SetupResult) ProtoMessage() {}
 
 func (x *SetupResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[12]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1071,7 +1291,7 @@ func (x *SetupResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetupResult.ProtoReflect.Descriptor instead.
 func (*SetupResult) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{12}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SetupResult) GetEpoch() string {
@@ -1101,7 +1321,7 @@ type SignedSetupShare struct {
 
 func (x *SignedSetupShare) Reset() {
 	*x = SignedSetupShare{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[13]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1113,7 +1333,7 @@ func (x *SignedSetupShare) String() string {
 func (*SignedSetupShare) ProtoMessage() {}
 
 func (x *SignedSetupShare) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[13]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1126,7 +1346,7 @@ func (x *SignedSetupShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedSetupShare.ProtoReflect.Descriptor instead.
 func (*SignedSetupShare) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{13}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SignedSetupShare) GetNode() string {
@@ -1169,7 +1389,7 @@ type QueryTask struct {
 
 func (x *QueryTask) Reset() {
 	*x = QueryTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[14]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1181,7 +1401,7 @@ func (x *QueryTask) String() string {
 func (*QueryTask) ProtoMessage() {}
 
 func (x *QueryTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[14]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1194,7 +1414,7 @@ func (x *QueryTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryTask.ProtoReflect.Descriptor instead.
 func (*QueryTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{14}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *QueryTask) GetQuery() *SignedQuery {
@@ -1232,7 +1452,7 @@ type SignedQuery struct {
 
 func (x *SignedQuery) Reset() {
 	*x = SignedQuery{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[15]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1464,7 @@ func (x *SignedQuery) String() string {
 func (*SignedQuery) ProtoMessage() {}
 
 func (x *SignedQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[15]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1477,7 @@ func (x *SignedQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedQuery.ProtoReflect.Descriptor instead.
 func (*SignedQuery) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{15}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SignedQuery) GetEnvelope() []byte {
@@ -1298,7 +1518,7 @@ type QueryEnvelope struct {
 
 func (x *QueryEnvelope) Reset() {
 	*x = QueryEnvelope{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[16]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1310,7 +1530,7 @@ func (x *QueryEnvelope) String() string {
 func (*QueryEnvelope) ProtoMessage() {}
 
 func (x *QueryEnvelope) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[16]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1323,7 +1543,7 @@ func (x *QueryEnvelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryEnvelope.ProtoReflect.Descriptor instead.
 func (*QueryEnvelope) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{16}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *QueryEnvelope) GetQueryId() string {
@@ -1388,7 +1608,7 @@ type KeySwitchTask struct {
 
 func (x *KeySwitchTask) Reset() {
 	*x = KeySwitchTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[17]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1400,7 +1620,7 @@ func (x *KeySwitchTask) String() string {
 func (*KeySwitchTask) ProtoMessage() {}
 
 func (x *KeySwitchTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[17]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1413,7 +1633,7 @@ func (x *KeySwitchTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySwitchTask.ProtoReflect.Descriptor instead.
 func (*KeySwitchTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{17}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *KeySwitchTask) GetQueryId() string {
@@ -1437,6 +1657,192 @@ func (x *KeySwitchTask) GetAggregateDigests() [][]byte {
 	return nil
 }
 
+// ReleaseTask asks a node for its decryption shares of the phase 1
+// aggregate (the cell counts) of the given signed inputs. The node
+// recomputes the aggregate itself.
+type ReleaseTask struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	QueryId          string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Inputs           []*SignedInput         `protobuf:"bytes,2,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	AggregateDigests [][]byte               `protobuf:"bytes,3,rep,name=aggregate_digests,json=aggregateDigests,proto3" json:"aggregate_digests,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ReleaseTask) Reset() {
+	*x = ReleaseTask{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseTask) ProtoMessage() {}
+
+func (x *ReleaseTask) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseTask.ProtoReflect.Descriptor instead.
+func (*ReleaseTask) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ReleaseTask) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *ReleaseTask) GetInputs() []*SignedInput {
+	if x != nil {
+		return x.Inputs
+	}
+	return nil
+}
+
+func (x *ReleaseTask) GetAggregateDigests() [][]byte {
+	if x != nil {
+		return x.AggregateDigests
+	}
+	return nil
+}
+
+// CountsTask relays every member's signed decryption shares. Each node
+// opens the counts itself, runs its release gate, and answers with its
+// phase 2 input masked by its own release mask, or with a refusal.
+type CountsTask struct {
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	QueryId       string                   `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Shares        []*SignedDecryptionShare `protobuf:"bytes,2,rep,name=shares,proto3" json:"shares,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CountsTask) Reset() {
+	*x = CountsTask{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CountsTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CountsTask) ProtoMessage() {}
+
+func (x *CountsTask) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CountsTask.ProtoReflect.Descriptor instead.
+func (*CountsTask) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CountsTask) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *CountsTask) GetShares() []*SignedDecryptionShare {
+	if x != nil {
+		return x.Shares
+	}
+	return nil
+}
+
+type SignedDecryptionShare struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	CertChain     [][]byte               `protobuf:"bytes,2,rep,name=cert_chain,json=certChain,proto3" json:"cert_chain,omitempty"`
+	ShareBlobs    []string               `protobuf:"bytes,3,rep,name=share_blobs,json=shareBlobs,proto3" json:"share_blobs,omitempty"`
+	Signature     []byte                 `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignedDecryptionShare) Reset() {
+	*x = SignedDecryptionShare{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignedDecryptionShare) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignedDecryptionShare) ProtoMessage() {}
+
+func (x *SignedDecryptionShare) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignedDecryptionShare.ProtoReflect.Descriptor instead.
+func (*SignedDecryptionShare) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SignedDecryptionShare) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *SignedDecryptionShare) GetCertChain() [][]byte {
+	if x != nil {
+		return x.CertChain
+	}
+	return nil
+}
+
+func (x *SignedDecryptionShare) GetShareBlobs() []string {
+	if x != nil {
+		return x.ShareBlobs
+	}
+	return nil
+}
+
+func (x *SignedDecryptionShare) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 type SignedInput struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Node            string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -1450,7 +1856,7 @@ type SignedInput struct {
 
 func (x *SignedInput) Reset() {
 	*x = SignedInput{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[18]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1462,7 +1868,7 @@ func (x *SignedInput) String() string {
 func (*SignedInput) ProtoMessage() {}
 
 func (x *SignedInput) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[18]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1475,7 +1881,7 @@ func (x *SignedInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedInput.ProtoReflect.Descriptor instead.
 func (*SignedInput) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{18}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SignedInput) GetNode() string {
@@ -1523,7 +1929,7 @@ type Cancel struct {
 
 func (x *Cancel) Reset() {
 	*x = Cancel{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[19]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1535,7 +1941,7 @@ func (x *Cancel) String() string {
 func (*Cancel) ProtoMessage() {}
 
 func (x *Cancel) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[19]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1548,7 +1954,7 @@ func (x *Cancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cancel.ProtoReflect.Descriptor instead.
 func (*Cancel) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{19}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Cancel) GetQueryId() string {
@@ -1578,7 +1984,7 @@ type QueryClientMessage struct {
 
 func (x *QueryClientMessage) Reset() {
 	*x = QueryClientMessage{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[20]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1590,7 +1996,7 @@ func (x *QueryClientMessage) String() string {
 func (*QueryClientMessage) ProtoMessage() {}
 
 func (x *QueryClientMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[20]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1603,7 +2009,7 @@ func (x *QueryClientMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryClientMessage.ProtoReflect.Descriptor instead.
 func (*QueryClientMessage) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{20}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *QueryClientMessage) GetBody() isQueryClientMessage_Body {
@@ -1659,7 +2065,7 @@ type QueryRequest struct {
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[21]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1671,7 +2077,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[21]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1684,7 +2090,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{21}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *QueryRequest) GetQuery() *SignedQuery {
@@ -1722,7 +2128,7 @@ type QueryServerMessage struct {
 
 func (x *QueryServerMessage) Reset() {
 	*x = QueryServerMessage{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[22]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +2140,7 @@ func (x *QueryServerMessage) String() string {
 func (*QueryServerMessage) ProtoMessage() {}
 
 func (x *QueryServerMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[22]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +2153,7 @@ func (x *QueryServerMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryServerMessage.ProtoReflect.Descriptor instead.
 func (*QueryServerMessage) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{22}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *QueryServerMessage) GetBody() isQueryServerMessage_Body {
@@ -1816,7 +2222,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[23]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1828,7 +2234,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[23]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1841,7 +2247,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{23}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Progress) GetPhase() string {
@@ -1866,13 +2272,15 @@ type QueryResult struct {
 	Partners        []string               `protobuf:"bytes,3,rep,name=partners,proto3" json:"partners,omitempty"`
 	Receipts        []*PartnerReceipt      `protobuf:"bytes,4,rep,name=receipts,proto3" json:"receipts,omitempty"`
 	TimingsMs       map[string]float64     `protobuf:"bytes,5,rep,name=timings_ms,json=timingsMs,proto3" json:"timings_ms,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The release mask every node applied, one bit per vector slot.
+	ReleaseMask   []byte `protobuf:"bytes,6,opt,name=release_mask,json=releaseMask,proto3" json:"release_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryResult) Reset() {
 	*x = QueryResult{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[24]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +2292,7 @@ func (x *QueryResult) String() string {
 func (*QueryResult) ProtoMessage() {}
 
 func (x *QueryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[24]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +2305,7 @@ func (x *QueryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResult.ProtoReflect.Descriptor instead.
 func (*QueryResult) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{24}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *QueryResult) GetQueryId() string {
@@ -1935,6 +2343,13 @@ func (x *QueryResult) GetTimingsMs() map[string]float64 {
 	return nil
 }
 
+func (x *QueryResult) GetReleaseMask() []byte {
+	if x != nil {
+		return x.ReleaseMask
+	}
+	return nil
+}
+
 type PartnerReceipt struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Node           string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -1946,7 +2361,7 @@ type PartnerReceipt struct {
 
 func (x *PartnerReceipt) Reset() {
 	*x = PartnerReceipt{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[25]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1958,7 +2373,7 @@ func (x *PartnerReceipt) String() string {
 func (*PartnerReceipt) ProtoMessage() {}
 
 func (x *PartnerReceipt) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[25]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1971,7 +2386,7 @@ func (x *PartnerReceipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartnerReceipt.ProtoReflect.Descriptor instead.
 func (*PartnerReceipt) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{25}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PartnerReceipt) GetNode() string {
@@ -2003,7 +2418,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[26]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2015,7 +2430,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[26]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2028,7 +2443,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{26}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{31}
 }
 
 type StatusResponse struct {
@@ -2043,7 +2458,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[27]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2055,7 +2470,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[27]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2068,7 +2483,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{27}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StatusResponse) GetEpoch() string {
@@ -2107,7 +2522,7 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x05Chunk\x12\x17\n" +
 	"\ablob_id\x18\x01 \x01(\tR\x06blobId\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x14\n" +
-	"\x05final\x18\x03 \x01(\bR\x05final\"\xd5\x02\n" +
+	"\x05final\x18\x03 \x01(\bR\x05final\"\xa0\x03\n" +
 	"\vNodeMessage\x12*\n" +
 	"\x05chunk\x18\x01 \x01(\v2\x12.fedscore.v1.ChunkH\x00R\x05chunk\x12*\n" +
 	"\x05hello\x18\x02 \x01(\v2\x12.fedscore.v1.HelloH\x00R\x05hello\x12:\n" +
@@ -2115,7 +2530,8 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"setupShare\x12/\n" +
 	"\x05input\x18\x04 \x01(\v2\x17.fedscore.v1.QueryInputH\x00R\x05input\x12G\n" +
 	"\x10key_switch_share\x18\x05 \x01(\v2\x1b.fedscore.v1.KeySwitchShareH\x00R\x0ekeySwitchShare\x120\n" +
-	"\arefusal\x18\x06 \x01(\v2\x14.fedscore.v1.RefusalH\x00R\arefusalB\x06\n" +
+	"\arefusal\x18\x06 \x01(\v2\x14.fedscore.v1.RefusalH\x00R\arefusal\x12I\n" +
+	"\x10decryption_share\x18\a \x01(\v2\x1c.fedscore.v1.DecryptionShareH\x00R\x0fdecryptionShareB\x06\n" +
 	"\x04body\"c\n" +
 	"\x05Hello\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x14\n" +
@@ -2132,13 +2548,14 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x06params\x18\x02 \x01(\tR\x06params\x12\x10\n" +
 	"\x03crs\x18\x03 \x01(\fR\x03crs\x12\x12\n" +
 	"\x04node\x18\x04 \x01(\tR\x04node\x12!\n" +
-	"\fshare_digest\x18\x05 \x01(\fR\vshareDigest\"\x8a\x01\n" +
+	"\fshare_digest\x18\x05 \x01(\fR\vshareDigest\"\xad\x01\n" +
 	"\n" +
 	"QueryInput\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x18\n" +
 	"\areceipt\x18\x02 \x01(\fR\areceipt\x12\x1c\n" +
 	"\tsignature\x18\x03 \x01(\fR\tsignature\x12)\n" +
-	"\x10ciphertext_blobs\x18\x04 \x03(\tR\x0fciphertextBlobs\"\x89\x02\n" +
+	"\x10ciphertext_blobs\x18\x04 \x03(\tR\x0fciphertextBlobs\x12!\n" +
+	"\frelease_mask\x18\x05 \x01(\fR\vreleaseMask\"\xc0\x02\n" +
 	"\aReceipt\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12!\n" +
 	"\fquery_digest\x18\x02 \x01(\fR\vqueryDigest\x12\x12\n" +
@@ -2149,7 +2566,22 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x0fbundle_revision\x18\x06 \x01(\tR\x0ebundleRevision\x12-\n" +
 	"\x12ciphertext_digests\x18\a \x03(\fR\x11ciphertextDigests\x12\x1d\n" +
 	"\n" +
-	"unix_nanos\x18\b \x01(\x03R\tunixNanos\"\x9a\x01\n" +
+	"unix_nanos\x18\b \x01(\x03R\tunixNanos\x12\x14\n" +
+	"\x05phase\x18\t \x01(\x05R\x05phase\x12\x1f\n" +
+	"\vmask_digest\x18\n" +
+	" \x01(\fR\n" +
+	"maskDigest\"\x98\x01\n" +
+	"\x0fDecryptionShare\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12+\n" +
+	"\x11aggregate_digests\x18\x02 \x03(\fR\x10aggregateDigests\x12\x1f\n" +
+	"\vshare_blobs\x18\x03 \x03(\tR\n" +
+	"shareBlobs\x12\x1c\n" +
+	"\tsignature\x18\x04 \x01(\fR\tsignature\"\x96\x01\n" +
+	"\x13DecryptionStatement\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\x12+\n" +
+	"\x11aggregate_digests\x18\x03 \x03(\fR\x10aggregateDigests\x12#\n" +
+	"\rshare_digests\x18\x04 \x03(\fR\fshareDigests\"\x9a\x01\n" +
 	"\x0eKeySwitchShare\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12+\n" +
 	"\x11aggregate_digests\x18\x02 \x03(\fR\x10aggregateDigests\x12\x1f\n" +
@@ -2167,7 +2599,7 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x06Reason\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\aarticle\x18\x02 \x01(\tR\aarticle\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\"\xf7\x02\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\xf2\x03\n" +
 	"\x12CoordinatorMessage\x12*\n" +
 	"\x05chunk\x18\x01 \x01(\v2\x12.fedscore.v1.ChunkH\x00R\x05chunk\x12@\n" +
 	"\rsetup_request\x18\x02 \x01(\v2\x19.fedscore.v1.SetupRequestH\x00R\fsetupRequest\x12=\n" +
@@ -2175,7 +2607,10 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\n" +
 	"query_task\x18\x04 \x01(\v2\x16.fedscore.v1.QueryTaskH\x00R\tqueryTask\x12D\n" +
 	"\x0fkey_switch_task\x18\x05 \x01(\v2\x1a.fedscore.v1.KeySwitchTaskH\x00R\rkeySwitchTask\x12-\n" +
-	"\x06cancel\x18\x06 \x01(\v2\x13.fedscore.v1.CancelH\x00R\x06cancelB\x06\n" +
+	"\x06cancel\x18\x06 \x01(\v2\x13.fedscore.v1.CancelH\x00R\x06cancel\x12=\n" +
+	"\frelease_task\x18\a \x01(\v2\x18.fedscore.v1.ReleaseTaskH\x00R\vreleaseTask\x12:\n" +
+	"\vcounts_task\x18\b \x01(\v2\x17.fedscore.v1.CountsTaskH\x00R\n" +
+	"countsTaskB\x06\n" +
 	"\x04body\"h\n" +
 	"\fSetupRequest\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\tR\x05epoch\x12\x16\n" +
@@ -2212,7 +2647,22 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\rKeySwitchTask\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x120\n" +
 	"\x06inputs\x18\x02 \x03(\v2\x18.fedscore.v1.SignedInputR\x06inputs\x12+\n" +
-	"\x11aggregate_digests\x18\x03 \x03(\fR\x10aggregateDigests\"\xa3\x01\n" +
+	"\x11aggregate_digests\x18\x03 \x03(\fR\x10aggregateDigests\"\x87\x01\n" +
+	"\vReleaseTask\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x120\n" +
+	"\x06inputs\x18\x02 \x03(\v2\x18.fedscore.v1.SignedInputR\x06inputs\x12+\n" +
+	"\x11aggregate_digests\x18\x03 \x03(\fR\x10aggregateDigests\"c\n" +
+	"\n" +
+	"CountsTask\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12:\n" +
+	"\x06shares\x18\x02 \x03(\v2\".fedscore.v1.SignedDecryptionShareR\x06shares\"\x89\x01\n" +
+	"\x15SignedDecryptionShare\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1d\n" +
+	"\n" +
+	"cert_chain\x18\x02 \x03(\fR\tcertChain\x12\x1f\n" +
+	"\vshare_blobs\x18\x03 \x03(\tR\n" +
+	"shareBlobs\x12\x1c\n" +
+	"\tsignature\x18\x04 \x01(\fR\tsignature\"\xa3\x01\n" +
 	"\vSignedInput\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1d\n" +
 	"\n" +
@@ -2239,14 +2689,15 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x04body\"4\n" +
 	"\bProgress\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x12\n" +
-	"\x04node\x18\x02 \x01(\tR\x04node\"\xae\x02\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\"\xd1\x02\n" +
 	"\vQueryResult\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12)\n" +
 	"\x10ciphertext_blobs\x18\x02 \x03(\tR\x0fciphertextBlobs\x12\x1a\n" +
 	"\bpartners\x18\x03 \x03(\tR\bpartners\x127\n" +
 	"\breceipts\x18\x04 \x03(\v2\x1b.fedscore.v1.PartnerReceiptR\breceipts\x12F\n" +
 	"\n" +
-	"timings_ms\x18\x05 \x03(\v2'.fedscore.v1.QueryResult.TimingsMsEntryR\ttimingsMs\x1a<\n" +
+	"timings_ms\x18\x05 \x03(\v2'.fedscore.v1.QueryResult.TimingsMsEntryR\ttimingsMs\x12!\n" +
+	"\frelease_mask\x18\x06 \x01(\fR\vreleaseMask\x1a<\n" +
 	"\x0eTimingsMsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"n\n" +
@@ -2278,74 +2729,84 @@ func file_fedscorev1_fedscore_proto_rawDescGZIP() []byte {
 	return file_fedscorev1_fedscore_proto_rawDescData
 }
 
-var file_fedscorev1_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_fedscorev1_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_fedscorev1_fedscore_proto_goTypes = []any{
-	(*Chunk)(nil),              // 0: fedscore.v1.Chunk
-	(*NodeMessage)(nil),        // 1: fedscore.v1.NodeMessage
-	(*Hello)(nil),              // 2: fedscore.v1.Hello
-	(*SetupShare)(nil),         // 3: fedscore.v1.SetupShare
-	(*SetupStatement)(nil),     // 4: fedscore.v1.SetupStatement
-	(*QueryInput)(nil),         // 5: fedscore.v1.QueryInput
-	(*Receipt)(nil),            // 6: fedscore.v1.Receipt
-	(*KeySwitchShare)(nil),     // 7: fedscore.v1.KeySwitchShare
-	(*Refusal)(nil),            // 8: fedscore.v1.Refusal
-	(*Reason)(nil),             // 9: fedscore.v1.Reason
-	(*CoordinatorMessage)(nil), // 10: fedscore.v1.CoordinatorMessage
-	(*SetupRequest)(nil),       // 11: fedscore.v1.SetupRequest
-	(*SetupResult)(nil),        // 12: fedscore.v1.SetupResult
-	(*SignedSetupShare)(nil),   // 13: fedscore.v1.SignedSetupShare
-	(*QueryTask)(nil),          // 14: fedscore.v1.QueryTask
-	(*SignedQuery)(nil),        // 15: fedscore.v1.SignedQuery
-	(*QueryEnvelope)(nil),      // 16: fedscore.v1.QueryEnvelope
-	(*KeySwitchTask)(nil),      // 17: fedscore.v1.KeySwitchTask
-	(*SignedInput)(nil),        // 18: fedscore.v1.SignedInput
-	(*Cancel)(nil),             // 19: fedscore.v1.Cancel
-	(*QueryClientMessage)(nil), // 20: fedscore.v1.QueryClientMessage
-	(*QueryRequest)(nil),       // 21: fedscore.v1.QueryRequest
-	(*QueryServerMessage)(nil), // 22: fedscore.v1.QueryServerMessage
-	(*Progress)(nil),           // 23: fedscore.v1.Progress
-	(*QueryResult)(nil),        // 24: fedscore.v1.QueryResult
-	(*PartnerReceipt)(nil),     // 25: fedscore.v1.PartnerReceipt
-	(*StatusRequest)(nil),      // 26: fedscore.v1.StatusRequest
-	(*StatusResponse)(nil),     // 27: fedscore.v1.StatusResponse
-	nil,                        // 28: fedscore.v1.QueryResult.TimingsMsEntry
+	(*Chunk)(nil),                 // 0: fedscore.v1.Chunk
+	(*NodeMessage)(nil),           // 1: fedscore.v1.NodeMessage
+	(*Hello)(nil),                 // 2: fedscore.v1.Hello
+	(*SetupShare)(nil),            // 3: fedscore.v1.SetupShare
+	(*SetupStatement)(nil),        // 4: fedscore.v1.SetupStatement
+	(*QueryInput)(nil),            // 5: fedscore.v1.QueryInput
+	(*Receipt)(nil),               // 6: fedscore.v1.Receipt
+	(*DecryptionShare)(nil),       // 7: fedscore.v1.DecryptionShare
+	(*DecryptionStatement)(nil),   // 8: fedscore.v1.DecryptionStatement
+	(*KeySwitchShare)(nil),        // 9: fedscore.v1.KeySwitchShare
+	(*Refusal)(nil),               // 10: fedscore.v1.Refusal
+	(*Reason)(nil),                // 11: fedscore.v1.Reason
+	(*CoordinatorMessage)(nil),    // 12: fedscore.v1.CoordinatorMessage
+	(*SetupRequest)(nil),          // 13: fedscore.v1.SetupRequest
+	(*SetupResult)(nil),           // 14: fedscore.v1.SetupResult
+	(*SignedSetupShare)(nil),      // 15: fedscore.v1.SignedSetupShare
+	(*QueryTask)(nil),             // 16: fedscore.v1.QueryTask
+	(*SignedQuery)(nil),           // 17: fedscore.v1.SignedQuery
+	(*QueryEnvelope)(nil),         // 18: fedscore.v1.QueryEnvelope
+	(*KeySwitchTask)(nil),         // 19: fedscore.v1.KeySwitchTask
+	(*ReleaseTask)(nil),           // 20: fedscore.v1.ReleaseTask
+	(*CountsTask)(nil),            // 21: fedscore.v1.CountsTask
+	(*SignedDecryptionShare)(nil), // 22: fedscore.v1.SignedDecryptionShare
+	(*SignedInput)(nil),           // 23: fedscore.v1.SignedInput
+	(*Cancel)(nil),                // 24: fedscore.v1.Cancel
+	(*QueryClientMessage)(nil),    // 25: fedscore.v1.QueryClientMessage
+	(*QueryRequest)(nil),          // 26: fedscore.v1.QueryRequest
+	(*QueryServerMessage)(nil),    // 27: fedscore.v1.QueryServerMessage
+	(*Progress)(nil),              // 28: fedscore.v1.Progress
+	(*QueryResult)(nil),           // 29: fedscore.v1.QueryResult
+	(*PartnerReceipt)(nil),        // 30: fedscore.v1.PartnerReceipt
+	(*StatusRequest)(nil),         // 31: fedscore.v1.StatusRequest
+	(*StatusResponse)(nil),        // 32: fedscore.v1.StatusResponse
+	nil,                           // 33: fedscore.v1.QueryResult.TimingsMsEntry
 }
 var file_fedscorev1_fedscore_proto_depIdxs = []int32{
 	0,  // 0: fedscore.v1.NodeMessage.chunk:type_name -> fedscore.v1.Chunk
 	2,  // 1: fedscore.v1.NodeMessage.hello:type_name -> fedscore.v1.Hello
 	3,  // 2: fedscore.v1.NodeMessage.setup_share:type_name -> fedscore.v1.SetupShare
 	5,  // 3: fedscore.v1.NodeMessage.input:type_name -> fedscore.v1.QueryInput
-	7,  // 4: fedscore.v1.NodeMessage.key_switch_share:type_name -> fedscore.v1.KeySwitchShare
-	8,  // 5: fedscore.v1.NodeMessage.refusal:type_name -> fedscore.v1.Refusal
-	9,  // 6: fedscore.v1.Refusal.reasons:type_name -> fedscore.v1.Reason
-	0,  // 7: fedscore.v1.CoordinatorMessage.chunk:type_name -> fedscore.v1.Chunk
-	11, // 8: fedscore.v1.CoordinatorMessage.setup_request:type_name -> fedscore.v1.SetupRequest
-	12, // 9: fedscore.v1.CoordinatorMessage.setup_result:type_name -> fedscore.v1.SetupResult
-	14, // 10: fedscore.v1.CoordinatorMessage.query_task:type_name -> fedscore.v1.QueryTask
-	17, // 11: fedscore.v1.CoordinatorMessage.key_switch_task:type_name -> fedscore.v1.KeySwitchTask
-	19, // 12: fedscore.v1.CoordinatorMessage.cancel:type_name -> fedscore.v1.Cancel
-	13, // 13: fedscore.v1.SetupResult.shares:type_name -> fedscore.v1.SignedSetupShare
-	15, // 14: fedscore.v1.QueryTask.query:type_name -> fedscore.v1.SignedQuery
-	18, // 15: fedscore.v1.KeySwitchTask.inputs:type_name -> fedscore.v1.SignedInput
-	0,  // 16: fedscore.v1.QueryClientMessage.chunk:type_name -> fedscore.v1.Chunk
-	21, // 17: fedscore.v1.QueryClientMessage.request:type_name -> fedscore.v1.QueryRequest
-	15, // 18: fedscore.v1.QueryRequest.query:type_name -> fedscore.v1.SignedQuery
-	0,  // 19: fedscore.v1.QueryServerMessage.chunk:type_name -> fedscore.v1.Chunk
-	23, // 20: fedscore.v1.QueryServerMessage.progress:type_name -> fedscore.v1.Progress
-	24, // 21: fedscore.v1.QueryServerMessage.result:type_name -> fedscore.v1.QueryResult
-	25, // 22: fedscore.v1.QueryResult.receipts:type_name -> fedscore.v1.PartnerReceipt
-	28, // 23: fedscore.v1.QueryResult.timings_ms:type_name -> fedscore.v1.QueryResult.TimingsMsEntry
-	1,  // 24: fedscore.v1.Coordinator.Attach:input_type -> fedscore.v1.NodeMessage
-	20, // 25: fedscore.v1.Coordinator.Query:input_type -> fedscore.v1.QueryClientMessage
-	26, // 26: fedscore.v1.Coordinator.Status:input_type -> fedscore.v1.StatusRequest
-	10, // 27: fedscore.v1.Coordinator.Attach:output_type -> fedscore.v1.CoordinatorMessage
-	22, // 28: fedscore.v1.Coordinator.Query:output_type -> fedscore.v1.QueryServerMessage
-	27, // 29: fedscore.v1.Coordinator.Status:output_type -> fedscore.v1.StatusResponse
-	27, // [27:30] is the sub-list for method output_type
-	24, // [24:27] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	9,  // 4: fedscore.v1.NodeMessage.key_switch_share:type_name -> fedscore.v1.KeySwitchShare
+	10, // 5: fedscore.v1.NodeMessage.refusal:type_name -> fedscore.v1.Refusal
+	7,  // 6: fedscore.v1.NodeMessage.decryption_share:type_name -> fedscore.v1.DecryptionShare
+	11, // 7: fedscore.v1.Refusal.reasons:type_name -> fedscore.v1.Reason
+	0,  // 8: fedscore.v1.CoordinatorMessage.chunk:type_name -> fedscore.v1.Chunk
+	13, // 9: fedscore.v1.CoordinatorMessage.setup_request:type_name -> fedscore.v1.SetupRequest
+	14, // 10: fedscore.v1.CoordinatorMessage.setup_result:type_name -> fedscore.v1.SetupResult
+	16, // 11: fedscore.v1.CoordinatorMessage.query_task:type_name -> fedscore.v1.QueryTask
+	19, // 12: fedscore.v1.CoordinatorMessage.key_switch_task:type_name -> fedscore.v1.KeySwitchTask
+	24, // 13: fedscore.v1.CoordinatorMessage.cancel:type_name -> fedscore.v1.Cancel
+	20, // 14: fedscore.v1.CoordinatorMessage.release_task:type_name -> fedscore.v1.ReleaseTask
+	21, // 15: fedscore.v1.CoordinatorMessage.counts_task:type_name -> fedscore.v1.CountsTask
+	15, // 16: fedscore.v1.SetupResult.shares:type_name -> fedscore.v1.SignedSetupShare
+	17, // 17: fedscore.v1.QueryTask.query:type_name -> fedscore.v1.SignedQuery
+	23, // 18: fedscore.v1.KeySwitchTask.inputs:type_name -> fedscore.v1.SignedInput
+	23, // 19: fedscore.v1.ReleaseTask.inputs:type_name -> fedscore.v1.SignedInput
+	22, // 20: fedscore.v1.CountsTask.shares:type_name -> fedscore.v1.SignedDecryptionShare
+	0,  // 21: fedscore.v1.QueryClientMessage.chunk:type_name -> fedscore.v1.Chunk
+	26, // 22: fedscore.v1.QueryClientMessage.request:type_name -> fedscore.v1.QueryRequest
+	17, // 23: fedscore.v1.QueryRequest.query:type_name -> fedscore.v1.SignedQuery
+	0,  // 24: fedscore.v1.QueryServerMessage.chunk:type_name -> fedscore.v1.Chunk
+	28, // 25: fedscore.v1.QueryServerMessage.progress:type_name -> fedscore.v1.Progress
+	29, // 26: fedscore.v1.QueryServerMessage.result:type_name -> fedscore.v1.QueryResult
+	30, // 27: fedscore.v1.QueryResult.receipts:type_name -> fedscore.v1.PartnerReceipt
+	33, // 28: fedscore.v1.QueryResult.timings_ms:type_name -> fedscore.v1.QueryResult.TimingsMsEntry
+	1,  // 29: fedscore.v1.Coordinator.Attach:input_type -> fedscore.v1.NodeMessage
+	25, // 30: fedscore.v1.Coordinator.Query:input_type -> fedscore.v1.QueryClientMessage
+	31, // 31: fedscore.v1.Coordinator.Status:input_type -> fedscore.v1.StatusRequest
+	12, // 32: fedscore.v1.Coordinator.Attach:output_type -> fedscore.v1.CoordinatorMessage
+	27, // 33: fedscore.v1.Coordinator.Query:output_type -> fedscore.v1.QueryServerMessage
+	32, // 34: fedscore.v1.Coordinator.Status:output_type -> fedscore.v1.StatusResponse
+	32, // [32:35] is the sub-list for method output_type
+	29, // [29:32] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_fedscorev1_fedscore_proto_init() }
@@ -2360,20 +2821,23 @@ func file_fedscorev1_fedscore_proto_init() {
 		(*NodeMessage_Input)(nil),
 		(*NodeMessage_KeySwitchShare)(nil),
 		(*NodeMessage_Refusal)(nil),
+		(*NodeMessage_DecryptionShare)(nil),
 	}
-	file_fedscorev1_fedscore_proto_msgTypes[10].OneofWrappers = []any{
+	file_fedscorev1_fedscore_proto_msgTypes[12].OneofWrappers = []any{
 		(*CoordinatorMessage_Chunk)(nil),
 		(*CoordinatorMessage_SetupRequest)(nil),
 		(*CoordinatorMessage_SetupResult)(nil),
 		(*CoordinatorMessage_QueryTask)(nil),
 		(*CoordinatorMessage_KeySwitchTask)(nil),
 		(*CoordinatorMessage_Cancel)(nil),
+		(*CoordinatorMessage_ReleaseTask)(nil),
+		(*CoordinatorMessage_CountsTask)(nil),
 	}
-	file_fedscorev1_fedscore_proto_msgTypes[20].OneofWrappers = []any{
+	file_fedscorev1_fedscore_proto_msgTypes[25].OneofWrappers = []any{
 		(*QueryClientMessage_Chunk)(nil),
 		(*QueryClientMessage_Request)(nil),
 	}
-	file_fedscorev1_fedscore_proto_msgTypes[22].OneofWrappers = []any{
+	file_fedscorev1_fedscore_proto_msgTypes[27].OneofWrappers = []any{
 		(*QueryServerMessage_Chunk)(nil),
 		(*QueryServerMessage_Progress)(nil),
 		(*QueryServerMessage_Result)(nil),
@@ -2384,7 +2848,7 @@ func file_fedscorev1_fedscore_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fedscorev1_fedscore_proto_rawDesc), len(file_fedscorev1_fedscore_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
