@@ -511,6 +511,11 @@ func (n *Node) keySwitch(ctx context.Context, task *pb.KeySwitchTask, blobs [][]
 	n.audit(ctx, aq, audit.Entry{Kind: audit.KindKeySwitch, Result: audit.ResultAllow,
 		InputDigests: hexAll(task.AggregateDigests), CiphertextDigests: hexAll(shareDigests),
 		Detail: map[string]string{"phase": "2", "protocol": "public-key switch to the querier", "querier": aq.vq.Querier.String()}})
+	// A signed checkpoint per completed query lets a regulator detect the
+	// removal of any query's records, not only of older ones.
+	if err := n.auditLog.Checkpoint(); err != nil {
+		n.log.Error("audit checkpoint failed", "query", task.QueryId, "err", err)
+	}
 	return shares, nil
 }
 

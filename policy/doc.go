@@ -11,6 +11,15 @@
 // regulator-reviewed bundle can be supplied through [Options.Bundle]. An
 // [Engine] compiles the bundle once and is safe for concurrent use.
 //
+// Policy bundles are signed (OPA's /.signatures.json, one ES256 JWT over
+// every file, tests included): [BuildBundle], [SignBundle], [VerifyBundle].
+// A node sets [Options.VerificationKeys] to the regulator's or consortium's
+// keys; the engine then never activates an unsigned ([ErrUnsigned]) or
+// tampered ([ErrBadSignature]) bundle. A [Watcher] hot-reloads a signed
+// bundle file through [Engine.Reload], which swaps the active bundle
+// atomically only once the new one verifies and compiles; every
+// [Decision] carries the revision of the bundle that made it.
+//
 // An undefined or denying decision is never an error: [Engine.Admit] returns
 // a [Decision] with Allow false and its reasons, and [Decision.Err] turns it
 // into an error wrapping [ErrDenied]. Errors from Admit mean the decision

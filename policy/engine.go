@@ -26,8 +26,9 @@ type Options struct {
 	Bundle fs.FS
 
 	// DataOverrides are merged over the bundle's data.fedscore document,
-	// e.g. {"assume_consent_when_absent": true} for a sandbox over public
-	// data without consent columns.
+	// e.g. {"assume_consent_when_absent": true} for development over public
+	// data without consent columns. They are refused together with
+	// VerificationKeys: use BuildBundleWithData before signing instead.
 	DataOverrides map[string]any
 
 	// VerificationKeys are the keys trusted to sign policy bundles, e.g. the
@@ -67,6 +68,11 @@ type activeBundle struct {
 // opts.VerificationKeys is set, compiles it and prepares its decision
 // queries. Errors about the bundle wrap [ErrBundle].
 func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
+	if len(opts.VerificationKeys) > 0 && len(opts.DataOverrides) > 0 {
+		// A signed bundle runs exactly as signed: local overrides would let
+		// a node operator loosen rules the regulator approved.
+		return nil, fmt.Errorf("%w: data overrides cannot be combined with a signed bundle; build them into the bundle before signing", ErrBundle)
+	}
 	e := &Engine{
 		keys:      slices.Clone(opts.VerificationKeys),
 		overrides: maps.Clone(opts.DataOverrides),

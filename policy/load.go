@@ -273,7 +273,8 @@ func verifySignature(files fileSet, vc *bundle.VerificationConfig) (string, erro
 	}
 	signed, err := bundle.VerifyBundleSignature(sc, vc)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrBadSignature, err)
+		return "", fmt.Errorf("%w: %w (signature key id %q, trusted %v)", ErrBadSignature, err,
+			tokenKeyID(sc.Signatures[0]), slices.Sorted(maps.Keys(vc.PublicKeys)))
 	}
 	for _, name := range files.names() {
 		if name == signaturesFile {

@@ -86,6 +86,14 @@ type BundleFile struct {
 // policies and their tests must parse and compile under the engine's
 // restrictions. Any signature in src is dropped.
 func BuildBundle(src fs.FS, revision string) ([]byte, error) {
+	return BuildBundleWithData(src, revision, nil)
+}
+
+// BuildBundleWithData is BuildBundle with overrides merged over the bundle's
+// data.fedscore document first (nested objects merge; a key the bundle does
+// not have is refused), for a consortium that adapts the default bundle's
+// settings and then has it signed.
+func BuildBundleWithData(src fs.FS, revision string, overrides map[string]any) ([]byte, error) {
 	if src == nil {
 		src = DefaultBundle()
 	}
@@ -102,6 +110,9 @@ func BuildBundle(src fs.FS, revision string) ([]byte, error) {
 	}
 	if l.b.Manifest.Revision == "" {
 		return nil, fmt.Errorf("%w: no revision given and the manifest has none", ErrBundle)
+	}
+	if err := mergeData(l.b, overrides); err != nil {
+		return nil, err
 	}
 	if err := compileCheck(l.b); err != nil {
 		return nil, err

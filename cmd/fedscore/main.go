@@ -12,7 +12,9 @@
 //	coordinator  serve the coordinator
 //	node         run a partner node beside its data
 //	query        submit a signed joint query and print the decrypted result
-//	pki          create a development PKI for a federation
+//	policy       build, sign, verify, inspect and test policy bundles
+//	audit        verify and read a node's audit log
+//	pki          create a development PKI and signed policy bundle for a federation
 //	version      print the version
 //
 // Run `fedscore <command> -h` for a command's flags.
@@ -43,7 +45,9 @@ func commands() []command {
 		{"coordinator", "serve the coordinator", runCoordinator},
 		{"node", "run a partner node beside its data", runNode},
 		{"query", "submit a signed joint query and print the decrypted result", runQuery},
-		{"pki", "create a development PKI for a federation", runPKI},
+		{"policy", "build, sign, verify, inspect and test policy bundles", runPolicy},
+		{"audit", "verify and read a node's audit log", runAudit},
+		{"pki", "create a development PKI and signed policy bundle for a federation", runPKI},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -2,14 +2,20 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/fedscore/fedscore/internal/atomicfile"
 	"github.com/fedscore/fedscore/internal/pki"
+	"github.com/fedscore/fedscore/policy"
 )
 
 func runPKI(_ context.Context, args []string, stdout, stderr io.Writer) error {
@@ -24,6 +30,9 @@ func runPKI(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *dir == "" || *nodes == "" {
 		return errors.New("--dir and --nodes are required")
+	}
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
+		return err
 	}
 	ca, err := pki.NewCA(*domain, *validity)
 	if err != nil {
@@ -57,6 +66,42 @@ func runPKI(_ context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	// A development regulator key and the default bundle signed with it, so
+	// that nodes can start; a real federation's regulator signs its own.
+	regKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	keyPEM, err := policy.MarshalPrivateKeyPEM(regKey)
+	if err != nil {
+		return err
+	}
+	pubPEM, err := policy.MarshalPublicKeyPEM(&regKey.PublicKey)
+	if err != nil {
+		return err
+	}
+	tarball, err := policy.BuildBundle(nil, "")
+	if err != nil {
+		return err
+	}
+	signed, err := policy.SignBundle(tarball, regKey, "regulator")
+	if err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+		perm os.FileMode
+	}{
+		{"regulator-key.pem", keyPEM, 0o600},
+		{"regulator.pub.pem", pubPEM, 0o644},
+		{"policy-bundle.tar.gz", signed, 0o644},
+	} {
+		if err := atomicfile.Write(filepath.Join(*dir, f.name), f.data, f.perm); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "regulator key\t%s\nsigned policy bundle\t%s\n", filepath.Join(*dir, "regulator.pub.pem"), filepath.Join(*dir, "policy-bundle.tar.gz"))
 	fmt.Fprintf(stdout, "development PKI written to %s; the CA key was not kept\n", *dir)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	params := fs.String("params", "", "crypto parameter set (bgv13, bgv14); default bgv13")
 	policyData := fs.String("policy-data", "", "a JSON `file` merged over the policy bundle's data (e.g. examples/bank-marketing/policy-data.json)")
 	verbose := fs.Bool("v", false, "log protocol events to stderr")
+	writeData := fs.String("write-data", "", "write the generated partner data as CSV files into `dir` and exit")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -56,6 +58,9 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	dataMs := msSince(t0)
+	if *writeData != "" {
+		return writePartners(stdout, *writeData, ps)
+	}
 
 	overrides, err := loadJSONObject(*policyData)
 	if err != nil {
@@ -148,3 +153,26 @@ func loadPartners(flags []string, mappingPath string) ([]sandbox.Partner, error)
 }
 
 func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
+
+// writePartners writes each partner's records to DIR/NAME.csv.
+func writePartners(stdout io.Writer, dir string, ps []sandbox.Partner) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for _, p := range ps {
+		path := filepath.Join(dir, p.Name+".csv")
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		err = dataset.WriteCSV(f, p.Data)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		fmt.Fprintf(stdout, "%s\t%d records\n", path, p.Data.Rows())
+	}
+	return nil
+}

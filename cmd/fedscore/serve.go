@@ -81,7 +81,7 @@ func runCoordinator(ctx context.Context, args []string, stdout, stderr io.Writer
 }
 
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("node", "--coordinator ADDR --data FILE.csv --cert F --key F --ca F --passphrase-file F [--state-dir DIR]", stderr)
+	fs := newFlags("node", "--coordinator ADDR --data FILE.csv --bundle F --bundle-key F --cert F --key F --ca F --passphrase-file F [--state-dir DIR]", stderr)
 	tf := addTLSFlags(fs)
 	coord := fs.String("coordinator", "127.0.0.1:7443", "coordinator `address`")
 	coordID := fs.String("coordinator-id", "", "the coordinator's SPIFFE `id` (default: spiffe://<this node's trust domain>/coordinator/coordinator)")
@@ -89,7 +89,10 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	mapping := fs.String("mapping", "", "a column `mapping` YAML file")
 	stateDir := fs.String("state-dir", "fedscore-node", "`directory` for the epoch, the share ledger and the keystore")
 	passFile := fs.String("passphrase-file", "", "`file` holding the keystore passphrase")
-	policyData := fs.String("policy-data", "", "a JSON `file` merged over the policy bundle's data")
+	bundlePath := fs.String("bundle", "", "the signed policy bundle `file` (.tar.gz); it is re-read when it changes")
+	bundleKey := fs.String("bundle-key", "", "the bundle signer's public key `file` (PEM)")
+	bundleKeyID := fs.String("bundle-key-id", "regulator", "the key `id` the bundle must be signed under")
+	watch := fs.Duration("bundle-watch", 10*time.Second, "how often to check the bundle file for a new signed version")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -114,11 +117,23 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	overrides, err := loadJSONObject(*policyData)
-	if err != nil {
-		return fmt.Errorf("--policy-data: %w", err)
+	if *bundlePath == "" || *bundleKey == "" {
+		return errors.New("--bundle and --bundle-key are required: a node runs only a signed policy bundle")
 	}
-	engine, err := policy.NewEngine(ctx, policy.Options{DataOverrides: overrides})
+	pem, err := os.ReadFile(*bundleKey)
+	if err != nil {
+		return err
+	}
+	pub, err := policy.ParsePublicKeyPEM(pem)
+	if err != nil {
+		return fmt.Errorf("--bundle-key: %w", err)
+	}
+	trusted := []policy.VerificationKey{{ID: *bundleKeyID, Key: pub}}
+	bundle, err := policy.LoadSignedBundle(*bundlePath, trusted...)
+	if err != nil {
+		return err
+	}
+	engine, err := policy.NewEngine(ctx, policy.Options{Bundle: bundle, VerificationKeys: trusted})
 	if err != nil {
 		return err
 	}
@@ -142,6 +157,11 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer n.Close()
+	watcher, err := policy.NewWatcher(engine, *bundlePath, policy.WatchOptions{Interval: *watch, Logger: logger})
+	if err != nil {
+		return err
+	}
+	go watcher.Run(ctx)
 	logger.Info("node starting", "node", n.Name(), "records", table.Rows(), "policy_revision", engine.Revision())
 	return n.Run(ctx)
 }

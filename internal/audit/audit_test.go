@@ -569,7 +569,7 @@ func TestAppendRejects(t *testing.T) {
 		"unknown kind":          func(e *Entry) { e.Kind = "gossip" },
 		"no result":             func(e *Entry) { e.Result = "" },
 		"free-text reason":      func(e *Entry) { e.Reasons = []string{"customer Zhang San is 17"} },
-		"uppercase reason":      func(e *Entry) { e.Reasons = []string{"MinCell"} },
+		"reason with a space":   func(e *Entry) { e.Reasons = []string{"MIN CELL"} },
 		"non-hex digest":        func(e *Entry) { e.CiphertextDigests = []string{"110101199003078888"} },
 		"short digest":          func(e *Entry) { e.QueryDigest = "abcd" },
 		"uppercase digest":      func(e *Entry) { e.InputDigests = []string{strings.ToUpper(digest("x"))} },

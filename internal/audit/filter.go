@@ -37,7 +37,7 @@ func (f *FilterOptions) match(e *Entry) bool {
 // line (an interrupted append) is ignored; any other unreadable line is an
 // error naming it.
 func Filter(r io.Reader, f FilterOptions) ([]Entry, error) {
-	lr := &lineReader{br: bufio.NewReaderSize(r, 64<<10)}
+	lr := &lineReader{br: bufio.NewReader(r)}
 	var out []Entry
 	for {
 		line, complete, err := lr.next()

@@ -286,7 +286,7 @@ func validateEntry(e *Entry) error {
 	}
 	for _, r := range e.Reasons {
 		if !isCode(r) {
-			return fmt.Errorf("audit: reason %q is not a code ([a-z0-9][a-z0-9_.:/-]*, at most %d bytes)", r, maxCodeLen)
+			return fmt.Errorf("audit: reason %q is not a code ([A-Za-z0-9][A-Za-z0-9_.:/-]*, at most %d bytes)", r, maxCodeLen)
 		}
 	}
 	for name, ds := range map[string][]string{"input": e.InputDigests, "ciphertext": e.CiphertextDigests} {
@@ -326,15 +326,16 @@ func isHex(s string, minLen, maxLen int) bool {
 	return true
 }
 
-// isCode reports whether s is a short lowercase code.
+// isCode reports whether s is a short code: letters, digits and a few
+// separators, as policy reason codes (PURPOSE_COLUMNS) and detail keys are.
 func isCode(s string) bool {
 	if s == "" || len(s) > maxCodeLen {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		lowerAlnum := 'a' <= c && c <= 'z' || '0' <= c && c <= '9'
-		if !lowerAlnum && (i == 0 || c != '_' && c != '.' && c != ':' && c != '/' && c != '-') {
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if !alnum && (i == 0 || c != '_' && c != '.' && c != ':' && c != '/' && c != '-') {
 			return false
 		}
 	}

@@ -130,7 +130,7 @@ func verify(r io.Reader, opts VerifyOptions) (state, error) {
 	if role == "" {
 		role = pki.RoleNode
 	}
-	lr := &lineReader{br: bufio.NewReaderSize(r, 64<<10)}
+	lr := &lineReader{br: bufio.NewReader(r)}
 	anchorSeen := false
 	for {
 		line, complete, err := lr.next()

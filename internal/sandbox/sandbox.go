@@ -5,6 +5,8 @@ package sandbox
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -114,7 +116,7 @@ func Start(ctx context.Context, cfg Config) (*Federation, error) {
 	if err := f.ca.WriteCertificate(filepath.Join(f.dir, "ca.pem")); err != nil {
 		return nil, err
 	}
-	if f.engine, err = policy.NewEngine(ctx, policy.Options{DataOverrides: cfg.PolicyData}); err != nil {
+	if f.engine, err = f.signedPolicy(ctx); err != nil {
 		return nil, err
 	}
 
@@ -173,6 +175,45 @@ func Start(ctx context.Context, cfg Config) (*Federation, error) {
 	}
 	ok = true
 	return f, nil
+}
+
+// RegulatorKeyID names the sandbox's development bundle-signing key.
+const RegulatorKeyID = "sandbox-regulator"
+
+// signedPolicy builds the default bundle (with the configured data
+// overrides built in), signs it with a development regulator key, and
+// loads it the way a node does: only after its signature verifies.
+func (f *Federation) signedPolicy(ctx context.Context) (*policy.Engine, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	revision := ""
+	if len(f.cfg.PolicyData) > 0 {
+		info, err := policy.InspectBundle(policy.DefaultBundle())
+		if err != nil {
+			return nil, err
+		}
+		revision = info.Manifest.Revision + "+sandbox"
+	}
+	tarball, err := policy.BuildBundleWithData(nil, revision, f.cfg.PolicyData)
+	if err != nil {
+		return nil, err
+	}
+	signed, err := policy.SignBundle(tarball, key, RegulatorKeyID)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(f.dir, "policy-bundle.tar.gz")
+	if err := os.WriteFile(path, signed, 0o644); err != nil {
+		return nil, err
+	}
+	keys := []policy.VerificationKey{{ID: RegulatorKeyID, Key: &key.PublicKey}}
+	bundle, err := policy.LoadSignedBundle(path, keys...)
+	if err != nil {
+		return nil, err
+	}
+	return policy.NewEngine(ctx, policy.Options{Bundle: bundle, VerificationKeys: keys})
 }
 
 // WaitReady waits until every node is attached and holds the epoch's key.
