@@ -65,6 +65,7 @@ type Node struct {
 	ledger   *Ledger
 	budget   *budgetLedger
 	auditLog *audit.Log
+	archive  *queryArchive
 
 	mu      sync.Mutex
 	epoch   *protocol.Epoch
@@ -116,6 +117,11 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
+	archive, err := openQueryArchive(filepath.Join(cfg.StateDir, QueryArchiveFile))
+	if err != nil {
+		ledger.Close()
+		return nil, fmt.Errorf("node: %w", err)
+	}
 	auditLog, err := audit.Open(audit.Options{
 		Path:        filepath.Join(cfg.StateDir, AuditLogFile),
 		Signer:      cfg.Credential.Key,
@@ -123,6 +129,7 @@ func New(cfg Config) (*Node, error) {
 	})
 	if err != nil {
 		ledger.Close()
+		archive.Close()
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	return &Node{
@@ -132,6 +139,7 @@ func New(cfg Config) (*Node, error) {
 		ledger:   ledger,
 		budget:   budget,
 		auditLog: auditLog,
+		archive:  archive,
 		epoch:    st,
 		queries:  map[string]*admittedQuery{},
 	}, nil
@@ -146,7 +154,7 @@ func (n *Node) Name() string { return n.name }
 // Close releases the node's files; the audit log ends with a signed
 // checkpoint.
 func (n *Node) Close() error {
-	return errors.Join(n.auditLog.Close(), n.ledger.Close())
+	return errors.Join(n.auditLog.Close(), n.ledger.Close(), n.archive.Close())
 }
 
 // Run keeps the node attached to the coordinator, reconnecting after

@@ -174,6 +174,14 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 		return nil, r
 	}
 	n.audit(ctx, aq, audit.Entry{Kind: audit.KindAdmission, Result: audit.ResultAllow})
+	if err := n.archive.append(QueryRecord{
+		QueryID: env.QueryId, QueryDigest: aq.queryDigest(), Time: decision.Time, Querier: vq.Querier.String(),
+		DecisionID: decision.ID, BundleRevision: decision.BundleRevision, Spec: env.Spec, Cohort: decision.Cohort,
+	}); err != nil {
+		// A query the node could not archive could not be explained to a
+		// data subject later: refuse it.
+		return fail("archive query: %v", err)
+	}
 	if err := spec.CheckColumns(n.cfg.Data); err != nil {
 		return fail("%v", err)
 	}

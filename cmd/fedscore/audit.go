@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -17,6 +19,8 @@ import (
 
 	"github.com/fedscore/fedscore/internal/audit"
 	"github.com/fedscore/fedscore/internal/pki"
+	"github.com/fedscore/fedscore/node"
+	"github.com/fedscore/fedscore/node/dataset"
 )
 
 const auditSynopsis = `Usage: fedscore audit <subcommand> FILE [flags]
@@ -26,6 +30,8 @@ Subcommands:
                check the hash chain and checkpoint signatures; names the first bad line
   show FILE [--query ID] [--since T] [--until T] [--kind K[,K]] [--result R] [--json]
                list entries (after checking the chain)
+  subject --state DIR --data FILE.csv --id ID [--id-column C] [--since T] [--until T]
+               which joint queries used one data subject's record
 
 Run 'fedscore audit <subcommand> -h' for its flags.
 `
@@ -41,6 +47,8 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runAuditVerify(ctx, args[1:], stdout, stderr)
 	case "show":
 		return runAuditShow(ctx, args[1:], stdout, stderr)
+	case "subject":
+		return runAuditSubject(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stderr, auditSynopsis)
 		return flag.ErrHelp
@@ -282,4 +290,71 @@ func auditDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// runAuditSubject answers a data subject's "which joint queries used my
+// data?" from the node's own query archive and records.
+func runAuditSubject(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("audit subject", "--state DIR --data FILE.csv --id ID [flags]", stderr)
+	stateDir := fs.String("state", "", "the node's state `directory`")
+	data := fs.String("data", "", "the node's records, a CSV `file`")
+	mapping := fs.String("mapping", "", "a column `mapping` YAML file")
+	id := fs.String("id", "", "the data subject's `identifier`")
+	idColumn := fs.String("id-column", "customer_id", "the `column` holding identifiers")
+	since := fs.String("since", "", "only queries at or after `T`")
+	until := fs.String("until", "", "only queries before `T`")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *stateDir == "" || *data == "" || *id == "" {
+		return errors.New("--state, --data and --id are required")
+	}
+	now := time.Now()
+	from, err := auditParseTime("--since", *since, now)
+	if err != nil {
+		return err
+	}
+	to, err := auditParseTime("--until", *until, now)
+	if err != nil {
+		return err
+	}
+	opts := dataset.CSVOptions{}
+	if *mapping != "" {
+		if opts.Mapping, err = dataset.LoadMapping(*mapping); err != nil {
+			return err
+		}
+	}
+	table, err := dataset.LoadCSVFile(*data, opts)
+	if err != nil {
+		return err
+	}
+	col, ok := table.Column(*idColumn)
+	if !ok || col.Kind != dataset.KindCategory {
+		return fmt.Errorf("--id-column %q: no such identifier column in %s", *idColumn, *data)
+	}
+	code := col.Code(*id)
+	row := slices.Index(col.Codes, code)
+	if code < 0 || row < 0 {
+		return fmt.Errorf("no record with %s %q", *idColumn, *id)
+	}
+	uses, err := node.SubjectQueries(ctx, filepath.Join(*stateDir, node.QueryArchiveFile), table, row, from, to)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tQUERY\tQUERIER\tUSED\tCELL OR REASON")
+	used := 0
+	for _, u := range uses {
+		detail := u.Reason
+		if u.Used {
+			detail = u.Cell
+			used++
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", u.Query.Time.UTC().Format(time.RFC3339), u.Query.QueryID, u.Query.Querier, u.Used, detail)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d of %d admitted queries used the record of %s %q\n", used, len(uses), *idColumn, *id)
+	return nil
 }
