@@ -42,10 +42,12 @@ type nodeConn struct {
 	err     error
 }
 
-// nodeEvent is a message from a node with the blobs it names.
+// nodeEvent is a message from a node with the blobs it names, or the
+// reason those blobs could not be had.
 type nodeEvent struct {
 	msg   *pb.NodeMessage
 	blobs [][]byte
+	err   error
 }
 
 func (c *nodeConn) send(m *pb.CoordinatorMessage) error {
@@ -100,6 +102,9 @@ func (c *nodeConn) deliver(task string, ev nodeEvent) bool {
 func (c *nodeConn) next(ctx context.Context, ch <-chan nodeEvent) (nodeEvent, error) {
 	select {
 	case ev := <-ch:
+		if ev.err != nil {
+			return ev, fmt.Errorf("node %s: %w", c.name, ev.err)
+		}
 		return ev, nil
 	case <-c.done:
 		return nodeEvent{}, fmt.Errorf("node %s: %w: %v", c.name, errNodeGone, c.err)
@@ -121,6 +126,9 @@ func (s *Server) Attach(stream pb.Coordinator_AttachServer) error {
 	first, err := stream.Recv()
 	if err != nil {
 		return err
+	}
+	if s.cfg.Observe != nil {
+		s.cfg.Observe(id.Name, first)
 	}
 	hello := first.GetHello()
 	if hello == nil {
@@ -147,14 +155,16 @@ func (s *Server) Attach(stream pb.Coordinator_AttachServer) error {
 	go s.maybeSetup()
 
 	err = s.receive(c)
-	c.mu.Lock()
-	c.err = err
-	c.mu.Unlock()
-	close(c.done)
+	// Unregister before waking the waiters, so that nothing woken sees the
+	// dead stream as attached.
 	s.mu.Lock()
 	delete(s.nodes, id.Name)
 	s.notifyLocked()
 	s.mu.Unlock()
+	c.mu.Lock()
+	c.err = err
+	c.mu.Unlock()
+	close(c.done)
 	s.log.Info("node detached", "node", id.Name, "err", err)
 	return err
 }
@@ -197,13 +207,11 @@ func (s *Server) receive(c *nodeConn) error {
 		}
 		ev := nodeEvent{msg: m}
 		if len(blobIDs) > 0 {
-			ev.blobs, err = c.blobs.TakeAll(blobIDs)
-			if err != nil {
+			if ev.blobs, ev.err = c.blobs.TakeAll(blobIDs); ev.err != nil {
 				for _, id := range blobIDs {
 					c.blobs.Drop(id)
 				}
-				s.log.Warn("message with missing blobs", "node", c.name, "task", task, "err", err)
-				continue
+				s.log.Warn("message with missing blobs", "node", c.name, "task", task, "err", ev.err)
 			}
 		}
 		if !c.deliver(task, ev) && m.GetHello() == nil {

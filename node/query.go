@@ -249,6 +249,10 @@ func (n *Node) encryptInput(aq *admittedQuery, phase int32, values []int64, mask
 	return input, cts, nil
 }
 
+// errWrongStep reports a task for a query that is not at the step the task
+// needs — a replay, or a task out of order. The query itself is left alone.
+var errWrongStep = errors.New("not at the step this task needs")
+
 // take moves a query from stage from to stage to, or explains why not.
 func (n *Node) take(qid string, from, to stage) (*admittedQuery, error) {
 	n.mu.Lock()
@@ -258,7 +262,7 @@ func (n *Node) take(qid string, from, to stage) (*admittedQuery, error) {
 	case aq == nil:
 		return nil, fmt.Errorf("this node has no open contribution to query %q", qid)
 	case aq.stage != from:
-		return nil, fmt.Errorf("query %q is not at the step this task needs", qid)
+		return nil, fmt.Errorf("query %q is %w", qid, errWrongStep)
 	}
 	aq.stage = to
 	return aq, nil
@@ -269,7 +273,9 @@ func (n *Node) take(qid string, from, to stage) (*admittedQuery, error) {
 func (n *Node) handleRelease(ctx context.Context, s *session, task *pb.ReleaseTask, blobs [][]byte, blobErr error) {
 	msg, shares, err := n.openCounts(ctx, task, blobs, blobErr)
 	if err != nil {
-		n.forget(task.QueryId)
+		if !errors.Is(err, errWrongStep) {
+			n.forget(task.QueryId)
+		}
 		n.log.Warn("release refused", "query", task.QueryId, "err", err)
 		s.refuse(task.QueryId, err)
 		return
@@ -333,9 +339,14 @@ func (n *Node) openCounts(ctx context.Context, task *pb.ReleaseTask, blobs [][]b
 // shares, runs the release gate, and answers with the phase 2 input masked
 // by this node's own release mask.
 func (n *Node) handleCounts(ctx context.Context, s *session, task *pb.CountsTask, blobs [][]byte, blobErr error) {
-	input, cts, refusal := n.releaseGate(ctx, task, blobs, blobErr)
+	input, cts, refusal, err := n.releaseGate(ctx, task, blobs, blobErr)
+	if err != nil {
+		refusal = &pb.Refusal{Error: err.Error()}
+	}
 	if refusal != nil {
-		n.forget(task.QueryId)
+		if !errors.Is(err, errWrongStep) {
+			n.forget(task.QueryId)
+		}
 		refusal.TaskId = task.QueryId
 		n.log.Warn("release refused", "query", task.QueryId, "reason", refusalText(refusal))
 		s.send(&pb.NodeMessage{Body: &pb.NodeMessage_Refusal{Refusal: refusal}})
@@ -344,9 +355,10 @@ func (n *Node) handleCounts(ctx context.Context, s *session, task *pb.CountsTask
 	sendInput(s, input, cts)
 }
 
-func (n *Node) releaseGate(ctx context.Context, task *pb.CountsTask, blobs [][]byte, blobErr error) (*pb.QueryInput, [][]byte, *pb.Refusal) {
-	fail := func(err error) (*pb.QueryInput, [][]byte, *pb.Refusal) {
-		return nil, nil, &pb.Refusal{Error: err.Error()}
+// releaseGate returns the phase 2 input, a policy refusal, or an error.
+func (n *Node) releaseGate(ctx context.Context, task *pb.CountsTask, blobs [][]byte, blobErr error) (*pb.QueryInput, [][]byte, *pb.Refusal, error) {
+	fail := func(err error) (*pb.QueryInput, [][]byte, *pb.Refusal, error) {
+		return nil, nil, nil, err
 	}
 	aq, err := n.take(task.QueryId, stageOpened, stageReleased)
 	if err != nil {
@@ -379,7 +391,7 @@ func (n *Node) releaseGate(ctx context.Context, task *pb.CountsTask, blobs [][]b
 			codes = append(codes, x.Code)
 		}
 		n.audit(ctx, aq, audit.Entry{Kind: audit.KindRelease, DecisionID: d.ID, Result: audit.ResultDeny, Reasons: codes})
-		return nil, nil, r
+		return nil, nil, r, nil
 	}
 	mask, err := release.Compute(aq.layout, counts, d.MinCellSize)
 	if err != nil {
@@ -402,7 +414,7 @@ func (n *Node) releaseGate(ctx context.Context, task *pb.CountsTask, blobs [][]b
 			"suppressed_cells": fmt.Sprint(mask.SuppressedCells), "primary_suppressions": fmt.Sprint(mask.Primary),
 			"mask_digest": hex.EncodeToString(mask.Digest()),
 		}})
-	return input, cts, nil
+	return input, cts, nil, nil
 }
 
 // combineCounts checks every member's signed decryption shares of the
@@ -461,7 +473,10 @@ func (n *Node) combineCounts(aq *admittedQuery, task *pb.CountsTask, blobs [][]b
 // handleKeySwitch answers a key-switch task with shares or a refusal.
 func (n *Node) handleKeySwitch(ctx context.Context, s *session, task *pb.KeySwitchTask, blobs [][]byte, blobErr error) {
 	shares, err := n.keySwitch(ctx, task, blobs, blobErr)
-	n.forget(task.QueryId)
+	if !errors.Is(err, errWrongStep) {
+		// Done, or failed: either way the query never takes another step.
+		n.forget(task.QueryId)
+	}
 	if err != nil {
 		n.log.Warn("key switch refused", "query", task.QueryId, "err", err)
 		s.refuse(task.QueryId, err)
@@ -486,8 +501,11 @@ func (n *Node) keySwitch(ctx context.Context, task *pb.KeySwitchTask, blobs [][]
 	n.mu.Lock()
 	aq := n.queries[task.QueryId]
 	n.mu.Unlock()
-	if aq == nil || aq.stage != stageReleased {
-		return nil, fmt.Errorf("this node has no released contribution to query %q", task.QueryId)
+	switch {
+	case aq == nil:
+		return nil, fmt.Errorf("this node has no open contribution to query %q", task.QueryId)
+	case aq.stage != stageReleased:
+		return nil, fmt.Errorf("query %q is %w", task.QueryId, errWrongStep)
 	}
 	if blobErr != nil {
 		return nil, fmt.Errorf("inputs: %w", blobErr)

@@ -136,12 +136,22 @@ func (c *Client) Run(ctx context.Context, spec *query.Spec, progress Progress) (
 	send := func(ch *pb.Chunk) error {
 		return stream.Send(&pb.QueryClientMessage{Body: &pb.QueryClientMessage_Chunk{Chunk: ch}})
 	}
-	if err := wire.Send(send, "rk", rpkBytes); err != nil {
-		return nil, err
+	// The coordinator's deadline falls before the querier's, so that a
+	// stalled node is reported by name rather than by a bare timeout.
+	deadline, _ := ctx.Deadline()
+	remaining := time.Until(deadline)
+	coordTimeout := remaining - max(500*time.Millisecond, remaining/10)
+	err = wire.Send(send, "rk", rpkBytes)
+	if err == nil {
+		err = stream.Send(&pb.QueryClientMessage{Body: &pb.QueryClientMessage_Request{Request: &pb.QueryRequest{
+			Query: signed, ReceiverKeyBlob: "rk", TimeoutMs: max(coordTimeout.Milliseconds(), 1),
+		}}})
 	}
-	if err := stream.Send(&pb.QueryClientMessage{Body: &pb.QueryClientMessage_Request{Request: &pb.QueryRequest{
-		Query: signed, ReceiverKeyBlob: "rk", TimeoutMs: c.cfg.Timeout.Milliseconds(),
-	}}}); err != nil {
+	if errors.Is(err, io.EOF) {
+		// The server ended the stream; its status says why.
+		_, err = stream.Recv()
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := stream.CloseSend(); err != nil {

@@ -22,6 +22,13 @@ const ChunkSize = 256 << 10
 // MaxMessageSize is the gRPC receive limit used on every fedscore stream.
 const MaxMessageSize = 1 << 20
 
+// MaxBlobIDLen bounds a blob id, so that ids cannot carry unbudgeted memory.
+const MaxBlobIDLen = 256
+
+// entryOverhead is what the Assembler charges per chunk on top of its data,
+// so that floods of empty chunks exhaust the budget too.
+const entryOverhead = 64
+
 var (
 	// ErrBudget reports that a peer sent more blob bytes than allowed.
 	ErrBudget = errors.New("wire: blob budget exceeded")
@@ -56,11 +63,14 @@ type Assembler struct {
 	buffered int
 	partial  map[string][]byte
 	complete map[string][]byte
+	// charged is what each blob, partial or complete, counts against the
+	// budget: its data plus per-chunk overhead.
+	charged map[string]int
 }
 
 // NewAssembler returns an Assembler that buffers at most budget bytes.
 func NewAssembler(budget int) *Assembler {
-	return &Assembler{budget: budget, partial: map[string][]byte{}, complete: map[string][]byte{}}
+	return &Assembler{budget: budget, partial: map[string][]byte{}, complete: map[string][]byte{}, charged: map[string]int{}}
 }
 
 // Add appends one chunk to its blob.
@@ -70,13 +80,18 @@ func (a *Assembler) Add(c *pb.Chunk) error {
 	if c.GetBlobId() == "" {
 		return fmt.Errorf("wire: chunk without blob id")
 	}
+	if len(c.BlobId) > MaxBlobIDLen {
+		return fmt.Errorf("wire: blob id of %d bytes exceeds %d", len(c.BlobId), MaxBlobIDLen)
+	}
 	if _, done := a.complete[c.BlobId]; done {
 		return fmt.Errorf("%w: %s", ErrDuplicateBlob, c.BlobId)
 	}
-	if a.buffered+len(c.Data) > a.budget {
-		return fmt.Errorf("%w: %d bytes buffered, limit %d", ErrBudget, a.buffered+len(c.Data), a.budget)
+	cost := len(c.Data) + len(c.BlobId) + entryOverhead
+	if a.buffered+cost > a.budget {
+		return fmt.Errorf("%w: %d bytes buffered, limit %d", ErrBudget, a.buffered+cost, a.budget)
 	}
-	a.buffered += len(c.Data)
+	a.buffered += cost
+	a.charged[c.BlobId] += cost
 	buf := append(a.partial[c.BlobId], c.Data...)
 	if c.Final {
 		delete(a.partial, c.BlobId)
@@ -98,9 +113,16 @@ func (a *Assembler) Take(blobID string) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrMissingBlob, blobID)
 	}
-	delete(a.complete, blobID)
-	a.buffered -= len(b)
+	a.release(blobID)
 	return b, nil
+}
+
+// release removes a blob and returns its charge to the budget; a.mu is held.
+func (a *Assembler) release(blobID string) {
+	delete(a.complete, blobID)
+	delete(a.partial, blobID)
+	a.buffered -= a.charged[blobID]
+	delete(a.charged, blobID)
 }
 
 // TakeAll takes every named blob, or none if one is missing.
@@ -114,10 +136,8 @@ func (a *Assembler) TakeAll(blobIDs []string) ([][]byte, error) {
 	}
 	out := make([][]byte, 0, len(blobIDs))
 	for _, id := range blobIDs {
-		b := a.complete[id]
-		delete(a.complete, id)
-		a.buffered -= len(b)
-		out = append(out, b)
+		out = append(out, a.complete[id])
+		a.release(id)
 	}
 	return out, nil
 }
@@ -126,17 +146,10 @@ func (a *Assembler) TakeAll(blobIDs []string) ([][]byte, error) {
 func (a *Assembler) Drop(blobID string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if b, ok := a.complete[blobID]; ok {
-		a.buffered -= len(b)
-		delete(a.complete, blobID)
-	}
-	if b, ok := a.partial[blobID]; ok {
-		a.buffered -= len(b)
-		delete(a.partial, blobID)
-	}
+	a.release(blobID)
 }
 
-// Buffered reports how many bytes are held.
+// Buffered reports how many bytes are charged against the budget.
 func (a *Assembler) Buffered() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()

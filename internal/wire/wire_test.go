@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
@@ -37,8 +38,8 @@ func TestSendAssembleRoundTrip(t *testing.T) {
 }
 
 func TestAssemblerErrors(t *testing.T) {
-	a := NewAssembler(10)
-	if err := a.Add(&pb.Chunk{BlobId: "x", Data: make([]byte, 11)}); !errors.Is(err, ErrBudget) {
+	a := NewAssembler(200)
+	if err := a.Add(&pb.Chunk{BlobId: "x", Data: make([]byte, 200)}); !errors.Is(err, ErrBudget) {
 		t.Errorf("over budget: got %v", err)
 	}
 	if err := a.Add(&pb.Chunk{Data: []byte{1}}); err == nil {
@@ -62,5 +63,19 @@ func TestAssemblerErrors(t *testing.T) {
 	a.Drop("p")
 	if a.Buffered() != 0 {
 		t.Errorf("Drop left %d bytes", a.Buffered())
+	}
+}
+
+func TestAssemblerChargesEmptyChunks(t *testing.T) {
+	a := NewAssembler(64 << 10)
+	var err error
+	for i := 0; err == nil && i < 10000; i++ {
+		err = a.Add(&pb.Chunk{BlobId: fmt.Sprintf("%0200d", i), Final: true})
+	}
+	if !errors.Is(err, ErrBudget) {
+		t.Fatalf("a flood of empty blobs with long ids was never refused: %v", err)
+	}
+	if err := a.Add(&pb.Chunk{BlobId: string(make([]byte, MaxBlobIDLen+1))}); err == nil {
+		t.Error("an oversized blob id was accepted")
 	}
 }
