@@ -373,11 +373,11 @@ func (n *Node) releaseGate(ctx context.Context, task *pb.CountsTask, blobs [][]b
 	}
 	now := time.Now()
 	d, err := n.cfg.Policy.Release(ctx, policy.ReleaseInput{
-		Query:       policy.QueryInfo{ID: task.QueryId, Digest: aq.queryDigest(), Purpose: aq.spec.Purpose, MinPartners: aq.spec.MinPartners, Querier: aq.vq.Querier.String()},
-		NodeName:    n.name,
-		Cells:       aq.layout.Cells,
+		Query:         policy.QueryInfo{ID: task.QueryId, Digest: aq.queryDigest(), Purpose: aq.spec.Purpose, MinPartners: aq.spec.MinPartners, Querier: aq.vq.Querier.String()},
+		NodeName:      n.name,
+		Cells:         aq.layout.Cells,
 		ReleasesToday: n.budget.used(aq.spec.Purpose, now),
-		Time:        now,
+		Time:          now,
 	})
 	if err != nil {
 		n.audit(ctx, aq, audit.Entry{Kind: audit.KindRelease, Result: audit.ResultError, Detail: map[string]string{"error": err.Error()}})
