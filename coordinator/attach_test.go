@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
 
+	"github.com/fedscore/fedscore/coordinator"
 	"github.com/fedscore/fedscore/internal/pki"
 	"github.com/fedscore/fedscore/internal/wire"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
@@ -23,7 +24,7 @@ import (
 var idleMembers = []string{"node-a", "node-b"}
 
 func helloMsg() *pb.NodeMessage {
-	return &pb.NodeMessage{Body: &pb.NodeMessage_Hello{Hello: &pb.Hello{Version: "fedscore/1"}}}
+	return &pb.NodeMessage{Body: &pb.NodeMessage_Hello{Hello: &pb.Hello{Version: coordinator.Version}}}
 }
 
 // foreignCredential is a credential for id from a CA the coordinator does

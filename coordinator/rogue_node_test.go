@@ -1,7 +1,6 @@
 package coordinator_test
 
 import (
-	"bytes"
 	"context"
 	gocrypto "crypto"
 	"errors"
@@ -13,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/fedscore/fedscore/coordinator"
 	"github.com/fedscore/fedscore/crypto"
 	"github.com/fedscore/fedscore/internal/pki"
 	"github.com/fedscore/fedscore/internal/protocol"
@@ -22,20 +22,20 @@ import (
 )
 
 // rogueNode speaks the node protocol from the test side with a valid member
-// certificate. It takes part in key generation and answers queries and key
-// switches honestly, unless a test installs a misbehaviour for the next
-// query task or for key generation.
+// certificate. It takes part in key generation honestly unless a test
+// installs a misbehaviour for it, and answers a query task only as the test
+// tells it to; without instructions it refuses the task. Tests replace it by
+// a real node (federation.replaceRogue) to run queries to completion.
 type rogueNode struct {
 	f    *federation
 	name string
 	cred *pki.Credential
+	stop func() // ends the rogue's streams for good
 
 	mu           sync.Mutex
 	epoch        *rogueEpoch
 	pending      *rogueSetup
-	queries      map[string]*rogueQuery
-	session      *rogueSession
-	sessions     int // streams opened so far
+	stream       *rogueStream
 	setupResults int // SetupResult messages received
 	onQuery      func(*rogueTask) error
 	onSetup      func(req *pb.SetupRequest, share, sig []byte) (blob, signature []byte)
@@ -44,7 +44,6 @@ type rogueNode struct {
 type rogueEpoch struct {
 	id     string
 	params crypto.Params
-	sk     *crypto.SecretShare
 	pk     *crypto.PublicKey
 	digest []byte
 }
@@ -52,22 +51,16 @@ type rogueEpoch struct {
 type rogueSetup struct {
 	req    *pb.SetupRequest
 	params crypto.Params
-	sk     *crypto.SecretShare
 }
 
-type rogueQuery struct {
-	vq          *protocol.VerifiedQuery
-	receiverKey *crypto.PublicKey
-}
-
-// errHangUp ends a rogue session on purpose.
+// errHangUp ends a rogue stream on purpose.
 var errHangUp = errors.New("rogue hangs up")
 
 // startRogue attaches a rogue member until the test ends, reconnecting
 // whenever its stream ends.
 func (f *federation) startRogue(name string) *rogueNode {
 	f.t.Helper()
-	r := &rogueNode{f: f, name: name, cred: f.issue(pki.RoleNode, name), queries: map[string]*rogueQuery{}}
+	r := &rogueNode{f: f, name: name, cred: f.issue(pki.RoleNode, name)}
 	ctx, cancel := context.WithCancel(f.ctx)
 	done := make(chan struct{})
 	go func() {
@@ -83,14 +76,29 @@ func (f *federation) startRogue(name string) *rogueNode {
 			}
 		}
 	}()
-	f.t.Cleanup(func() {
+	r.stop = sync.OnceFunc(func() {
 		cancel()
 		<-done
 	})
+	f.t.Cleanup(r.stop)
 	return r
 }
 
-// misbehaveOnNextQuery installs fn for the next query task only.
+// replaceRogue stops the rogue and runs a real node under its name. The
+// real node holds no share of the current key, so the federation generates
+// a new one; replaceRogue waits until every member holds it.
+func (f *federation) replaceRogue(ctx context.Context, r *rogueNode) {
+	f.t.Helper()
+	epochs := f.logs.count("epoch ready")
+	r.stop()
+	f.startNode(r.name)
+	if _, err := f.logs.wait(ctx, epochs+1, "epoch ready"); err != nil {
+		f.t.Fatal(err)
+	}
+	f.waitReady(ctx)
+}
+
+// misbehaveOnNextQuery installs how the rogue answers the next query task.
 func (r *rogueNode) misbehaveOnNextQuery(fn func(*rogueTask) error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -104,13 +112,6 @@ func (r *rogueNode) misbehaveInSetup(fn func(req *pb.SetupRequest, share, sig []
 	r.onSetup = fn
 }
 
-// sessionCount returns how many streams the rogue has opened.
-func (r *rogueNode) sessionCount() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.sessions
-}
-
 func (r *rogueNode) setupResultCount() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -120,7 +121,7 @@ func (r *rogueNode) setupResultCount() int {
 // sendHello repeats the rogue's hello on its current stream.
 func (r *rogueNode) sendHello() error {
 	r.mu.Lock()
-	s := r.session
+	s := r.stream
 	r.mu.Unlock()
 	if s == nil {
 		return errors.New("rogue is not attached")
@@ -131,33 +132,33 @@ func (r *rogueNode) sendHello() error {
 func (r *rogueNode) hello() *pb.NodeMessage {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	h := &pb.Hello{Version: "fedscore/1"}
+	h := &pb.Hello{Version: coordinator.Version}
 	if r.epoch != nil {
 		h.Epoch, h.PublicKeyDigest = r.epoch.id, r.epoch.digest
 	}
 	return &pb.NodeMessage{Body: &pb.NodeMessage_Hello{Hello: h}}
 }
 
-// rogueSession is one stream to the coordinator.
-type rogueSession struct {
+// rogueStream is one task stream to the coordinator.
+type rogueStream struct {
 	mu     sync.Mutex
 	stream pb.Coordinator_AttachClient
 	blobs  *wire.Assembler
 }
 
-func (s *rogueSession) send(m *pb.NodeMessage) error {
+func (s *rogueStream) send(m *pb.NodeMessage) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stream.Send(m)
 }
 
-func (s *rogueSession) sendBlob(id string, data []byte) error {
+func (s *rogueStream) sendBlob(id string, data []byte) error {
 	return wire.Send(func(c *pb.Chunk) error {
 		return s.send(&pb.NodeMessage{Body: &pb.NodeMessage_Chunk{Chunk: c}})
 	}, id, data)
 }
 
-// run is one session: attach, hello, then serve tasks until the stream ends.
+// run attaches, says hello and serves tasks until the stream ends.
 func (r *rogueNode) run(ctx context.Context) error {
 	conn, err := r.f.conn(r.cred)
 	if err != nil {
@@ -170,18 +171,17 @@ func (r *rogueNode) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s := &rogueSession{stream: stream, blobs: wire.NewAssembler(256 << 20)}
+	s := &rogueStream{stream: stream, blobs: wire.NewAssembler(256 << 20)}
 	if err := s.send(r.hello()); err != nil {
 		return err
 	}
 	r.mu.Lock()
-	r.session = s
-	r.sessions++
+	r.stream = s
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
-		if r.session == s {
-			r.session = nil
+		if r.stream == s {
+			r.stream = nil
 		}
 		r.mu.Unlock()
 	}()
@@ -202,8 +202,6 @@ func (r *rogueNode) run(ctx context.Context) error {
 			err = r.handleSetupResult(s, b.SetupResult)
 		case *pb.CoordinatorMessage_QueryTask:
 			err = r.handleQuery(s, b.QueryTask)
-		case *pb.CoordinatorMessage_KeySwitchTask:
-			err = r.handleKeySwitch(s, b.KeySwitchTask)
 		}
 		if err != nil {
 			return err
@@ -211,7 +209,7 @@ func (r *rogueNode) run(ctx context.Context) error {
 	}
 }
 
-func (r *rogueNode) handleSetupRequest(s *rogueSession, req *pb.SetupRequest) error {
+func (r *rogueNode) handleSetupRequest(s *rogueStream, req *pb.SetupRequest) error {
 	params, err := crypto.NewParams(req.Params)
 	if err != nil {
 		return err
@@ -233,7 +231,7 @@ func (r *rogueNode) handleSetupRequest(s *rogueSession, req *pb.SetupRequest) er
 		return err
 	}
 	r.mu.Lock()
-	r.pending = &rogueSetup{req: req, params: params, sk: sk}
+	r.pending = &rogueSetup{req: req, params: params}
 	hook := r.onSetup
 	r.mu.Unlock()
 	blob := share
@@ -250,7 +248,7 @@ func (r *rogueNode) handleSetupRequest(s *rogueSession, req *pb.SetupRequest) er
 
 // handleSetupResult checks every relayed share as a node does, recombines
 // the key and acknowledges it with a hello.
-func (r *rogueNode) handleSetupResult(s *rogueSession, res *pb.SetupResult) error {
+func (r *rogueNode) handleSetupResult(s *rogueStream, res *pb.SetupResult) error {
 	r.mu.Lock()
 	r.setupResults++
 	p := r.pending
@@ -286,23 +284,23 @@ func (r *rogueNode) handleSetupResult(s *rogueSession, res *pb.SetupResult) erro
 		return err
 	}
 	r.mu.Lock()
-	r.epoch = &rogueEpoch{id: res.Epoch, params: p.params, sk: p.sk, pk: pk, digest: protocol.Digest(pkBytes)}
+	r.epoch = &rogueEpoch{id: res.Epoch, params: p.params, pk: pk, digest: protocol.Digest(pkBytes)}
 	r.pending = nil
 	r.mu.Unlock()
 	return s.send(r.hello())
 }
 
 // rogueTask is a query task as the rogue sees it, with helpers to build
-// inputs both honest and not.
+// its (phase 1) input.
 type rogueTask struct {
 	r     *rogueNode
-	s     *rogueSession
+	s     *rogueStream
 	vq    *protocol.VerifiedQuery
 	spec  *query.Spec
 	epoch *rogueEpoch
 }
 
-func (r *rogueNode) handleQuery(s *rogueSession, task *pb.QueryTask) error {
+func (r *rogueNode) handleQuery(s *rogueStream, task *pb.QueryTask) error {
 	rk, err := s.blobs.Take(task.ReceiverKeyBlob)
 	if err != nil {
 		return err
@@ -323,18 +321,15 @@ func (r *rogueNode) handleQuery(s *rogueSession, task *pb.QueryTask) error {
 	if ep == nil {
 		return errors.New("query task before key generation")
 	}
-	rpk, err := ep.params.UnmarshalPublicKey(rk)
-	if err != nil {
+	if _, err := ep.params.UnmarshalPublicKey(rk); err != nil {
 		return err
 	}
-	r.mu.Lock()
-	r.queries[vq.Envelope.QueryId] = &rogueQuery{vq: vq, receiverKey: rpk}
-	r.mu.Unlock()
-	t := &rogueTask{r: r, s: s, vq: vq, spec: spec, epoch: ep}
-	if hook != nil {
-		return hook(t)
+	if hook == nil {
+		return s.send(&pb.NodeMessage{Body: &pb.NodeMessage_Refusal{Refusal: &pb.Refusal{
+			TaskId: vq.Envelope.QueryId, Error: "the rogue has no instructions for this query",
+		}}})
 	}
-	return t.sendHonest()
+	return hook(&rogueTask{r: r, s: s, vq: vq, spec: spec, epoch: ep})
 }
 
 // ciphertexts encrypts the rogue's contribution, all zeros, under pk.
@@ -361,11 +356,12 @@ func (t *rogueTask) collectiveCiphertexts() ([][]byte, error) {
 	return t.ciphertexts(t.epoch.params, t.epoch.pk)
 }
 
-// receipt is the honest receipt for cts.
+// receipt is the honest phase 1 receipt for cts.
 func (t *rogueTask) receipt(cts [][]byte) *pb.Receipt {
 	rc := &pb.Receipt{
 		QueryId: t.vq.Envelope.QueryId, QueryDigest: t.vq.Digest, Node: t.r.name, Epoch: t.epoch.id,
 		DecisionId: "rogue-decision", BundleRevision: "rogue-bundle", UnixNanos: time.Now().UnixNano(),
+		Phase: 1,
 	}
 	for _, ct := range cts {
 		rc.CiphertextDigests = append(rc.CiphertextDigests, protocol.Digest(ct))
@@ -403,90 +399,6 @@ func (t *rogueTask) sendWith(rc *pb.Receipt, blobs [][]byte) error {
 		return err
 	}
 	return t.send(in, blobs)
-}
-
-func (t *rogueTask) sendHonest() error {
-	cts, err := t.collectiveCiphertexts()
-	if err != nil {
-		return err
-	}
-	return t.sendWith(t.receipt(cts), cts)
-}
-
-// handleKeySwitch recomputes the aggregate from the signed inputs and
-// answers with its key-switch shares.
-func (r *rogueNode) handleKeySwitch(s *rogueSession, task *pb.KeySwitchTask) error {
-	r.mu.Lock()
-	q := r.queries[task.QueryId]
-	delete(r.queries, task.QueryId)
-	ep := r.epoch
-	r.mu.Unlock()
-	refuse := func(err error) error {
-		return s.send(&pb.NodeMessage{Body: &pb.NodeMessage_Refusal{Refusal: &pb.Refusal{TaskId: task.QueryId, Error: err.Error()}}})
-	}
-	if q == nil {
-		return refuse(errors.New("no open contribution"))
-	}
-	var ids []string
-	for _, in := range task.Inputs {
-		ids = append(ids, in.CiphertextBlobs...)
-	}
-	blobs, err := s.blobs.TakeAll(ids)
-	if err != nil {
-		return refuse(err)
-	}
-	nct := len(task.AggregateDigests)
-	sums := make([][]*crypto.Ciphertext, nct)
-	off := 0
-	for _, in := range task.Inputs {
-		rc, _, err := protocol.VerifyReceipt(in, r.f.roots, task.QueryId, q.vq.Digest, time.Now())
-		if err != nil {
-			return refuse(err)
-		}
-		if len(in.CiphertextBlobs) != nct {
-			return refuse(fmt.Errorf("input of %s has %d ciphertexts", in.Node, len(in.CiphertextBlobs)))
-		}
-		for k := range nct {
-			b := blobs[off+k]
-			if !bytes.Equal(protocol.Digest(b), rc.CiphertextDigests[k]) {
-				return refuse(fmt.Errorf("ciphertext of %s does not match its receipt", in.Node))
-			}
-			ct, err := ep.params.UnmarshalCiphertext(b)
-			if err != nil {
-				return refuse(err)
-			}
-			sums[k] = append(sums[k], ct)
-		}
-		off += nct
-	}
-	ks, err := ep.params.NewKeySwitcher(ep.sk)
-	if err != nil {
-		return err
-	}
-	msg := &pb.KeySwitchShare{QueryId: task.QueryId, AggregateDigests: task.AggregateDigests}
-	for k := range nct {
-		sum, err := ep.params.NewEvaluator().Sum(sums[k])
-		if err != nil {
-			return refuse(err)
-		}
-		b, err := sum.MarshalBinary()
-		if err != nil {
-			return err
-		}
-		if !bytes.Equal(protocol.Digest(b), task.AggregateDigests[k]) {
-			return refuse(fmt.Errorf("aggregate %d is not the sum of the signed inputs", k))
-		}
-		share, err := ks.Share(q.receiverKey, sum)
-		if err != nil {
-			return err
-		}
-		id := fmt.Sprintf("ks/%s/%d", task.QueryId, k)
-		if err := s.sendBlob(id, share); err != nil {
-			return err
-		}
-		msg.ShareBlobs = append(msg.ShareBlobs, id)
-	}
-	return s.send(&pb.NodeMessage{Body: &pb.NodeMessage_KeySwitchShare{KeySwitchShare: msg}})
 }
 
 // grpcCode returns err's gRPC status code.
