@@ -245,7 +245,7 @@ func (s *Server) maybeSetup() {
 		}
 		conns = append(conns, c)
 	}
-	if s.epoch != nil {
+	if s.epoch != nil && !s.rotate {
 		stale := false
 		for _, c := range conns {
 			if !c.holds(s.epoch) {
@@ -266,9 +266,10 @@ func (s *Server) maybeSetup() {
 	e, err := s.runSetup(ctx, conns)
 	s.mu.Lock()
 	s.setup = false
+	s.setups++
 	s.setupErr = err
 	if err == nil {
-		s.epoch = e
+		s.epoch, s.rotate = e, false
 	}
 	s.notifyLocked()
 	s.mu.Unlock()
@@ -377,6 +378,48 @@ func (s *Server) nextNonHello(ctx context.Context, c *nodeConn, ch <-chan nodeEv
 		ev, err := c.next(ctx, ch)
 		if err != nil || ev.msg.GetHello() == nil {
 			return ev, err
+		}
+	}
+}
+
+// Rotate starts a new key epoch and waits for it.
+func (s *Server) Rotate(ctx context.Context, req *pb.RotateRequest) (*pb.StatusResponse, error) {
+	id, err := requireRole(ctx, pki.RoleOperator)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	switch {
+	case s.epoch == nil:
+		s.mu.Unlock()
+		return nil, status.Error(codes.FailedPrecondition, "the federation has no epoch to rotate yet")
+	case req.Epoch != s.epoch.ID:
+		s.mu.Unlock()
+		return nil, status.Errorf(codes.FailedPrecondition, "the federation is at epoch %s, not %s", s.epoch.ID, req.Epoch)
+	}
+	old, runs := s.epoch.ID, s.setups
+	s.rotate = true
+	s.mu.Unlock()
+	s.log.Info("key rotation requested", "by", id.String(), "epoch", old)
+	go s.maybeSetup()
+	for {
+		s.mu.Lock()
+		done, changed := s.epoch.ID != old && s.readyLocked(), s.changed
+		failed := !s.setup && s.setups > runs && s.setupErr != nil
+		setupErr := s.setupErr
+		s.mu.Unlock()
+		if done {
+			return s.Status(ctx, &pb.StatusRequest{})
+		}
+		if failed {
+			// The rotation stays requested: it completes once every
+			// member is attached again.
+			return nil, status.Errorf(codes.Aborted, "key generation failed: %v", setupErr)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, status.FromContextError(ctx.Err()).Err()
+		case <-changed:
 		}
 	}
 }

@@ -66,6 +66,8 @@ type Server struct {
 	nodes    map[string]*nodeConn
 	epoch    *Epoch
 	setup    bool // a key generation is running
+	rotate   bool // an operator asked for a new epoch
+	setups   int  // key generations finished, successfully or not
 	queries  map[string]bool
 	changed  chan struct{} // closed and replaced whenever nodes or epoch change
 	setupErr error
@@ -127,7 +129,7 @@ func New(cfg Config) (*Server, error) {
 // GRPCServer returns a gRPC server with svc registered (normally s itself),
 // mutual TLS 1.3 for nodes and queriers, and a modest receive limit.
 func (s *Server) GRPCServer(svc pb.CoordinatorServer) *grpc.Server {
-	tlsCfg := pki.ServerTLSConfig(s.cfg.Credential, s.cfg.Roots, pki.RoleNode, pki.RoleQuerier)
+	tlsCfg := pki.ServerTLSConfig(s.cfg.Credential, s.cfg.Roots, pki.RoleNode, pki.RoleQuerier, pki.RoleOperator, pki.RoleRegulator)
 	gs := grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(tlsCfg)),
 		grpc.MaxRecvMsgSize(wire.MaxMessageSize),
@@ -198,14 +200,14 @@ func (s *Server) notifyLocked() {
 
 // Status reports the epoch and the attached members.
 func (s *Server) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusResponse, error) {
-	if _, err := requireRole(ctx, pki.RoleQuerier, pki.RoleNode); err != nil {
+	if _, err := requireRole(ctx, pki.RoleQuerier, pki.RoleNode, pki.RoleOperator, pki.RoleRegulator); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	resp := &pb.StatusResponse{Params: s.cfg.Params, Members: slices.Clone(s.cfg.Members)}
+	resp := &pb.StatusResponse{Params: s.cfg.Params, Members: slices.Clone(s.cfg.Members), Ready: s.readyLocked()}
 	if s.epoch != nil {
-		resp.Epoch = s.epoch.ID
+		resp.Epoch, resp.PublicKeyDigest = s.epoch.ID, s.epoch.PublicKeyDigest
 	}
 	for _, m := range s.cfg.Members {
 		if s.nodes[m] != nil {

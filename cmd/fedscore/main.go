@@ -14,6 +14,7 @@
 //	query        submit a signed joint query and print the decrypted result
 //	policy       build, sign, verify, inspect and test policy bundles
 //	audit        verify and read a node's audit log
+//	keys         key ceremony, status and rotation of the federation's epochs
 //	pki          create a development PKI and signed policy bundle for a federation
 //	version      print the version
 //
@@ -47,6 +48,7 @@ func commands() []command {
 		{"query", "submit a signed joint query and print the decrypted result", runQuery},
 		{"policy", "build, sign, verify, inspect and test policy bundles", runPolicy},
 		{"audit", "verify and read a node's audit log", runAudit},
+		{"keys", "key ceremony, status and rotation of the federation's epochs", runKeys},
 		{"pki", "create a development PKI and signed policy bundle for a federation", runPKI},
 		{"version", "print the version", runVersion},
 	}

@@ -24,6 +24,7 @@ func runPKI(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	domain := fs.String("trust-domain", "fedscore.local", "the federation's SPIFFE trust `domain`")
 	nodes := fs.String("nodes", "", "comma-separated node `names`")
 	queriers := fs.String("queriers", "analyst", "comma-separated querier `names`")
+	operators := fs.String("operators", "operator", "comma-separated operator `names` (key ceremonies and rotation)")
 	validity := fs.Duration("validity", 30*24*time.Hour, "CA `validity`")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -63,6 +64,11 @@ func runPKI(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	for _, q := range splitList(*queriers) {
 		if err := issue(pki.RoleQuerier, q, nil, nil); err != nil {
+			return err
+		}
+	}
+	for _, o := range splitList(*operators) {
+		if err := issue(pki.RoleOperator, o, nil, nil); err != nil {
 			return err
 		}
 	}

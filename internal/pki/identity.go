@@ -14,6 +14,8 @@ const (
 	RoleNode        = "node"
 	RoleQuerier     = "querier"
 	RoleRegulator   = "regulator"
+	// RoleOperator runs the federation: key ceremonies and rotations.
+	RoleOperator = "operator"
 )
 
 // Errors reported by this package; test for them with errors.Is.
@@ -76,7 +78,7 @@ func (id Identity) Validate() error {
 // KnownRole reports whether role is one of the Role constants.
 func KnownRole(role string) bool {
 	switch role {
-	case RoleCoordinator, RoleNode, RoleQuerier, RoleRegulator:
+	case RoleCoordinator, RoleNode, RoleQuerier, RoleRegulator, RoleOperator:
 		return true
 	}
 	return false

@@ -30,6 +30,52 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type RotateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The epoch the operator means to replace; the call fails if the
+	// federation has moved on already.
+	Epoch         string `protobuf:"bytes,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateRequest) Reset() {
+	*x = RotateRequest{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateRequest) ProtoMessage() {}
+
+func (x *RotateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateRequest.ProtoReflect.Descriptor instead.
+func (*RotateRequest) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RotateRequest) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
 // Chunk is one piece of a blob. Chunks of one blob arrive in order; the last
 // one has final set. A blob id is unique within its stream.
 type Chunk struct {
@@ -43,7 +89,7 @@ type Chunk struct {
 
 func (x *Chunk) Reset() {
 	*x = Chunk{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[0]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -55,7 +101,7 @@ func (x *Chunk) String() string {
 func (*Chunk) ProtoMessage() {}
 
 func (x *Chunk) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[0]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -68,7 +114,7 @@ func (x *Chunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Chunk.ProtoReflect.Descriptor instead.
 func (*Chunk) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{0}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Chunk) GetBlobId() string {
@@ -110,7 +156,7 @@ type NodeMessage struct {
 
 func (x *NodeMessage) Reset() {
 	*x = NodeMessage{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[1]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -122,7 +168,7 @@ func (x *NodeMessage) String() string {
 func (*NodeMessage) ProtoMessage() {}
 
 func (x *NodeMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[1]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -135,7 +181,7 @@ func (x *NodeMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMessage.ProtoReflect.Descriptor instead.
 func (*NodeMessage) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{1}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *NodeMessage) GetBody() isNodeMessage_Body {
@@ -267,7 +313,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[2]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -279,7 +325,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[2]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -292,7 +338,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{2}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Hello) GetVersion() string {
@@ -329,7 +375,7 @@ type SetupShare struct {
 
 func (x *SetupShare) Reset() {
 	*x = SetupShare{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[3]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -341,7 +387,7 @@ func (x *SetupShare) String() string {
 func (*SetupShare) ProtoMessage() {}
 
 func (x *SetupShare) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[3]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -354,7 +400,7 @@ func (x *SetupShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetupShare.ProtoReflect.Descriptor instead.
 func (*SetupShare) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{3}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SetupShare) GetEpoch() string {
@@ -392,7 +438,7 @@ type SetupStatement struct {
 
 func (x *SetupStatement) Reset() {
 	*x = SetupStatement{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[4]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -404,7 +450,7 @@ func (x *SetupStatement) String() string {
 func (*SetupStatement) ProtoMessage() {}
 
 func (x *SetupStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[4]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -417,7 +463,7 @@ func (x *SetupStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetupStatement.ProtoReflect.Descriptor instead.
 func (*SetupStatement) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{4}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SetupStatement) GetEpoch() string {
@@ -476,7 +522,7 @@ type QueryInput struct {
 
 func (x *QueryInput) Reset() {
 	*x = QueryInput{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[5]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -488,7 +534,7 @@ func (x *QueryInput) String() string {
 func (*QueryInput) ProtoMessage() {}
 
 func (x *QueryInput) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[5]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -501,7 +547,7 @@ func (x *QueryInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryInput.ProtoReflect.Descriptor instead.
 func (*QueryInput) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{5}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *QueryInput) GetQueryId() string {
@@ -561,7 +607,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[6]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +619,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[6]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +632,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{6}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Receipt) GetQueryId() string {
@@ -675,7 +721,7 @@ type DecryptionShare struct {
 
 func (x *DecryptionShare) Reset() {
 	*x = DecryptionShare{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[7]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -687,7 +733,7 @@ func (x *DecryptionShare) String() string {
 func (*DecryptionShare) ProtoMessage() {}
 
 func (x *DecryptionShare) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[7]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -700,7 +746,7 @@ func (x *DecryptionShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptionShare.ProtoReflect.Descriptor instead.
 func (*DecryptionShare) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{7}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DecryptionShare) GetQueryId() string {
@@ -744,7 +790,7 @@ type DecryptionStatement struct {
 
 func (x *DecryptionStatement) Reset() {
 	*x = DecryptionStatement{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[8]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -756,7 +802,7 @@ func (x *DecryptionStatement) String() string {
 func (*DecryptionStatement) ProtoMessage() {}
 
 func (x *DecryptionStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[8]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -769,7 +815,7 @@ func (x *DecryptionStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptionStatement.ProtoReflect.Descriptor instead.
 func (*DecryptionStatement) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{8}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DecryptionStatement) GetQueryId() string {
@@ -813,7 +859,7 @@ type KeySwitchShare struct {
 
 func (x *KeySwitchShare) Reset() {
 	*x = KeySwitchShare{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[9]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +871,7 @@ func (x *KeySwitchShare) String() string {
 func (*KeySwitchShare) ProtoMessage() {}
 
 func (x *KeySwitchShare) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[9]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +884,7 @@ func (x *KeySwitchShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySwitchShare.ProtoReflect.Descriptor instead.
 func (*KeySwitchShare) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{9}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *KeySwitchShare) GetQueryId() string {
@@ -884,7 +930,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[10]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -896,7 +942,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[10]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -909,7 +955,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{10}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Refusal) GetTaskId() string {
@@ -958,7 +1004,7 @@ type Reason struct {
 
 func (x *Reason) Reset() {
 	*x = Reason{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[11]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -970,7 +1016,7 @@ func (x *Reason) String() string {
 func (*Reason) ProtoMessage() {}
 
 func (x *Reason) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[11]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -983,7 +1029,7 @@ func (x *Reason) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reason.ProtoReflect.Descriptor instead.
 func (*Reason) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{11}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Reason) GetCode() string {
@@ -1026,7 +1072,7 @@ type CoordinatorMessage struct {
 
 func (x *CoordinatorMessage) Reset() {
 	*x = CoordinatorMessage{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[12]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1038,7 +1084,7 @@ func (x *CoordinatorMessage) String() string {
 func (*CoordinatorMessage) ProtoMessage() {}
 
 func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[12]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1051,7 +1097,7 @@ func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoordinatorMessage.ProtoReflect.Descriptor instead.
 func (*CoordinatorMessage) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{12}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CoordinatorMessage) GetBody() isCoordinatorMessage_Body {
@@ -1198,7 +1244,7 @@ type SetupRequest struct {
 
 func (x *SetupRequest) Reset() {
 	*x = SetupRequest{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[13]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1210,7 +1256,7 @@ func (x *SetupRequest) String() string {
 func (*SetupRequest) ProtoMessage() {}
 
 func (x *SetupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[13]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1223,7 +1269,7 @@ func (x *SetupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetupRequest.ProtoReflect.Descriptor instead.
 func (*SetupRequest) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{13}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SetupRequest) GetEpoch() string {
@@ -1266,7 +1312,7 @@ type SetupResult struct {
 
 func (x *SetupResult) Reset() {
 	*x = SetupResult{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[14]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1278,7 +1324,7 @@ func (x *SetupResult) String() string {
 func (*SetupResult) ProtoMessage() {}
 
 func (x *SetupResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[14]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1291,7 +1337,7 @@ func (x *SetupResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetupResult.ProtoReflect.Descriptor instead.
 func (*SetupResult) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{14}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SetupResult) GetEpoch() string {
@@ -1321,7 +1367,7 @@ type SignedSetupShare struct {
 
 func (x *SignedSetupShare) Reset() {
 	*x = SignedSetupShare{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[15]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1333,7 +1379,7 @@ func (x *SignedSetupShare) String() string {
 func (*SignedSetupShare) ProtoMessage() {}
 
 func (x *SignedSetupShare) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[15]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1346,7 +1392,7 @@ func (x *SignedSetupShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedSetupShare.ProtoReflect.Descriptor instead.
 func (*SignedSetupShare) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{15}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SignedSetupShare) GetNode() string {
@@ -1389,7 +1435,7 @@ type QueryTask struct {
 
 func (x *QueryTask) Reset() {
 	*x = QueryTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[16]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1401,7 +1447,7 @@ func (x *QueryTask) String() string {
 func (*QueryTask) ProtoMessage() {}
 
 func (x *QueryTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[16]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1414,7 +1460,7 @@ func (x *QueryTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryTask.ProtoReflect.Descriptor instead.
 func (*QueryTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{16}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *QueryTask) GetQuery() *SignedQuery {
@@ -1452,7 +1498,7 @@ type SignedQuery struct {
 
 func (x *SignedQuery) Reset() {
 	*x = SignedQuery{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[17]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1464,7 +1510,7 @@ func (x *SignedQuery) String() string {
 func (*SignedQuery) ProtoMessage() {}
 
 func (x *SignedQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[17]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1477,7 +1523,7 @@ func (x *SignedQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedQuery.ProtoReflect.Descriptor instead.
 func (*SignedQuery) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{17}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SignedQuery) GetEnvelope() []byte {
@@ -1518,7 +1564,7 @@ type QueryEnvelope struct {
 
 func (x *QueryEnvelope) Reset() {
 	*x = QueryEnvelope{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[18]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1530,7 +1576,7 @@ func (x *QueryEnvelope) String() string {
 func (*QueryEnvelope) ProtoMessage() {}
 
 func (x *QueryEnvelope) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[18]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1543,7 +1589,7 @@ func (x *QueryEnvelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryEnvelope.ProtoReflect.Descriptor instead.
 func (*QueryEnvelope) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{18}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *QueryEnvelope) GetQueryId() string {
@@ -1608,7 +1654,7 @@ type KeySwitchTask struct {
 
 func (x *KeySwitchTask) Reset() {
 	*x = KeySwitchTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[19]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1620,7 +1666,7 @@ func (x *KeySwitchTask) String() string {
 func (*KeySwitchTask) ProtoMessage() {}
 
 func (x *KeySwitchTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[19]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1633,7 +1679,7 @@ func (x *KeySwitchTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySwitchTask.ProtoReflect.Descriptor instead.
 func (*KeySwitchTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{19}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *KeySwitchTask) GetQueryId() string {
@@ -1671,7 +1717,7 @@ type ReleaseTask struct {
 
 func (x *ReleaseTask) Reset() {
 	*x = ReleaseTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[20]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1683,7 +1729,7 @@ func (x *ReleaseTask) String() string {
 func (*ReleaseTask) ProtoMessage() {}
 
 func (x *ReleaseTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[20]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1696,7 +1742,7 @@ func (x *ReleaseTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseTask.ProtoReflect.Descriptor instead.
 func (*ReleaseTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{20}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReleaseTask) GetQueryId() string {
@@ -1733,7 +1779,7 @@ type CountsTask struct {
 
 func (x *CountsTask) Reset() {
 	*x = CountsTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[21]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1745,7 +1791,7 @@ func (x *CountsTask) String() string {
 func (*CountsTask) ProtoMessage() {}
 
 func (x *CountsTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[21]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1758,7 +1804,7 @@ func (x *CountsTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountsTask.ProtoReflect.Descriptor instead.
 func (*CountsTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{21}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CountsTask) GetQueryId() string {
@@ -1787,7 +1833,7 @@ type SignedDecryptionShare struct {
 
 func (x *SignedDecryptionShare) Reset() {
 	*x = SignedDecryptionShare{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[22]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1799,7 +1845,7 @@ func (x *SignedDecryptionShare) String() string {
 func (*SignedDecryptionShare) ProtoMessage() {}
 
 func (x *SignedDecryptionShare) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[22]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1812,7 +1858,7 @@ func (x *SignedDecryptionShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedDecryptionShare.ProtoReflect.Descriptor instead.
 func (*SignedDecryptionShare) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{22}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SignedDecryptionShare) GetNode() string {
@@ -1856,7 +1902,7 @@ type SignedInput struct {
 
 func (x *SignedInput) Reset() {
 	*x = SignedInput{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[23]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1868,7 +1914,7 @@ func (x *SignedInput) String() string {
 func (*SignedInput) ProtoMessage() {}
 
 func (x *SignedInput) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[23]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1881,7 +1927,7 @@ func (x *SignedInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedInput.ProtoReflect.Descriptor instead.
 func (*SignedInput) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{23}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SignedInput) GetNode() string {
@@ -1929,7 +1975,7 @@ type Cancel struct {
 
 func (x *Cancel) Reset() {
 	*x = Cancel{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[24]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1941,7 +1987,7 @@ func (x *Cancel) String() string {
 func (*Cancel) ProtoMessage() {}
 
 func (x *Cancel) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[24]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1954,7 +2000,7 @@ func (x *Cancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cancel.ProtoReflect.Descriptor instead.
 func (*Cancel) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{24}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Cancel) GetQueryId() string {
@@ -1984,7 +2030,7 @@ type QueryClientMessage struct {
 
 func (x *QueryClientMessage) Reset() {
 	*x = QueryClientMessage{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[25]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1996,7 +2042,7 @@ func (x *QueryClientMessage) String() string {
 func (*QueryClientMessage) ProtoMessage() {}
 
 func (x *QueryClientMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[25]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2009,7 +2055,7 @@ func (x *QueryClientMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryClientMessage.ProtoReflect.Descriptor instead.
 func (*QueryClientMessage) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{25}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *QueryClientMessage) GetBody() isQueryClientMessage_Body {
@@ -2065,7 +2111,7 @@ type QueryRequest struct {
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[26]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2077,7 +2123,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[26]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2090,7 +2136,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{26}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *QueryRequest) GetQuery() *SignedQuery {
@@ -2128,7 +2174,7 @@ type QueryServerMessage struct {
 
 func (x *QueryServerMessage) Reset() {
 	*x = QueryServerMessage{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[27]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2140,7 +2186,7 @@ func (x *QueryServerMessage) String() string {
 func (*QueryServerMessage) ProtoMessage() {}
 
 func (x *QueryServerMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[27]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2153,7 +2199,7 @@ func (x *QueryServerMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryServerMessage.ProtoReflect.Descriptor instead.
 func (*QueryServerMessage) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{27}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *QueryServerMessage) GetBody() isQueryServerMessage_Body {
@@ -2222,7 +2268,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[28]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2234,7 +2280,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[28]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2247,7 +2293,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{28}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Progress) GetPhase() string {
@@ -2280,7 +2326,7 @@ type QueryResult struct {
 
 func (x *QueryResult) Reset() {
 	*x = QueryResult{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[29]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2292,7 +2338,7 @@ func (x *QueryResult) String() string {
 func (*QueryResult) ProtoMessage() {}
 
 func (x *QueryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[29]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2305,7 +2351,7 @@ func (x *QueryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResult.ProtoReflect.Descriptor instead.
 func (*QueryResult) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{29}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *QueryResult) GetQueryId() string {
@@ -2361,7 +2407,7 @@ type PartnerReceipt struct {
 
 func (x *PartnerReceipt) Reset() {
 	*x = PartnerReceipt{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[30]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2373,7 +2419,7 @@ func (x *PartnerReceipt) String() string {
 func (*PartnerReceipt) ProtoMessage() {}
 
 func (x *PartnerReceipt) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[30]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2386,7 +2432,7 @@ func (x *PartnerReceipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartnerReceipt.ProtoReflect.Descriptor instead.
 func (*PartnerReceipt) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{30}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PartnerReceipt) GetNode() string {
@@ -2418,7 +2464,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[31]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2430,7 +2476,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[31]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2443,22 +2489,26 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{31}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{32}
 }
 
 type StatusResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Epoch         string                 `protobuf:"bytes,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	Params        string                 `protobuf:"bytes,2,opt,name=params,proto3" json:"params,omitempty"`
-	Members       []string               `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
-	Attached      []string               `protobuf:"bytes,4,rep,name=attached,proto3" json:"attached,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Epoch    string                 `protobuf:"bytes,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Params   string                 `protobuf:"bytes,2,opt,name=params,proto3" json:"params,omitempty"`
+	Members  []string               `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	Attached []string               `protobuf:"bytes,4,rep,name=attached,proto3" json:"attached,omitempty"`
+	// SHA-256 of the epoch's collective public key.
+	PublicKeyDigest []byte `protobuf:"bytes,5,opt,name=public_key_digest,json=publicKeyDigest,proto3" json:"public_key_digest,omitempty"`
+	// Whether every member is attached and holds the epoch's key.
+	Ready         bool `protobuf:"varint,6,opt,name=ready,proto3" json:"ready,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[32]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2470,7 +2520,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[32]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2483,7 +2533,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{32}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *StatusResponse) GetEpoch() string {
@@ -2514,11 +2564,27 @@ func (x *StatusResponse) GetAttached() []string {
 	return nil
 }
 
+func (x *StatusResponse) GetPublicKeyDigest() []byte {
+	if x != nil {
+		return x.PublicKeyDigest
+	}
+	return nil
+}
+
+func (x *StatusResponse) GetReady() bool {
+	if x != nil {
+		return x.Ready
+	}
+	return false
+}
+
 var File_fedscorev1_fedscore_proto protoreflect.FileDescriptor
 
 const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\n" +
-	"\x19fedscorev1/fedscore.proto\x12\vfedscore.v1\"J\n" +
+	"\x19fedscorev1/fedscore.proto\x12\vfedscore.v1\"%\n" +
+	"\rRotateRequest\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\tR\x05epoch\"J\n" +
 	"\x05Chunk\x12\x17\n" +
 	"\ablob_id\x18\x01 \x01(\tR\x06blobId\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x14\n" +
@@ -2706,16 +2772,19 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\vdecision_id\x18\x02 \x01(\tR\n" +
 	"decisionId\x12'\n" +
 	"\x0fbundle_revision\x18\x03 \x01(\tR\x0ebundleRevision\"\x0f\n" +
-	"\rStatusRequest\"t\n" +
+	"\rStatusRequest\"\xb6\x01\n" +
 	"\x0eStatusResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\tR\x05epoch\x12\x16\n" +
 	"\x06params\x18\x02 \x01(\tR\x06params\x12\x18\n" +
 	"\amembers\x18\x03 \x03(\tR\amembers\x12\x1a\n" +
-	"\battached\x18\x04 \x03(\tR\battached2\xe8\x01\n" +
+	"\battached\x18\x04 \x03(\tR\battached\x12*\n" +
+	"\x11public_key_digest\x18\x05 \x01(\fR\x0fpublicKeyDigest\x12\x14\n" +
+	"\x05ready\x18\x06 \x01(\bR\x05ready2\xab\x02\n" +
 	"\vCoordinator\x12G\n" +
 	"\x06Attach\x12\x18.fedscore.v1.NodeMessage\x1a\x1f.fedscore.v1.CoordinatorMessage(\x010\x01\x12M\n" +
 	"\x05Query\x12\x1f.fedscore.v1.QueryClientMessage\x1a\x1f.fedscore.v1.QueryServerMessage(\x010\x01\x12A\n" +
-	"\x06Status\x12\x1a.fedscore.v1.StatusRequest\x1a\x1b.fedscore.v1.StatusResponseB:Z8github.com/fedscore/fedscore/proto/fedscorev1;fedscorev1b\x06proto3"
+	"\x06Status\x12\x1a.fedscore.v1.StatusRequest\x1a\x1b.fedscore.v1.StatusResponse\x12A\n" +
+	"\x06Rotate\x12\x1a.fedscore.v1.RotateRequest\x1a\x1b.fedscore.v1.StatusResponseB:Z8github.com/fedscore/fedscore/proto/fedscorev1;fedscorev1b\x06proto3"
 
 var (
 	file_fedscorev1_fedscore_proto_rawDescOnce sync.Once
@@ -2729,81 +2798,84 @@ func file_fedscorev1_fedscore_proto_rawDescGZIP() []byte {
 	return file_fedscorev1_fedscore_proto_rawDescData
 }
 
-var file_fedscorev1_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_fedscorev1_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_fedscorev1_fedscore_proto_goTypes = []any{
-	(*Chunk)(nil),                 // 0: fedscore.v1.Chunk
-	(*NodeMessage)(nil),           // 1: fedscore.v1.NodeMessage
-	(*Hello)(nil),                 // 2: fedscore.v1.Hello
-	(*SetupShare)(nil),            // 3: fedscore.v1.SetupShare
-	(*SetupStatement)(nil),        // 4: fedscore.v1.SetupStatement
-	(*QueryInput)(nil),            // 5: fedscore.v1.QueryInput
-	(*Receipt)(nil),               // 6: fedscore.v1.Receipt
-	(*DecryptionShare)(nil),       // 7: fedscore.v1.DecryptionShare
-	(*DecryptionStatement)(nil),   // 8: fedscore.v1.DecryptionStatement
-	(*KeySwitchShare)(nil),        // 9: fedscore.v1.KeySwitchShare
-	(*Refusal)(nil),               // 10: fedscore.v1.Refusal
-	(*Reason)(nil),                // 11: fedscore.v1.Reason
-	(*CoordinatorMessage)(nil),    // 12: fedscore.v1.CoordinatorMessage
-	(*SetupRequest)(nil),          // 13: fedscore.v1.SetupRequest
-	(*SetupResult)(nil),           // 14: fedscore.v1.SetupResult
-	(*SignedSetupShare)(nil),      // 15: fedscore.v1.SignedSetupShare
-	(*QueryTask)(nil),             // 16: fedscore.v1.QueryTask
-	(*SignedQuery)(nil),           // 17: fedscore.v1.SignedQuery
-	(*QueryEnvelope)(nil),         // 18: fedscore.v1.QueryEnvelope
-	(*KeySwitchTask)(nil),         // 19: fedscore.v1.KeySwitchTask
-	(*ReleaseTask)(nil),           // 20: fedscore.v1.ReleaseTask
-	(*CountsTask)(nil),            // 21: fedscore.v1.CountsTask
-	(*SignedDecryptionShare)(nil), // 22: fedscore.v1.SignedDecryptionShare
-	(*SignedInput)(nil),           // 23: fedscore.v1.SignedInput
-	(*Cancel)(nil),                // 24: fedscore.v1.Cancel
-	(*QueryClientMessage)(nil),    // 25: fedscore.v1.QueryClientMessage
-	(*QueryRequest)(nil),          // 26: fedscore.v1.QueryRequest
-	(*QueryServerMessage)(nil),    // 27: fedscore.v1.QueryServerMessage
-	(*Progress)(nil),              // 28: fedscore.v1.Progress
-	(*QueryResult)(nil),           // 29: fedscore.v1.QueryResult
-	(*PartnerReceipt)(nil),        // 30: fedscore.v1.PartnerReceipt
-	(*StatusRequest)(nil),         // 31: fedscore.v1.StatusRequest
-	(*StatusResponse)(nil),        // 32: fedscore.v1.StatusResponse
-	nil,                           // 33: fedscore.v1.QueryResult.TimingsMsEntry
+	(*RotateRequest)(nil),         // 0: fedscore.v1.RotateRequest
+	(*Chunk)(nil),                 // 1: fedscore.v1.Chunk
+	(*NodeMessage)(nil),           // 2: fedscore.v1.NodeMessage
+	(*Hello)(nil),                 // 3: fedscore.v1.Hello
+	(*SetupShare)(nil),            // 4: fedscore.v1.SetupShare
+	(*SetupStatement)(nil),        // 5: fedscore.v1.SetupStatement
+	(*QueryInput)(nil),            // 6: fedscore.v1.QueryInput
+	(*Receipt)(nil),               // 7: fedscore.v1.Receipt
+	(*DecryptionShare)(nil),       // 8: fedscore.v1.DecryptionShare
+	(*DecryptionStatement)(nil),   // 9: fedscore.v1.DecryptionStatement
+	(*KeySwitchShare)(nil),        // 10: fedscore.v1.KeySwitchShare
+	(*Refusal)(nil),               // 11: fedscore.v1.Refusal
+	(*Reason)(nil),                // 12: fedscore.v1.Reason
+	(*CoordinatorMessage)(nil),    // 13: fedscore.v1.CoordinatorMessage
+	(*SetupRequest)(nil),          // 14: fedscore.v1.SetupRequest
+	(*SetupResult)(nil),           // 15: fedscore.v1.SetupResult
+	(*SignedSetupShare)(nil),      // 16: fedscore.v1.SignedSetupShare
+	(*QueryTask)(nil),             // 17: fedscore.v1.QueryTask
+	(*SignedQuery)(nil),           // 18: fedscore.v1.SignedQuery
+	(*QueryEnvelope)(nil),         // 19: fedscore.v1.QueryEnvelope
+	(*KeySwitchTask)(nil),         // 20: fedscore.v1.KeySwitchTask
+	(*ReleaseTask)(nil),           // 21: fedscore.v1.ReleaseTask
+	(*CountsTask)(nil),            // 22: fedscore.v1.CountsTask
+	(*SignedDecryptionShare)(nil), // 23: fedscore.v1.SignedDecryptionShare
+	(*SignedInput)(nil),           // 24: fedscore.v1.SignedInput
+	(*Cancel)(nil),                // 25: fedscore.v1.Cancel
+	(*QueryClientMessage)(nil),    // 26: fedscore.v1.QueryClientMessage
+	(*QueryRequest)(nil),          // 27: fedscore.v1.QueryRequest
+	(*QueryServerMessage)(nil),    // 28: fedscore.v1.QueryServerMessage
+	(*Progress)(nil),              // 29: fedscore.v1.Progress
+	(*QueryResult)(nil),           // 30: fedscore.v1.QueryResult
+	(*PartnerReceipt)(nil),        // 31: fedscore.v1.PartnerReceipt
+	(*StatusRequest)(nil),         // 32: fedscore.v1.StatusRequest
+	(*StatusResponse)(nil),        // 33: fedscore.v1.StatusResponse
+	nil,                           // 34: fedscore.v1.QueryResult.TimingsMsEntry
 }
 var file_fedscorev1_fedscore_proto_depIdxs = []int32{
-	0,  // 0: fedscore.v1.NodeMessage.chunk:type_name -> fedscore.v1.Chunk
-	2,  // 1: fedscore.v1.NodeMessage.hello:type_name -> fedscore.v1.Hello
-	3,  // 2: fedscore.v1.NodeMessage.setup_share:type_name -> fedscore.v1.SetupShare
-	5,  // 3: fedscore.v1.NodeMessage.input:type_name -> fedscore.v1.QueryInput
-	9,  // 4: fedscore.v1.NodeMessage.key_switch_share:type_name -> fedscore.v1.KeySwitchShare
-	10, // 5: fedscore.v1.NodeMessage.refusal:type_name -> fedscore.v1.Refusal
-	7,  // 6: fedscore.v1.NodeMessage.decryption_share:type_name -> fedscore.v1.DecryptionShare
-	11, // 7: fedscore.v1.Refusal.reasons:type_name -> fedscore.v1.Reason
-	0,  // 8: fedscore.v1.CoordinatorMessage.chunk:type_name -> fedscore.v1.Chunk
-	13, // 9: fedscore.v1.CoordinatorMessage.setup_request:type_name -> fedscore.v1.SetupRequest
-	14, // 10: fedscore.v1.CoordinatorMessage.setup_result:type_name -> fedscore.v1.SetupResult
-	16, // 11: fedscore.v1.CoordinatorMessage.query_task:type_name -> fedscore.v1.QueryTask
-	19, // 12: fedscore.v1.CoordinatorMessage.key_switch_task:type_name -> fedscore.v1.KeySwitchTask
-	24, // 13: fedscore.v1.CoordinatorMessage.cancel:type_name -> fedscore.v1.Cancel
-	20, // 14: fedscore.v1.CoordinatorMessage.release_task:type_name -> fedscore.v1.ReleaseTask
-	21, // 15: fedscore.v1.CoordinatorMessage.counts_task:type_name -> fedscore.v1.CountsTask
-	15, // 16: fedscore.v1.SetupResult.shares:type_name -> fedscore.v1.SignedSetupShare
-	17, // 17: fedscore.v1.QueryTask.query:type_name -> fedscore.v1.SignedQuery
-	23, // 18: fedscore.v1.KeySwitchTask.inputs:type_name -> fedscore.v1.SignedInput
-	23, // 19: fedscore.v1.ReleaseTask.inputs:type_name -> fedscore.v1.SignedInput
-	22, // 20: fedscore.v1.CountsTask.shares:type_name -> fedscore.v1.SignedDecryptionShare
-	0,  // 21: fedscore.v1.QueryClientMessage.chunk:type_name -> fedscore.v1.Chunk
-	26, // 22: fedscore.v1.QueryClientMessage.request:type_name -> fedscore.v1.QueryRequest
-	17, // 23: fedscore.v1.QueryRequest.query:type_name -> fedscore.v1.SignedQuery
-	0,  // 24: fedscore.v1.QueryServerMessage.chunk:type_name -> fedscore.v1.Chunk
-	28, // 25: fedscore.v1.QueryServerMessage.progress:type_name -> fedscore.v1.Progress
-	29, // 26: fedscore.v1.QueryServerMessage.result:type_name -> fedscore.v1.QueryResult
-	30, // 27: fedscore.v1.QueryResult.receipts:type_name -> fedscore.v1.PartnerReceipt
-	33, // 28: fedscore.v1.QueryResult.timings_ms:type_name -> fedscore.v1.QueryResult.TimingsMsEntry
-	1,  // 29: fedscore.v1.Coordinator.Attach:input_type -> fedscore.v1.NodeMessage
-	25, // 30: fedscore.v1.Coordinator.Query:input_type -> fedscore.v1.QueryClientMessage
-	31, // 31: fedscore.v1.Coordinator.Status:input_type -> fedscore.v1.StatusRequest
-	12, // 32: fedscore.v1.Coordinator.Attach:output_type -> fedscore.v1.CoordinatorMessage
-	27, // 33: fedscore.v1.Coordinator.Query:output_type -> fedscore.v1.QueryServerMessage
-	32, // 34: fedscore.v1.Coordinator.Status:output_type -> fedscore.v1.StatusResponse
-	32, // [32:35] is the sub-list for method output_type
-	29, // [29:32] is the sub-list for method input_type
+	1,  // 0: fedscore.v1.NodeMessage.chunk:type_name -> fedscore.v1.Chunk
+	3,  // 1: fedscore.v1.NodeMessage.hello:type_name -> fedscore.v1.Hello
+	4,  // 2: fedscore.v1.NodeMessage.setup_share:type_name -> fedscore.v1.SetupShare
+	6,  // 3: fedscore.v1.NodeMessage.input:type_name -> fedscore.v1.QueryInput
+	10, // 4: fedscore.v1.NodeMessage.key_switch_share:type_name -> fedscore.v1.KeySwitchShare
+	11, // 5: fedscore.v1.NodeMessage.refusal:type_name -> fedscore.v1.Refusal
+	8,  // 6: fedscore.v1.NodeMessage.decryption_share:type_name -> fedscore.v1.DecryptionShare
+	12, // 7: fedscore.v1.Refusal.reasons:type_name -> fedscore.v1.Reason
+	1,  // 8: fedscore.v1.CoordinatorMessage.chunk:type_name -> fedscore.v1.Chunk
+	14, // 9: fedscore.v1.CoordinatorMessage.setup_request:type_name -> fedscore.v1.SetupRequest
+	15, // 10: fedscore.v1.CoordinatorMessage.setup_result:type_name -> fedscore.v1.SetupResult
+	17, // 11: fedscore.v1.CoordinatorMessage.query_task:type_name -> fedscore.v1.QueryTask
+	20, // 12: fedscore.v1.CoordinatorMessage.key_switch_task:type_name -> fedscore.v1.KeySwitchTask
+	25, // 13: fedscore.v1.CoordinatorMessage.cancel:type_name -> fedscore.v1.Cancel
+	21, // 14: fedscore.v1.CoordinatorMessage.release_task:type_name -> fedscore.v1.ReleaseTask
+	22, // 15: fedscore.v1.CoordinatorMessage.counts_task:type_name -> fedscore.v1.CountsTask
+	16, // 16: fedscore.v1.SetupResult.shares:type_name -> fedscore.v1.SignedSetupShare
+	18, // 17: fedscore.v1.QueryTask.query:type_name -> fedscore.v1.SignedQuery
+	24, // 18: fedscore.v1.KeySwitchTask.inputs:type_name -> fedscore.v1.SignedInput
+	24, // 19: fedscore.v1.ReleaseTask.inputs:type_name -> fedscore.v1.SignedInput
+	23, // 20: fedscore.v1.CountsTask.shares:type_name -> fedscore.v1.SignedDecryptionShare
+	1,  // 21: fedscore.v1.QueryClientMessage.chunk:type_name -> fedscore.v1.Chunk
+	27, // 22: fedscore.v1.QueryClientMessage.request:type_name -> fedscore.v1.QueryRequest
+	18, // 23: fedscore.v1.QueryRequest.query:type_name -> fedscore.v1.SignedQuery
+	1,  // 24: fedscore.v1.QueryServerMessage.chunk:type_name -> fedscore.v1.Chunk
+	29, // 25: fedscore.v1.QueryServerMessage.progress:type_name -> fedscore.v1.Progress
+	30, // 26: fedscore.v1.QueryServerMessage.result:type_name -> fedscore.v1.QueryResult
+	31, // 27: fedscore.v1.QueryResult.receipts:type_name -> fedscore.v1.PartnerReceipt
+	34, // 28: fedscore.v1.QueryResult.timings_ms:type_name -> fedscore.v1.QueryResult.TimingsMsEntry
+	2,  // 29: fedscore.v1.Coordinator.Attach:input_type -> fedscore.v1.NodeMessage
+	26, // 30: fedscore.v1.Coordinator.Query:input_type -> fedscore.v1.QueryClientMessage
+	32, // 31: fedscore.v1.Coordinator.Status:input_type -> fedscore.v1.StatusRequest
+	0,  // 32: fedscore.v1.Coordinator.Rotate:input_type -> fedscore.v1.RotateRequest
+	13, // 33: fedscore.v1.Coordinator.Attach:output_type -> fedscore.v1.CoordinatorMessage
+	28, // 34: fedscore.v1.Coordinator.Query:output_type -> fedscore.v1.QueryServerMessage
+	33, // 35: fedscore.v1.Coordinator.Status:output_type -> fedscore.v1.StatusResponse
+	33, // 36: fedscore.v1.Coordinator.Rotate:output_type -> fedscore.v1.StatusResponse
+	33, // [33:37] is the sub-list for method output_type
+	29, // [29:33] is the sub-list for method input_type
 	29, // [29:29] is the sub-list for extension type_name
 	29, // [29:29] is the sub-list for extension extendee
 	0,  // [0:29] is the sub-list for field type_name
@@ -2814,7 +2886,7 @@ func file_fedscorev1_fedscore_proto_init() {
 	if File_fedscorev1_fedscore_proto != nil {
 		return
 	}
-	file_fedscorev1_fedscore_proto_msgTypes[1].OneofWrappers = []any{
+	file_fedscorev1_fedscore_proto_msgTypes[2].OneofWrappers = []any{
 		(*NodeMessage_Chunk)(nil),
 		(*NodeMessage_Hello)(nil),
 		(*NodeMessage_SetupShare)(nil),
@@ -2823,7 +2895,7 @@ func file_fedscorev1_fedscore_proto_init() {
 		(*NodeMessage_Refusal)(nil),
 		(*NodeMessage_DecryptionShare)(nil),
 	}
-	file_fedscorev1_fedscore_proto_msgTypes[12].OneofWrappers = []any{
+	file_fedscorev1_fedscore_proto_msgTypes[13].OneofWrappers = []any{
 		(*CoordinatorMessage_Chunk)(nil),
 		(*CoordinatorMessage_SetupRequest)(nil),
 		(*CoordinatorMessage_SetupResult)(nil),
@@ -2833,11 +2905,11 @@ func file_fedscorev1_fedscore_proto_init() {
 		(*CoordinatorMessage_ReleaseTask)(nil),
 		(*CoordinatorMessage_CountsTask)(nil),
 	}
-	file_fedscorev1_fedscore_proto_msgTypes[25].OneofWrappers = []any{
+	file_fedscorev1_fedscore_proto_msgTypes[26].OneofWrappers = []any{
 		(*QueryClientMessage_Chunk)(nil),
 		(*QueryClientMessage_Request)(nil),
 	}
-	file_fedscorev1_fedscore_proto_msgTypes[27].OneofWrappers = []any{
+	file_fedscorev1_fedscore_proto_msgTypes[28].OneofWrappers = []any{
 		(*QueryServerMessage_Chunk)(nil),
 		(*QueryServerMessage_Progress)(nil),
 		(*QueryServerMessage_Result)(nil),
@@ -2848,7 +2920,7 @@ func file_fedscorev1_fedscore_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fedscorev1_fedscore_proto_rawDesc), len(file_fedscorev1_fedscore_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   34,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,6 +31,7 @@ const (
 	Coordinator_Attach_FullMethodName = "/fedscore.v1.Coordinator/Attach"
 	Coordinator_Query_FullMethodName  = "/fedscore.v1.Coordinator/Query"
 	Coordinator_Status_FullMethodName = "/fedscore.v1.Coordinator/Status"
+	Coordinator_Rotate_FullMethodName = "/fedscore.v1.Coordinator/Rotate"
 )
 
 // CoordinatorClient is the client API for Coordinator service.
@@ -49,6 +50,11 @@ type CoordinatorClient interface {
 	Query(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[QueryClientMessage, QueryServerMessage], error)
 	// Status reports the federation epoch and which members are attached.
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*StatusResponse, error)
+	// Rotate starts a new key epoch (operators only): every member makes a
+	// fresh secret-key share and deletes the old one, so ciphertexts of the
+	// old epoch can no longer be opened. It returns once the new epoch is
+	// ready or failed.
+	Rotate(ctx context.Context, in *RotateRequest, opts ...grpc.CallOption) (*StatusResponse, error)
 }
 
 type coordinatorClient struct {
@@ -95,6 +101,16 @@ func (c *coordinatorClient) Status(ctx context.Context, in *StatusRequest, opts 
 	return out, nil
 }
 
+func (c *coordinatorClient) Rotate(ctx context.Context, in *RotateRequest, opts ...grpc.CallOption) (*StatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StatusResponse)
+	err := c.cc.Invoke(ctx, Coordinator_Rotate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CoordinatorServer is the server API for Coordinator service.
 // All implementations must embed UnimplementedCoordinatorServer
 // for forward compatibility.
@@ -111,6 +127,11 @@ type CoordinatorServer interface {
 	Query(grpc.BidiStreamingServer[QueryClientMessage, QueryServerMessage]) error
 	// Status reports the federation epoch and which members are attached.
 	Status(context.Context, *StatusRequest) (*StatusResponse, error)
+	// Rotate starts a new key epoch (operators only): every member makes a
+	// fresh secret-key share and deletes the old one, so ciphertexts of the
+	// old epoch can no longer be opened. It returns once the new epoch is
+	// ready or failed.
+	Rotate(context.Context, *RotateRequest) (*StatusResponse, error)
 	mustEmbedUnimplementedCoordinatorServer()
 }
 
@@ -129,6 +150,9 @@ func (UnimplementedCoordinatorServer) Query(grpc.BidiStreamingServer[QueryClient
 }
 func (UnimplementedCoordinatorServer) Status(context.Context, *StatusRequest) (*StatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Status not implemented")
+}
+func (UnimplementedCoordinatorServer) Rotate(context.Context, *RotateRequest) (*StatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Rotate not implemented")
 }
 func (UnimplementedCoordinatorServer) mustEmbedUnimplementedCoordinatorServer() {}
 func (UnimplementedCoordinatorServer) testEmbeddedByValue()                     {}
@@ -183,6 +207,24 @@ func _Coordinator_Status_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Coordinator_Rotate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinatorServer).Rotate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Coordinator_Rotate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinatorServer).Rotate(ctx, req.(*RotateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Coordinator_ServiceDesc is the grpc.ServiceDesc for Coordinator service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -193,6 +235,10 @@ var Coordinator_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Status",
 			Handler:    _Coordinator_Status_Handler,
+		},
+		{
+			MethodName: "Rotate",
+			Handler:    _Coordinator_Rotate_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
