@@ -39,7 +39,10 @@ func TestSubjectQueries(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
-	rule := policy.CohortRule{RequireTrue: []string{"consent_marketing_analytics"}, MinAge: 14, AgeColumn: "age"}
+	rule := policy.CohortRule{Conditions: []policy.Condition{
+		{Column: "consent_marketing_analytics", Op: policy.OpEq, Value: true, Code: "CONSENT_REQUIRED"},
+		{Column: "age", Op: policy.OpGe, Value: 14.0, Code: "MINOR"},
+	}}
 	if err := a.append(QueryRecord{QueryID: "q1", Time: at, Spec: specJSON, Cohort: rule}); err != nil {
 		t.Fatal(err)
 	}
