@@ -194,14 +194,19 @@ func (s *Server) receive(c *nodeConn) error {
 			task = setupTask(b.Hello.Epoch)
 		case *pb.NodeMessage_SetupShare:
 			task, blobIDs = setupTask(b.SetupShare.Epoch), []string{b.SetupShare.ShareBlob}
+		case *pb.NodeMessage_ShamirBoxes:
+			task = setupTask(b.ShamirBoxes.Epoch)
 		case *pb.NodeMessage_Input:
-			task, blobIDs = b.Input.QueryId, b.Input.CiphertextBlobs
+			task, blobIDs = runTask(b.Input.QueryId, b.Input.Run), b.Input.CiphertextBlobs
 		case *pb.NodeMessage_DecryptionShare:
-			task, blobIDs = b.DecryptionShare.QueryId, b.DecryptionShare.ShareBlobs
+			task, blobIDs = runTask(b.DecryptionShare.QueryId, b.DecryptionShare.Run), b.DecryptionShare.ShareBlobs
 		case *pb.NodeMessage_KeySwitchShare:
-			task, blobIDs = b.KeySwitchShare.QueryId, b.KeySwitchShare.ShareBlobs
+			task, blobIDs = runTask(b.KeySwitchShare.QueryId, b.KeySwitchShare.Run), b.KeySwitchShare.ShareBlobs
 		case *pb.NodeMessage_Refusal:
 			task = b.Refusal.TaskId
+			if b.Refusal.Run > 0 {
+				task = runTask(task, b.Refusal.Run)
+			}
 		default:
 			return status.Errorf(codes.InvalidArgument, "node %s sent an unknown message", c.name)
 		}
@@ -227,6 +232,10 @@ func (s *Server) receive(c *nodeConn) error {
 }
 
 func setupTask(epoch string) string { return "setup/" + epoch }
+
+// runTask names the waiter of one run of a query, so that a late answer
+// to an abandoned run never reaches the next.
+func runTask(queryID string, run uint32) string { return fmt.Sprintf("%s#%d", queryID, run) }
 
 // maybeSetup starts a key generation when every member is attached and the
 // federation has no epoch they all hold.
@@ -286,7 +295,7 @@ func (s *Server) runSetup(ctx context.Context, conns []*nodeConn) (*Epoch, error
 	if _, err := rand.Read(crs); err != nil {
 		return nil, err
 	}
-	e := &Epoch{ID: newID("e"), Params: s.cfg.Params, CRS: crs, Members: slices.Clone(s.cfg.Members)}
+	e := &Epoch{ID: newID("e"), Params: s.cfg.Params, CRS: crs, Members: slices.Clone(s.cfg.Members), Threshold: s.cfg.Threshold}
 	task := setupTask(e.ID)
 	waits := make([]<-chan nodeEvent, len(conns))
 	for i, c := range conns {
@@ -295,7 +304,7 @@ func (s *Server) runSetup(ctx context.Context, conns []*nodeConn) (*Epoch, error
 		waits[i] = ch
 	}
 	req := &pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_SetupRequest{SetupRequest: &pb.SetupRequest{
-		Epoch: e.ID, Params: e.Params, Crs: crs, Members: e.Members,
+		Epoch: e.ID, Params: e.Params, Crs: crs, Members: e.Members, Threshold: int32(e.Threshold),
 	}}}
 	for _, c := range conns {
 		if err := c.send(req); err != nil {
@@ -327,7 +336,10 @@ func (s *Server) runSetup(ctx context.Context, conns []*nodeConn) (*Epoch, error
 			return nil, fmt.Errorf("node %s key-generation share signature: %w", c.name, err)
 		}
 		shares[i] = ev.blobs[0]
-		signed[i] = &pb.SignedSetupShare{Node: c.name, CertChain: c.chain, ShareBlob: "setup/" + c.name, Signature: sh.Signature}
+		signed[i] = &pb.SignedSetupShare{
+			Node: c.name, CertChain: c.chain, ShareBlob: "setup/" + c.name, Signature: sh.Signature,
+			BoxKey: sh.BoxKey, BoxKeySignature: sh.BoxKeySignature,
+		}
 	}
 	pk, err := s.params.CombineCKG(crs, shares)
 	if err != nil {
@@ -352,6 +364,11 @@ func (s *Server) runSetup(ctx context.Context, conns []*nodeConn) (*Epoch, error
 			return nil, fmt.Errorf("send key-generation result to %s: %w", c.name, err)
 		}
 	}
+	if e.Threshold > 0 {
+		if err := s.relayShamirShares(ctx, e, conns, waits); err != nil {
+			return nil, err
+		}
+	}
 	for i, c := range conns {
 		ev, err := c.next(ctx, waits[i])
 		if err != nil {
@@ -369,6 +386,43 @@ func (s *Server) runSetup(ctx context.Context, conns []*nodeConn) (*Epoch, error
 		return nil, fmt.Errorf("persist epoch: %w", err)
 	}
 	return e, nil
+}
+
+// relayShamirShares collects every member's sealed Shamir shares and hands
+// each member those dealt to it. The boxes are sealed to keys the members
+// signed, so the coordinator can neither read nor replace them.
+func (s *Server) relayShamirShares(ctx context.Context, e *Epoch, conns []*nodeConn, waits []<-chan nodeEvent) error {
+	dealt := make([][]*pb.SealedShare, len(conns)) // [sender][recipient]
+	for i, c := range conns {
+		ev, err := s.nextNonHello(ctx, c, waits[i])
+		if err != nil {
+			return err
+		}
+		if r := ev.msg.GetRefusal(); r != nil {
+			return fmt.Errorf("node %s rejected the collective key: %s", c.name, r.Error)
+		}
+		b := ev.msg.GetShamirBoxes()
+		if b == nil || b.Epoch != e.ID || len(b.Boxes) != len(conns) {
+			return fmt.Errorf("node %s answered the key generation with an unexpected message", c.name)
+		}
+		for j, box := range b.Boxes {
+			if box.Node != conns[j].name {
+				return fmt.Errorf("node %s dealt share %d to %q, expected %s", c.name, j, box.Node, conns[j].name)
+			}
+		}
+		dealt[i] = b.Boxes
+	}
+	for j, c := range conns {
+		d := &pb.ShamirDelivery{Epoch: e.ID}
+		for i, sender := range conns {
+			box := dealt[i][j]
+			d.Boxes = append(d.Boxes, &pb.SealedShare{Node: sender.name, Ciphertext: box.Ciphertext, Signature: box.Signature, CertChain: sender.chain})
+		}
+		if err := c.send(&pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_ShamirDelivery{ShamirDelivery: d}}); err != nil {
+			return fmt.Errorf("send Shamir shares to %s: %w", c.name, err)
+		}
+	}
+	return nil
 }
 
 // nextNonHello skips hellos, which during setup only repeat a node's

@@ -3,6 +3,7 @@ package coordinator
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -22,6 +23,9 @@ import (
 
 // querierBlobBudget bounds what a querier may upload: its receiver key.
 const querierBlobBudget = 4 << 20
+
+// maxRuns bounds how often a threshold query is run after losing members.
+const maxRuns = 3
 
 // Query runs one joint query for a querier.
 func (s *Server) Query(stream pb.Coordinator_QueryServer) error {
@@ -84,7 +88,15 @@ func (s *Server) Query(stream pb.Coordinator_QueryServer) error {
 		defer sendMu.Unlock()
 		stream.Send(&pb.QueryServerMessage{Body: &pb.QueryServerMessage_Progress{Progress: &pb.Progress{Phase: phase, Node: node}}})
 	}
-	res, cts, err := s.run(ctx, q, progress)
+	res, cts, err := s.run(ctx, q, 1, progress)
+	// In a threshold epoch a run that lost a member is re-run from fresh
+	// encryptions with a new active set; the lost run's ciphertexts are
+	// never opened by another set of members.
+	for run := uint32(2); err != nil && errors.Is(err, errNodeGone) && q.epoch.Threshold > 0 && run <= maxRuns && ctx.Err() == nil; run++ {
+		s.log.Info("re-running query after a member left", "query", q.id, "run", run, "err", err)
+		progress("rerun", "")
+		res, cts, err = s.run(ctx, q, run, progress)
+	}
 	if err != nil {
 		s.log.Warn("query failed", "query", q.id, "err", err)
 		if _, ok := status.FromError(err); ok {
@@ -136,14 +148,8 @@ func (s *Server) admit(req *pb.QueryRequest, rk []byte) (*runningQuery, error) {
 		return nil, status.Errorf(codes.InvalidArgument, "receiver key: %v", err)
 	}
 	s.mu.Lock()
-	epoch := s.epoch
-	ready := s.readyLocked()
-	var missing []string
-	for _, m := range s.cfg.Members {
-		if s.nodes[m] == nil {
-			missing = append(missing, m)
-		}
-	}
+	epoch, setup := s.epoch, s.setup
+	participants := s.participantsLocked()
 	s.mu.Unlock()
 	switch {
 	case epoch == nil:
@@ -152,10 +158,11 @@ func (s *Server) admit(req *pb.QueryRequest, rk []byte) (*runningQuery, error) {
 		return nil, status.Errorf(codes.InvalidArgument, "query uses parameters %q, the federation uses %q", env.Params, epoch.Params)
 	case env.Epoch != epoch.ID:
 		return nil, status.Errorf(codes.FailedPrecondition, "query was made for epoch %q, the federation is at %q", env.Epoch, epoch.ID)
-	case len(missing) > 0:
-		return nil, status.Errorf(codes.Unavailable, "nodes not attached: %s", strings.Join(missing, ", "))
-	case !ready:
+	case setup:
 		return nil, status.Error(codes.Unavailable, "the federation is generating a new key")
+	case len(participants) < epoch.Quorum():
+		return nil, status.Errorf(codes.Unavailable, "%d of %d members attached with the epoch's key (%s); the epoch needs %d",
+			len(participants), len(epoch.Members), strings.Join(participants, ", "), epoch.Quorum())
 	case spec.MinPartners > len(epoch.Members):
 		return nil, status.Errorf(codes.InvalidArgument, "min_partners %d exceeds the federation's %d members", spec.MinPartners, len(epoch.Members))
 	}
@@ -176,6 +183,7 @@ type input struct {
 type round struct {
 	s        *Server
 	q        *runningQuery
+	run      uint32
 	conns    []*nodeConn
 	waits    []<-chan nodeEvent
 	progress func(phase, node string)
@@ -222,7 +230,7 @@ func (r *round) relay(ctx context.Context, inputs []*input, msg *pb.CoordinatorM
 func (r *round) inputs(ctx context.Context, phase int32) ([]*input, error) {
 	out := make([]*input, len(r.conns))
 	err := r.collect(ctx, fmt.Sprintf("input_%d", phase), func(i int, c *nodeConn, ev nodeEvent) error {
-		in, err := r.s.verifyInput(r.q, c, ev, phase)
+		in, err := r.s.verifyInput(r, c, ev, phase)
 		out[i] = in
 		return err
 	})
@@ -282,42 +290,50 @@ func signedInputs(inputs []*input) []*pb.SignedInput {
 //     (phase 2 input); all masks must agree;
 //  4. every node verifies the phase 2 aggregate and sends its key-switch
 //     share towards the querier's key.
-func (s *Server) run(ctx context.Context, q *runningQuery, progress func(phase, node string)) (*pb.QueryResult, [][]byte, error) {
+func (s *Server) run(ctx context.Context, q *runningQuery, run uint32, progress func(phase, node string)) (*pb.QueryResult, [][]byte, error) {
 	start := time.Now()
 	timings := map[string]float64{}
 	mark := func(phase string, since time.Time) { timings[phase] = float64(time.Since(since).Microseconds()) / 1000 }
 
+	// The run's participants and active set are fixed here, before any
+	// share is produced: the attached members holding the key, and the
+	// first quorum of them.
 	s.mu.Lock()
-	conns := make([]*nodeConn, 0, len(q.epoch.Members))
-	for _, m := range q.epoch.Members {
-		if c := s.nodes[m]; c != nil {
-			conns = append(conns, c)
-		}
+	var participants []string
+	var conns []*nodeConn
+	for _, m := range s.participantsLocked() {
+		participants = append(participants, m)
+		conns = append(conns, s.nodes[m])
 	}
 	s.mu.Unlock()
-	if len(conns) != len(q.epoch.Members) {
-		return nil, nil, status.Error(codes.Unavailable, "a member detached before the query started")
+	need := max(q.epoch.Quorum(), q.spec.MinPartners, 2)
+	if len(conns) < need {
+		return nil, nil, status.Errorf(codes.Unavailable, "%d members attached with the epoch's key; the query needs %d", len(conns), need)
 	}
-	r := &round{s: s, q: q, conns: conns, waits: make([]<-chan nodeEvent, len(conns)), progress: progress}
+	active := participants[:q.epoch.Quorum()]
+	r := &round{s: s, q: q, run: run, conns: conns, waits: make([]<-chan nodeEvent, len(conns)), progress: progress}
 	for i, c := range conns {
-		ch, drop := c.wait(q.id)
+		ch, drop := c.wait(runTask(q.id, run))
 		defer drop()
 		r.waits[i] = ch
 	}
+	// a is the round of the active set: they alone produce shares.
+	a := &round{s: s, q: q, run: run, conns: conns[:len(active)], waits: r.waits[:len(active)], progress: progress}
 	ok := false
 	defer func() {
 		if !ok {
-			s.cancelQuery(conns, q.id, "query failed")
+			s.cancelQuery(conns, q.id, run, "query failed")
 		}
 	}()
 
 	// Phase 1: admission and the encrypted counts.
 	t := time.Now()
+	rkBlob := fmt.Sprintf("rk/%s/%d", q.id, run)
 	task := &pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_QueryTask{QueryTask: &pb.QueryTask{
-		Query: q.signed, ReceiverKeyBlob: "rk/" + q.id, Members: q.epoch.Members,
+		Query: q.signed, ReceiverKeyBlob: rkBlob, Participants: participants, Active: active, Run: run,
 	}}}
 	if err := s.broadcast(ctx, conns, func(c *nodeConn) error {
-		if err := c.sendBlob("rk/"+q.id, q.receiverKey); err != nil {
+		if err := c.sendBlob(rkBlob, q.receiverKey); err != nil {
 			return err
 		}
 		return c.send(task)
@@ -337,13 +353,13 @@ func (s *Server) run(ctx context.Context, q *runningQuery, progress func(phase, 
 	// Phase 1 release: every node opens the counts from signed shares.
 	t = time.Now()
 	if err := r.relay(ctx, counts, &pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_ReleaseTask{ReleaseTask: &pb.ReleaseTask{
-		QueryId: q.id, Inputs: signedInputs(counts), AggregateDigests: countDigests,
+		QueryId: q.id, Run: run, Inputs: signedInputs(counts), AggregateDigests: countDigests,
 	}}}); err != nil {
 		return nil, nil, err
 	}
-	decShares := make([]*pb.SignedDecryptionShare, len(conns))
-	decBlobs := make([][][]byte, len(conns))
-	if err := r.collect(ctx, "counts_opened", func(i int, c *nodeConn, ev nodeEvent) error {
+	decShares := make([]*pb.SignedDecryptionShare, len(active))
+	decBlobs := make([][][]byte, len(active))
+	if err := a.collect(ctx, "counts_opened", func(i int, c *nodeConn, ev nodeEvent) error {
 		sh := ev.msg.GetDecryptionShare()
 		if sh == nil || len(ev.blobs) != len(countSums) {
 			return fmt.Errorf("node %s answered the release task with an unexpected message", c.name)
@@ -353,7 +369,7 @@ func (s *Server) run(ctx context.Context, q *runningQuery, progress func(phase, 
 		}
 		decShares[i] = &pb.SignedDecryptionShare{Node: c.name, CertChain: c.chain, Signature: sh.Signature}
 		for k := range ev.blobs {
-			decShares[i].ShareBlobs = append(decShares[i].ShareBlobs, fmt.Sprintf("dec/%s/%s/%d", q.id, c.name, k))
+			decShares[i].ShareBlobs = append(decShares[i].ShareBlobs, fmt.Sprintf("dec/%s/%d/%s/%d", q.id, run, c.name, k))
 		}
 		decBlobs[i] = ev.blobs
 		return nil
@@ -368,7 +384,7 @@ func (s *Server) run(ctx context.Context, q *runningQuery, progress func(phase, 
 				}
 			}
 		}
-		return c.send(&pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_CountsTask{CountsTask: &pb.CountsTask{QueryId: q.id, Shares: decShares}}})
+		return c.send(&pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_CountsTask{CountsTask: &pb.CountsTask{QueryId: q.id, Run: run, Shares: decShares}}})
 	}); err != nil {
 		return nil, nil, err
 	}
@@ -389,15 +405,15 @@ func (s *Server) run(ctx context.Context, q *runningQuery, progress func(phase, 
 	// Key switch towards the querier, after every node verified the aggregate.
 	t = time.Now()
 	if err := r.relay(ctx, values, &pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_KeySwitchTask{KeySwitchTask: &pb.KeySwitchTask{
-		QueryId: q.id, Inputs: signedInputs(values), AggregateDigests: digests,
+		QueryId: q.id, Run: run, Inputs: signedInputs(values), AggregateDigests: digests,
 	}}}); err != nil {
 		return nil, nil, err
 	}
-	shares := make([][][]byte, len(sums)) // [ciphertext][node]
+	shares := make([][][]byte, len(sums)) // [ciphertext][active member]
 	for k := range shares {
-		shares[k] = make([][]byte, len(conns))
+		shares[k] = make([][]byte, len(active))
 	}
-	if err := r.collect(ctx, "key_switch_share", func(i int, c *nodeConn, ev nodeEvent) error {
+	if err := a.collect(ctx, "key_switch_share", func(i int, c *nodeConn, ev nodeEvent) error {
 		sh := ev.msg.GetKeySwitchShare()
 		if sh == nil || len(ev.blobs) != len(sums) || len(sh.AggregateDigests) != len(sums) {
 			return fmt.Errorf("node %s answered the key switch with an unexpected message", c.name)
@@ -466,14 +482,15 @@ func (s *Server) verifyDecryptionShare(qid string, c *nodeConn, aggDigests [][]b
 }
 
 // verifyInput checks one node's input of a phase.
-func (s *Server) verifyInput(q *runningQuery, c *nodeConn, ev nodeEvent, phase int32) (*input, error) {
+func (s *Server) verifyInput(rd *round, c *nodeConn, ev nodeEvent, phase int32) (*input, error) {
+	q := rd.q
 	m := ev.msg.GetInput()
 	if m == nil {
 		return nil, fmt.Errorf("node %s answered with an unexpected message", c.name)
 	}
 	si := &pb.SignedInput{Node: c.name, CertChain: c.chain, Receipt: m.Receipt, Signature: m.Signature}
 	for j := range m.CiphertextBlobs {
-		si.CiphertextBlobs = append(si.CiphertextBlobs, fmt.Sprintf("in/%s/%d/%s/%d", q.id, phase, c.name, j))
+		si.CiphertextBlobs = append(si.CiphertextBlobs, fmt.Sprintf("in/%s/%d/%d/%s/%d", q.id, rd.run, phase, c.name, j))
 	}
 	r, _, err := protocol.VerifyReceipt(si, s.cfg.Roots, q.id, q.vq.Digest, time.Now())
 	if err != nil {
@@ -518,8 +535,8 @@ func (s *Server) broadcast(ctx context.Context, conns []*nodeConn, send func(*no
 	return g.Wait()
 }
 
-func (s *Server) cancelQuery(conns []*nodeConn, id, reason string) {
-	m := &pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_Cancel{Cancel: &pb.Cancel{QueryId: id, Reason: reason}}}
+func (s *Server) cancelQuery(conns []*nodeConn, id string, run uint32, reason string) {
+	m := &pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_Cancel{Cancel: &pb.Cancel{QueryId: id, Run: run, Reason: reason}}}
 	for _, c := range conns {
 		select {
 		case <-c.done:

@@ -41,6 +41,9 @@ type Config struct {
 	Members []string
 	// Params names the crypto parameter set; empty means crypto.ParamsBGV13.
 	Params string
+	// Threshold makes epochs t-of-N: any Threshold attached members can
+	// answer a query. Zero means N-of-N: every member, every query.
+	Threshold int
 	// StateDir persists the current epoch; empty keeps it in memory only.
 	StateDir string
 	// QueryTimeout bounds a query when the querier asks for no deadline of
@@ -94,6 +97,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Params == "" {
 		cfg.Params = crypto.ParamsBGV13
 	}
+	if cfg.Threshold != 0 && (cfg.Threshold < 2 || cfg.Threshold >= len(cfg.Members)) {
+		return nil, fmt.Errorf("coordinator: threshold %d must be between 2 and %d (members - 1), or 0 for N-of-N", cfg.Threshold, len(cfg.Members)-1)
+	}
 	params, err := crypto.NewParams(cfg.Params)
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: %w", err)
@@ -111,7 +117,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: %w", err)
 	}
-	if epoch != nil && (epoch.Params != cfg.Params || !slices.Equal(epoch.Members, cfg.Members)) {
+	if epoch != nil && (epoch.Params != cfg.Params || !slices.Equal(epoch.Members, cfg.Members) || epoch.Threshold != cfg.Threshold) {
 		cfg.Logger.Info("persisted epoch does not match the configuration; a new epoch will be generated", "epoch", epoch.ID)
 		epoch = nil
 	}
@@ -178,6 +184,21 @@ func (s *Server) WaitReady(ctx context.Context) error {
 		case <-changed:
 		}
 	}
+}
+
+// participantsLocked returns the members attached with the current
+// epoch's key, in member order.
+func (s *Server) participantsLocked() []string {
+	if s.epoch == nil {
+		return nil
+	}
+	var out []string
+	for _, m := range s.epoch.Members {
+		if c := s.nodes[m]; c != nil && c.holds(s.epoch) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func (s *Server) readyLocked() bool {

@@ -2,63 +2,122 @@ package node
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/policy"
 )
 
-// Cohort returns which records a policy decision admits into a query: every
-// RequireTrue column (consent for the purpose) is true, no ExcludeTrue
-// column (withdrawal, opt-out) is true, and the age is at least MinAge.
-// Where a record's value is missing, the record is left out: consent,
-// non-withdrawal and adulthood must be shown, not assumed.
+// Cohort returns which records a policy decision admits into a query: those
+// that satisfy every condition of the rule. A record with no value in a
+// condition's column fails it unless the condition says Missing "include":
+// consent, non-withdrawal and adulthood must be shown, not assumed. A
+// condition on a column the table lacks, or whose value does not fit the
+// column's kind, is an error rather than a condition skipped.
 func Cohort(t *dataset.Table, r policy.CohortRule) ([]bool, error) {
-	n := t.Rows()
-	in := make([]bool, n)
+	in := make([]bool, t.Rows())
 	for i := range in {
 		in[i] = true
 	}
-	flag := func(name string) (*dataset.Column, error) {
-		c, ok := t.Column(name)
-		if !ok {
-			return nil, fmt.Errorf("the policy needs column %q, which the data does not have", name)
-		}
-		if c.Kind != dataset.KindBool {
-			return nil, fmt.Errorf("the policy needs column %q to be true/false, it is %s", name, c.Kind)
-		}
-		return c, nil
-	}
-	for _, name := range r.RequireTrue {
-		c, err := flag(name)
+	for _, c := range r.Conditions {
+		test, err := compile(t, c)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("cohort condition %s: %w", c, err)
 		}
 		for i := range in {
-			in[i] = in[i] && c.Bools[i] && !c.Missing[i]
-		}
-	}
-	for _, name := range r.ExcludeTrue {
-		c, err := flag(name)
-		if err != nil {
-			return nil, err
-		}
-		for i := range in {
-			in[i] = in[i] && !c.Bools[i] && !c.Missing[i]
-		}
-	}
-	if r.MinAge > 0 && r.AgeColumn != "" {
-		c, ok := t.Column(r.AgeColumn)
-		if !ok {
-			return nil, fmt.Errorf("the policy needs age column %q, which the data does not have", r.AgeColumn)
-		}
-		if c.Kind != dataset.KindNumber {
-			return nil, fmt.Errorf("age column %q is %s, not a number", r.AgeColumn, c.Kind)
-		}
-		minAge := float64(r.MinAge)
-		for i, age := range c.Numbers {
-			// NaN (missing) fails the comparison and is left out.
-			in[i] = in[i] && age >= minAge
+			in[i] = in[i] && test(i)
 		}
 	}
 	return in, nil
+}
+
+// compile returns the test of condition c on the rows of t.
+func compile(t *dataset.Table, c policy.Condition) (func(row int) bool, error) {
+	col, ok := t.Column(c.Column)
+	if !ok {
+		return nil, fmt.Errorf("the policy needs column %q, which the data does not have", c.Column)
+	}
+	var missing bool
+	switch c.Missing {
+	case policy.MissingExclude, "":
+	case policy.MissingInclude:
+		missing = true
+	default:
+		return nil, fmt.Errorf("unknown missing-value treatment %q", c.Missing)
+	}
+	ordering := false
+	switch c.Op {
+	case policy.OpEq, policy.OpNe:
+	case policy.OpLt, policy.OpLe, policy.OpGt, policy.OpGe:
+		ordering = true
+	default:
+		return nil, fmt.Errorf("unknown op %q", c.Op)
+	}
+	kindErr := func() error {
+		return fmt.Errorf("column %q is %s; the policy compares it with %T %v", c.Column, col.Kind, c.Value, c.Value)
+	}
+
+	switch v := c.Value.(type) {
+	case bool:
+		if col.Kind != dataset.KindBool || ordering {
+			return nil, kindErr()
+		}
+		eq := c.Op == policy.OpEq
+		return func(i int) bool {
+			if col.Missing[i] {
+				return missing
+			}
+			return (col.Bools[i] == v) == eq
+		}, nil
+	case float64:
+		if col.Kind != dataset.KindNumber {
+			return nil, kindErr()
+		}
+		cmp := numberOp(c.Op, v)
+		return func(i int) bool {
+			if math.IsNaN(col.Numbers[i]) {
+				return missing
+			}
+			return cmp(col.Numbers[i])
+		}, nil
+	case string:
+		if col.Kind != dataset.KindCategory || ordering {
+			return nil, kindErr()
+		}
+		// The value's code in the column's dictionary; -2 matches no row,
+		// as -1 marks a missing one.
+		code := int32(-2)
+		for j, s := range col.Dict {
+			if s == v {
+				code = int32(j)
+				break
+			}
+		}
+		eq := c.Op == policy.OpEq
+		return func(i int) bool {
+			if col.Codes[i] < 0 {
+				return missing
+			}
+			return (col.Codes[i] == code) == eq
+		}, nil
+	}
+	return nil, fmt.Errorf("value %v is a %T, not a bool, number or string", c.Value, c.Value)
+}
+
+// numberOp returns the comparison x op v.
+func numberOp(op string, v float64) func(x float64) bool {
+	switch op {
+	case policy.OpEq:
+		return func(x float64) bool { return x == v }
+	case policy.OpNe:
+		return func(x float64) bool { return x != v }
+	case policy.OpLt:
+		return func(x float64) bool { return x < v }
+	case policy.OpLe:
+		return func(x float64) bool { return x <= v }
+	case policy.OpGt:
+		return func(x float64) bool { return x > v }
+	default: // policy.OpGe
+		return func(x float64) bool { return x >= v }
+	}
 }

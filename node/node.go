@@ -217,6 +217,8 @@ func (n *Node) session(ctx context.Context) error {
 			n.handleSetupRequest(ctx, s, b.SetupRequest)
 		case *pb.CoordinatorMessage_SetupResult:
 			n.handleSetupResult(ctx, s, b.SetupResult)
+		case *pb.CoordinatorMessage_ShamirDelivery:
+			n.handleShamirDelivery(ctx, s, b.ShamirDelivery)
 		case *pb.CoordinatorMessage_QueryTask:
 			rk, err := s.blobs.Take(b.QueryTask.ReceiverKeyBlob)
 			wg.Go(func() { n.handleQuery(ctx, s, b.QueryTask, rk, err) })
@@ -234,7 +236,7 @@ func (n *Node) session(ctx context.Context) error {
 			blobs, err := s.blobs.TakeAll(inputBlobs(b.KeySwitchTask.Inputs))
 			wg.Go(func() { n.handleKeySwitch(ctx, s, b.KeySwitchTask, blobs, err) })
 		case *pb.CoordinatorMessage_Cancel:
-			n.cancelQuery(b.Cancel.QueryId, b.Cancel.Reason)
+			n.cancelQuery(b.Cancel.QueryId, b.Cancel.Run, b.Cancel.Reason)
 		}
 	}
 }
@@ -277,6 +279,8 @@ func (s *session) sendBlob(id string, data []byte) error {
 	}, id, data)
 }
 
-func (s *session) refuse(task string, err error) {
-	s.send(&pb.NodeMessage{Body: &pb.NodeMessage_Refusal{Refusal: &pb.Refusal{TaskId: task, Error: err.Error()}}})
+// refuse answers a task with an error; run is the query run, or 0 for a
+// setup task.
+func (s *session) refuse(task string, run uint32, err error) {
+	s.send(&pb.NodeMessage{Body: &pb.NodeMessage_Refusal{Refusal: &pb.Refusal{TaskId: task, Run: run, Error: err.Error()}}})
 }

@@ -41,8 +41,14 @@ type admittedQuery struct {
 	epoch       *protocol.Epoch
 	receiverKey *crypto.PublicKey
 	timer       *time.Timer
+	// participants of this run of the query, and among them the active set
+	// that produces decryption and key-switch shares.
+	participants, active []string
 
 	stage stage
+	// run numbers the coordinator's runs of one query; the node keeps only
+	// the latest.
+	run uint32
 	// vec is this node's plaintext vector; it never leaves the node.
 	vec []int64
 	// own holds this node's ciphertext digests per phase.
@@ -55,36 +61,75 @@ type admittedQuery struct {
 
 func (aq *admittedQuery) queryDigest() string { return hex.EncodeToString(aq.vq.Digest) }
 
+// isActive reports whether node is in the query's active set.
+func (aq *admittedQuery) isActive(node string) bool { return slices.Contains(aq.active, node) }
+
+// checkRun checks the participants and active set a coordinator assigned
+// to a run of a query against the epoch: the active set is exactly the
+// quorum, drawn from the participants, who are distinct members including
+// this node and enough for the query.
+func checkRun(epoch *protocol.Epoch, self string, participants, active []string, minPartners int) error {
+	seen := map[string]bool{}
+	for _, p := range participants {
+		if !slices.Contains(epoch.Members, p) || seen[p] {
+			return fmt.Errorf("participant %q is not a member or is listed twice", p)
+		}
+		seen[p] = true
+	}
+	need := max(epoch.Quorum(), minPartners, 2)
+	switch {
+	case !seen[self]:
+		return errors.New("this node is not a participant of the run")
+	case len(participants) < need:
+		return fmt.Errorf("%d participants; the epoch and query need at least %d", len(participants), need)
+	case len(active) != epoch.Quorum():
+		return fmt.Errorf("active set of %d members, the epoch needs exactly %d", len(active), epoch.Quorum())
+	}
+	inActive := map[string]bool{}
+	for _, a := range active {
+		if !seen[a] || inActive[a] {
+			return fmt.Errorf("active member %q is not a participant or is listed twice", a)
+		}
+		inActive[a] = true
+	}
+	return nil
+}
+
 // handleQuery answers a query task with the phase 1 input — the encrypted
 // record counts — and a signed receipt, or with a refusal.
 func (n *Node) handleQuery(ctx context.Context, s *session, task *pb.QueryTask, rk []byte, blobErr error) {
-	qid := unverifiedQueryID(task.GetQuery())
+	qid, run := unverifiedQueryID(task.GetQuery()), task.Run
 	aq, refusal := n.admit(ctx, task, rk, blobErr)
 	if refusal != nil {
-		refusal.TaskId = qid
+		refusal.TaskId, refusal.Run = qid, run
 		n.log.Warn("query refused", "query", qid, "reason", refusalText(refusal))
 		s.send(&pb.NodeMessage{Body: &pb.NodeMessage_Refusal{Refusal: refusal}})
 		return
 	}
+	aq.run = run
 	counts := make([]int64, 0)
 	for _, i := range release.CountSlots(aq.layout) {
 		counts = append(counts, aq.vec[i])
 	}
 	input, cts, err := n.encryptInput(aq, 1, counts, nil)
 	if err != nil {
-		s.refuse(qid, err)
+		s.refuse(qid, run, err)
 		return
 	}
 	n.mu.Lock()
-	if _, dup := n.queries[qid]; dup {
-		n.mu.Unlock()
-		s.refuse(qid, errors.New("this query id was already answered"))
-		return
+	if old := n.queries[qid]; old != nil {
+		if old.run >= run {
+			n.mu.Unlock()
+			s.refuse(qid, run, errors.New("this run of the query was already answered"))
+			return
+		}
+		// A later run supersedes an earlier one, which never resumes.
+		old.timer.Stop()
 	}
 	aq.stage = stageCounted
 	n.queries[qid] = aq
 	// A query that never completes is forgotten at its expiry.
-	aq.timer = time.AfterFunc(time.Until(time.Unix(0, aq.vq.Envelope.ExpiresUnixNanos)), func() { n.forget(qid) })
+	aq.timer = time.AfterFunc(time.Until(time.Unix(0, aq.vq.Envelope.ExpiresUnixNanos)), func() { n.forget(qid, run) })
 	n.mu.Unlock()
 	sendInput(s, input, cts)
 }
@@ -119,8 +164,6 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 		return fail("this node holds no collective key yet")
 	case env.Epoch != epoch.ID || env.Params != epoch.Params:
 		return fail("query is for epoch %s (%s); this node holds %s (%s)", env.Epoch, env.Params, epoch.ID, epoch.Params)
-	case !slices.Equal(task.Members, epoch.Members):
-		return fail("the task's member list differs from the epoch's")
 	case !bytes.Equal(protocol.Digest(rk), env.ReceiverKeyDigest):
 		return fail("the receiver key does not match the signed query")
 	}
@@ -139,7 +182,13 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 	if err != nil {
 		return fail("query spec: %v", err)
 	}
-	aq := &admittedQuery{vq: vq, spec: spec, layout: spec.Layout(), params: params, epoch: epoch, receiverKey: receiverKey}
+	if err := checkRun(epoch, n.name, task.Participants, task.Active, spec.MinPartners); err != nil {
+		return fail("%v", err)
+	}
+	aq := &admittedQuery{
+		vq: vq, spec: spec, layout: spec.Layout(), params: params, epoch: epoch, receiverKey: receiverKey,
+		participants: task.Participants, active: task.Active,
+	}
 
 	metrics := make([]string, len(spec.Metrics))
 	for i, m := range spec.Metrics {
@@ -153,6 +202,7 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 		Query: policy.QueryInfo{
 			ID: env.QueryId, Digest: aq.queryDigest(), Purpose: spec.Purpose,
 			Columns: spec.Columns(), Metrics: metrics, MinPartners: spec.MinPartners, Querier: vq.Querier.String(),
+			PipiaID: spec.PipiaID, Destination: spec.Destination, Recipient: spec.Recipient,
 		},
 		NodeName:    n.name,
 		NodeColumns: columns,
@@ -198,10 +248,10 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 		"records": fmt.Sprint(stats.Rows), "selected": fmt.Sprint(stats.Selected),
 	}})
 	// The sum over all members must not wrap around the plaintext modulus.
-	bound := params.MaxAbsValue() / int64(len(epoch.Members))
+	bound := params.MaxAbsValue() / int64(len(aq.participants))
 	for i, v := range vec {
 		if v > bound || v < -bound {
-			return fail("local aggregate at slot %d (%d) exceeds %d, the most %d partners can sum exactly; narrow the clip bounds or lower decimals", i, v, bound, len(epoch.Members))
+			return fail("local aggregate at slot %d (%d) exceeds %d, the most %d partners can sum exactly; narrow the clip bounds or lower decimals", i, v, bound, len(aq.participants))
 		}
 	}
 	aq.vec = vec
@@ -229,7 +279,7 @@ func (n *Node) encryptInput(aq *admittedQuery, phase int32, values []int64, mask
 		DecisionId: aq.decision.ID, BundleRevision: aq.decision.BundleRevision,
 		UnixNanos: time.Now().UnixNano(), Phase: phase,
 	}
-	input := &pb.QueryInput{QueryId: qid}
+	input := &pb.QueryInput{QueryId: qid, Run: aq.run}
 	if mask != nil {
 		input.ReleaseMask = mask.Bitmap()
 		receipt.MaskDigest = mask.Digest()
@@ -240,7 +290,7 @@ func (n *Node) encryptInput(aq *admittedQuery, phase int32, values []int64, mask
 			return nil, nil, err
 		}
 		receipt.CiphertextDigests = append(receipt.CiphertextDigests, protocol.Digest(cts[i]))
-		input.CiphertextBlobs = append(input.CiphertextBlobs, fmt.Sprintf("ct/%s/%d/%d", qid, phase, i))
+		input.CiphertextBlobs = append(input.CiphertextBlobs, fmt.Sprintf("ct/%s/%d/%d/%d", qid, aq.run, phase, i))
 	}
 	if input.Receipt, input.Signature, err = protocol.SignReceipt(n.cfg.Credential.Key, receipt); err != nil {
 		return nil, nil, err
@@ -253,15 +303,16 @@ func (n *Node) encryptInput(aq *admittedQuery, phase int32, values []int64, mask
 // needs — a replay, or a task out of order. The query itself is left alone.
 var errWrongStep = errors.New("not at the step this task needs")
 
-// take moves a query from stage from to stage to, or explains why not.
-func (n *Node) take(qid string, from, to stage) (*admittedQuery, error) {
+// take moves run of a query from stage from to stage to, or explains why
+// not.
+func (n *Node) take(qid string, run uint32, from, to stage) (*admittedQuery, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	aq := n.queries[qid]
 	switch {
 	case aq == nil:
 		return nil, fmt.Errorf("this node has no open contribution to query %q", qid)
-	case aq.stage != from:
+	case aq.run != run || aq.stage != from:
 		return nil, fmt.Errorf("query %q is %w", qid, errWrongStep)
 	}
 	aq.stage = to
@@ -274,10 +325,13 @@ func (n *Node) handleRelease(ctx context.Context, s *session, task *pb.ReleaseTa
 	msg, shares, err := n.openCounts(ctx, task, blobs, blobErr)
 	if err != nil {
 		if !errors.Is(err, errWrongStep) {
-			n.forget(task.QueryId)
+			n.forget(task.QueryId, task.Run)
 		}
 		n.log.Warn("release refused", "query", task.QueryId, "err", err)
-		s.refuse(task.QueryId, err)
+		s.refuse(task.QueryId, task.Run, err)
+		return
+	}
+	if msg == nil {
 		return
 	}
 	for i, sh := range shares {
@@ -289,7 +343,7 @@ func (n *Node) handleRelease(ctx context.Context, s *session, task *pb.ReleaseTa
 }
 
 func (n *Node) openCounts(ctx context.Context, task *pb.ReleaseTask, blobs [][]byte, blobErr error) (*pb.DecryptionShare, [][]byte, error) {
-	aq, err := n.take(task.QueryId, stageCounted, stageOpened)
+	aq, err := n.take(task.QueryId, task.Run, stageCounted, stageOpened)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -299,6 +353,12 @@ func (n *Node) openCounts(ctx context.Context, task *pb.ReleaseTask, blobs [][]b
 	sums, err := n.verifyAggregate(aq, 1, task.Inputs, blobs, task.AggregateDigests)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !aq.isActive(n.name) {
+		// Outside the active set: keep the aggregate to open the counts
+		// from the active members' shares, and share nothing.
+		aq.counts, aq.countDigests = sums, task.AggregateDigests
+		return nil, nil, nil
 	}
 	sk, err := n.secretShare(ctx, aq)
 	if err != nil {
@@ -311,7 +371,7 @@ func (n *Node) openCounts(ctx context.Context, task *pb.ReleaseTask, blobs [][]b
 	if err := n.ledger.Claim(task.AggregateDigests...); err != nil {
 		return nil, nil, err
 	}
-	msg := &pb.DecryptionShare{QueryId: task.QueryId, AggregateDigests: task.AggregateDigests}
+	msg := &pb.DecryptionShare{QueryId: task.QueryId, Run: task.Run, AggregateDigests: task.AggregateDigests}
 	shares := make([][]byte, len(sums))
 	var shareDigests [][]byte
 	for k, sum := range sums {
@@ -319,7 +379,7 @@ func (n *Node) openCounts(ctx context.Context, task *pb.ReleaseTask, blobs [][]b
 			return nil, nil, err
 		}
 		shareDigests = append(shareDigests, protocol.Digest(shares[k]))
-		msg.ShareBlobs = append(msg.ShareBlobs, fmt.Sprintf("dec/%s/%d", task.QueryId, k))
+		msg.ShareBlobs = append(msg.ShareBlobs, fmt.Sprintf("dec/%s/%d/%d", task.QueryId, task.Run, k))
 	}
 	stmt, err := protocol.DecryptionStatementBytes(task.QueryId, n.name, task.AggregateDigests, shareDigests)
 	if err != nil {
@@ -345,9 +405,9 @@ func (n *Node) handleCounts(ctx context.Context, s *session, task *pb.CountsTask
 	}
 	if refusal != nil {
 		if !errors.Is(err, errWrongStep) {
-			n.forget(task.QueryId)
+			n.forget(task.QueryId, task.Run)
 		}
-		refusal.TaskId = task.QueryId
+		refusal.TaskId, refusal.Run = task.QueryId, task.Run
 		n.log.Warn("release refused", "query", task.QueryId, "reason", refusalText(refusal))
 		s.send(&pb.NodeMessage{Body: &pb.NodeMessage_Refusal{Refusal: refusal}})
 		return
@@ -360,7 +420,7 @@ func (n *Node) releaseGate(ctx context.Context, task *pb.CountsTask, blobs [][]b
 	fail := func(err error) (*pb.QueryInput, [][]byte, *pb.Refusal, error) {
 		return nil, nil, nil, err
 	}
-	aq, err := n.take(task.QueryId, stageOpened, stageReleased)
+	aq, err := n.take(task.QueryId, task.Run, stageOpened, stageReleased)
 	if err != nil {
 		return fail(err)
 	}
@@ -373,7 +433,10 @@ func (n *Node) releaseGate(ctx context.Context, task *pb.CountsTask, blobs [][]b
 	}
 	now := time.Now()
 	d, err := n.cfg.Policy.Release(ctx, policy.ReleaseInput{
-		Query:         policy.QueryInfo{ID: task.QueryId, Digest: aq.queryDigest(), Purpose: aq.spec.Purpose, MinPartners: aq.spec.MinPartners, Querier: aq.vq.Querier.String()},
+		Query: policy.QueryInfo{
+			ID: task.QueryId, Digest: aq.queryDigest(), Purpose: aq.spec.Purpose, MinPartners: aq.spec.MinPartners, Querier: aq.vq.Querier.String(),
+			PipiaID: aq.spec.PipiaID, Destination: aq.spec.Destination, Recipient: aq.spec.Recipient,
+		},
 		NodeName:      n.name,
 		Cells:         aq.layout.Cells,
 		ReleasesToday: n.budget.used(aq.spec.Purpose, now),
@@ -420,16 +483,16 @@ func (n *Node) releaseGate(ctx context.Context, task *pb.CountsTask, blobs [][]b
 // combineCounts checks every member's signed decryption shares of the
 // aggregate this node opened and combines them into the counts.
 func (n *Node) combineCounts(aq *admittedQuery, task *pb.CountsTask, blobs [][]byte) ([]int64, error) {
-	members := aq.epoch.Members
+	members := aq.active
 	if len(task.Shares) != len(members) {
-		return nil, fmt.Errorf("got decryption shares of %d nodes, the epoch has %d members", len(task.Shares), len(members))
+		return nil, fmt.Errorf("got decryption shares of %d nodes, the active set has %d", len(task.Shares), len(members))
 	}
 	nct := len(aq.counts)
 	perCT := make([][][]byte, nct)
 	off := 0
 	for i, sh := range task.Shares {
 		if sh.Node != members[i] {
-			return nil, fmt.Errorf("decryption share %d is from %q, expected member %q", i, sh.Node, members[i])
+			return nil, fmt.Errorf("decryption share %d is from %q, expected active member %q", i, sh.Node, members[i])
 		}
 		id, cert, err := pki.VerifyPeerCertificate(sh.CertChain, n.cfg.Roots, pki.RoleNode, time.Now())
 		if err != nil {
@@ -474,17 +537,20 @@ func (n *Node) combineCounts(aq *admittedQuery, task *pb.CountsTask, blobs [][]b
 func (n *Node) handleKeySwitch(ctx context.Context, s *session, task *pb.KeySwitchTask, blobs [][]byte, blobErr error) {
 	shares, err := n.keySwitch(ctx, task, blobs, blobErr)
 	if !errors.Is(err, errWrongStep) {
-		// Done, or failed: either way the query never takes another step.
-		n.forget(task.QueryId)
+		// Done, or failed: either way the run never takes another step.
+		n.forget(task.QueryId, task.Run)
 	}
 	if err != nil {
 		n.log.Warn("key switch refused", "query", task.QueryId, "err", err)
-		s.refuse(task.QueryId, err)
+		s.refuse(task.QueryId, task.Run, err)
 		return
 	}
-	msg := &pb.KeySwitchShare{QueryId: task.QueryId, AggregateDigests: task.AggregateDigests}
+	if shares == nil {
+		return // outside the active set: nothing to share
+	}
+	msg := &pb.KeySwitchShare{QueryId: task.QueryId, Run: task.Run, AggregateDigests: task.AggregateDigests}
 	for i, sh := range shares {
-		id := fmt.Sprintf("ks/%s/%d", task.QueryId, i)
+		id := fmt.Sprintf("ks/%s/%d/%d", task.QueryId, task.Run, i)
 		if err := s.sendBlob(id, sh); err != nil {
 			return
 		}
@@ -504,7 +570,7 @@ func (n *Node) keySwitch(ctx context.Context, task *pb.KeySwitchTask, blobs [][]
 	switch {
 	case aq == nil:
 		return nil, fmt.Errorf("this node has no open contribution to query %q", task.QueryId)
-	case aq.stage != stageReleased:
+	case aq.run != task.Run || aq.stage != stageReleased:
 		return nil, fmt.Errorf("query %q is %w", task.QueryId, errWrongStep)
 	}
 	if blobErr != nil {
@@ -513,6 +579,9 @@ func (n *Node) keySwitch(ctx context.Context, task *pb.KeySwitchTask, blobs [][]
 	aggregates, err := n.verifyAggregate(aq, 2, task.Inputs, blobs, task.AggregateDigests)
 	if err != nil {
 		return nil, err
+	}
+	if !aq.isActive(n.name) {
+		return nil, nil
 	}
 	sk, err := n.secretShare(ctx, aq)
 	if err != nil {
@@ -562,8 +631,8 @@ func (n *Node) verifyAggregate(aq *admittedQuery, phase int32, inputs []*pb.Sign
 			return nil, err
 		}
 		switch {
-		case !slices.Contains(aq.epoch.Members, id.Name):
-			return nil, fmt.Errorf("input from %s, which is not a member of the epoch", id.Name)
+		case !slices.Contains(aq.participants, id.Name):
+			return nil, fmt.Errorf("input from %s, which is not a participant of this run", id.Name)
 		case seen[id.Name]:
 			return nil, fmt.Errorf("two inputs from %s", id.Name)
 		case r.Epoch != aq.epoch.ID:
@@ -620,16 +689,33 @@ func (n *Node) verifyAggregate(aq *admittedQuery, phase int32, inputs []*pb.Sign
 	return sums, nil
 }
 
+// secretShare returns the key this node decrypts with in aq's run: its
+// additive share, or in a threshold epoch the share derived from its
+// threshold share for exactly the run's active set.
 func (n *Node) secretShare(ctx context.Context, aq *admittedQuery) (*crypto.SecretShare, error) {
-	b, err := n.cfg.Keys.Get(ctx, secretName(aq.epoch.ID))
-	if err != nil {
-		return nil, fmt.Errorf("secret-key share: %w", err)
+	if aq.epoch.Threshold == 0 {
+		return n.loadSecret(ctx, aq.params, secretName(aq.epoch.ID))
 	}
-	sk, err := aq.params.UnmarshalSecretShare(b)
+	b, err := n.cfg.Keys.Get(ctx, thresholdName(aq.epoch.ID))
 	if err != nil {
-		return nil, fmt.Errorf("secret-key share: %w", err)
+		return nil, fmt.Errorf("threshold share: %w", err)
 	}
-	return sk, nil
+	tsk, err := aq.params.UnmarshalThresholdShare(b)
+	if err != nil {
+		return nil, fmt.Errorf("threshold share: %w", err)
+	}
+	all := shamirPoints(aq.epoch)
+	var own crypto.ShamirPoint
+	active := make([]crypto.ShamirPoint, len(aq.active))
+	for i, m := range aq.epoch.Members {
+		if m == n.name {
+			own = all[i]
+		}
+		if j := slices.Index(aq.active, m); j >= 0 {
+			active[j] = all[i]
+		}
+	}
+	return aq.params.ActiveSecretShare(tsk, own, all, active, aq.epoch.Threshold)
 }
 
 // audit appends a decision about aq to the node's audit log. A decision
@@ -677,16 +763,17 @@ func refusalText(r *pb.Refusal) string {
 	return fmt.Sprint(codes)
 }
 
-func (n *Node) forget(qid string) {
+// forget drops run of a query, and any earlier run.
+func (n *Node) forget(qid string, run uint32) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if aq := n.queries[qid]; aq != nil {
+	if aq := n.queries[qid]; aq != nil && aq.run <= run {
 		aq.timer.Stop()
 		delete(n.queries, qid)
 	}
 }
 
-func (n *Node) cancelQuery(qid, reason string) {
-	n.forget(qid)
-	n.log.Info("query cancelled by the coordinator", "query", qid, "reason", reason)
+func (n *Node) cancelQuery(qid string, run uint32, reason string) {
+	n.forget(qid, run)
+	n.log.Info("query cancelled by the coordinator", "query", qid, "run", run, "reason", reason)
 }

@@ -1,6 +1,10 @@
 package policy
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -20,6 +24,38 @@ type QueryInfo struct {
 	MinPartners int
 	// Querier is the verified identity of the querier, e.g. a SPIFFE ID.
 	Querier string
+	// PipiaID names the approved personal information protection impact
+	// assessment the query runs under (PIPL Art. 55-56); empty for none.
+	PipiaID string
+	// Destination is the ISO 3166-1 alpha-2 code of the country the result
+	// goes to; empty means [DefaultDestination].
+	Destination string
+	// Recipient is RecipientSelf when the querier uses the result itself,
+	// or the name of another processor it provides the result to; empty
+	// means RecipientSelf.
+	Recipient string
+}
+
+// DefaultDestination is where a result goes when a query does not say.
+const DefaultDestination = "CN"
+
+// RecipientSelf is the recipient of a result the querier keeps.
+const RecipientSelf = "self"
+
+// destination returns q.Destination or its default.
+func (q QueryInfo) destination() string {
+	if q.Destination == "" {
+		return DefaultDestination
+	}
+	return q.Destination
+}
+
+// recipient returns q.Recipient or its default.
+func (q QueryInfo) recipient() string {
+	if q.Recipient == "" {
+		return RecipientSelf
+	}
+	return q.Recipient
 }
 
 // AdmissionInput is the input of an admission decision.
@@ -30,7 +66,14 @@ type AdmissionInput struct {
 	// NodeColumns are the columns of the node's data source; the policy
 	// derives the cohort rule from them.
 	NodeColumns []string
-	// Time is the time of the decision; the zero value means now.
+	// Plaintext says that the node's aggregate would leave it unencrypted,
+	// as in a local preview or export. JR/T 0171-2020 C2 fields are then
+	// refused: they may only enter the encrypted pipeline, where a node's
+	// aggregate leaves it only as a ciphertext under the collective key.
+	// Nodes answering joint queries leave it false.
+	Plaintext bool
+	// Time is the time of the decision; the zero value means now. Consent
+	// withdrawal and retention are judged as of this time.
 	Time time.Time
 }
 
@@ -60,16 +103,96 @@ func (r Reason) String() string {
 	return b.String()
 }
 
-// CohortRule says which records may enter a query's cohort.
+// Operators of a [Condition].
+const (
+	OpEq = "eq"
+	OpNe = "ne"
+	OpLt = "lt"
+	OpLe = "le"
+	OpGt = "gt"
+	OpGe = "ge"
+)
+
+// What a [Condition] does with a record that has no value in its column.
+const (
+	MissingExclude = "exclude"
+	MissingInclude = "include"
+)
+
+// CohortRule says which records may enter a query's cohort: those that
+// satisfy every condition. The conditions come from the policy and only
+// name columns of the node's data, so the same rule can be applied to an
+// in-memory table or compiled into a database query.
+//
+// Its JSON form, in which nodes archive it, is the policy's own:
+// {"conditions": [{"column": ..., "op": ..., "value": ..., ...}]}.
 type CohortRule struct {
-	// RequireTrue lists boolean columns that must be true for a record.
-	RequireTrue []string
-	// ExcludeTrue lists boolean columns that exclude a record when true.
-	ExcludeTrue []string
-	// MinAge excludes records whose AgeColumn is below it. It applies only
-	// when AgeColumn is set.
-	MinAge    int
-	AgeColumn string
+	Conditions []Condition `json:"conditions"`
+}
+
+// UnmarshalJSON decodes a rule in the form json.Marshal writes. A document
+// without "conditions" is an error, so that a rule stored in another shape
+// is never read as admitting every record.
+func (r *CohortRule) UnmarshalJSON(b []byte) error {
+	var doc struct {
+		Conditions *[]Condition `json:"conditions"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	if doc.Conditions == nil {
+		return errors.New("policy: cohort rule without conditions")
+	}
+	r.Conditions = *doc.Conditions
+	return nil
+}
+
+// Condition is one record-level test: the record's value in Column
+// compared by Op with Value, e.g. consent_withdrawn ne true.
+type Condition struct {
+	Column string `json:"column"`
+	// Op is one of OpEq, OpNe, OpLt, OpLe, OpGt and OpGe. The ordering
+	// operators take a number.
+	Op string `json:"op"`
+	// Value is a bool, a float64 or a string.
+	Value any `json:"value"`
+	// Missing is MissingExclude or MissingInclude: whether a record with
+	// no value in Column fails or passes the condition. Empty means
+	// MissingExclude.
+	Missing string `json:"missing,omitempty"`
+	// Code and Article say why the condition applies, for audits, e.g.
+	// "CONSENT_WITHDRAWN" and "PIPL Art. 15".
+	Code    string `json:"code"`
+	Article string `json:"article,omitempty"`
+}
+
+// String formats c for logs, e.g.
+// "consent_withdrawn_at gt 1795000000 or missing (CONSENT_WITHDRAWN, PIPL Art. 15)".
+func (c Condition) String() string {
+	var b strings.Builder
+	b.WriteString(c.Column)
+	b.WriteString(" ")
+	b.WriteString(c.Op)
+	b.WriteString(" ")
+	switch v := c.Value.(type) {
+	case float64:
+		b.WriteString(strconv.FormatFloat(v, 'f', -1, 64))
+	case string:
+		b.WriteString(strconv.Quote(v))
+	default:
+		fmt.Fprint(&b, v)
+	}
+	if c.Missing == MissingInclude {
+		b.WriteString(" or missing")
+	}
+	b.WriteString(" (")
+	b.WriteString(c.Code)
+	if c.Article != "" {
+		b.WriteString(", ")
+		b.WriteString(c.Article)
+	}
+	b.WriteString(")")
+	return b.String()
 }
 
 // Decision is the outcome of an admission request.

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,10 +24,18 @@ type reasonDocument struct {
 }
 
 type cohortDocument struct {
-	RequireTrue []string `json:"require_true"`
-	ExcludeTrue []string `json:"exclude_true"`
-	MinAge      *int     `json:"min_age"`
-	AgeColumn   *string  `json:"age_column"`
+	Conditions []json.RawMessage `json:"conditions"`
+}
+
+// conditionDocument is one cohort condition. Value stays raw so that a
+// missing or null value is told apart from a zero one.
+type conditionDocument struct {
+	Column  string          `json:"column"`
+	Op      string          `json:"op"`
+	Value   json.RawMessage `json:"value"`
+	Missing *string         `json:"missing"`
+	Code    string          `json:"code"`
+	Article string          `json:"article"`
 }
 
 // decodeDecision checks the policy's decision document v and copies it into
@@ -84,38 +93,73 @@ func decodeDecision(v any, nodeColumns []string, d *Decision) error {
 }
 
 func (c *cohortDocument) rule() (CohortRule, error) {
-	switch {
-	case c.RequireTrue == nil:
-		return CohortRule{}, errors.New("cohort.require_true is missing")
-	case c.ExcludeTrue == nil:
-		return CohortRule{}, errors.New("cohort.exclude_true is missing")
-	case c.MinAge == nil:
-		return CohortRule{}, errors.New("cohort.min_age is missing")
-	case c.AgeColumn == nil:
-		return CohortRule{}, errors.New("cohort.age_column is missing")
-	case *c.MinAge < 0:
-		return CohortRule{}, fmt.Errorf("cohort.min_age %d is negative", *c.MinAge)
-	case *c.MinAge > 0 && *c.AgeColumn == "":
-		return CohortRule{}, fmt.Errorf("cohort.min_age %d has no age column", *c.MinAge)
+	if c.Conditions == nil {
+		return CohortRule{}, errors.New("cohort.conditions is missing")
 	}
-	return CohortRule{
-		RequireTrue: c.RequireTrue,
-		ExcludeTrue: c.ExcludeTrue,
-		MinAge:      *c.MinAge,
-		AgeColumn:   *c.AgeColumn,
-	}, nil
+	rule := CohortRule{Conditions: make([]Condition, 0, len(c.Conditions))}
+	for i, raw := range c.Conditions {
+		cond, err := decodeCondition(raw)
+		if err != nil {
+			return CohortRule{}, fmt.Errorf("cohort.conditions[%d]: %w", i, err)
+		}
+		rule.Conditions = append(rule.Conditions, cond)
+	}
+	return rule, nil
+}
+
+// decodeCondition decodes one condition strictly: unknown fields, unknown
+// operators and values of the wrong type are errors, never ignored.
+func decodeCondition(raw json.RawMessage) (Condition, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var doc conditionDocument
+	if err := dec.Decode(&doc); err != nil {
+		return Condition{}, err
+	}
+	c := Condition{Column: doc.Column, Op: doc.Op, Missing: MissingExclude, Code: doc.Code, Article: doc.Article}
+	if c.Column == "" {
+		return c, errors.New("column is missing")
+	}
+	if c.Code == "" {
+		return c, fmt.Errorf("condition on %s has no code", c.Column)
+	}
+	if doc.Missing != nil {
+		switch *doc.Missing {
+		case MissingExclude, MissingInclude:
+			c.Missing = *doc.Missing
+		default:
+			return c, fmt.Errorf("condition on %s: missing is %q, not %q or %q", c.Column, *doc.Missing, MissingExclude, MissingInclude)
+		}
+	}
+	if len(doc.Value) == 0 || string(doc.Value) == "null" {
+		return c, fmt.Errorf("condition on %s has no value", c.Column)
+	}
+	if err := json.Unmarshal(doc.Value, &c.Value); err != nil {
+		return c, err
+	}
+	switch c.Value.(type) {
+	case bool, float64, string:
+	default:
+		return c, fmt.Errorf("condition on %s: value %s is not a bool, number or string", c.Column, doc.Value)
+	}
+	switch c.Op {
+	case OpEq, OpNe:
+	case OpLt, OpLe, OpGt, OpGe:
+		if _, ok := c.Value.(float64); !ok {
+			return c, fmt.Errorf("condition on %s: op %s needs a number, not %s", c.Column, c.Op, doc.Value)
+		}
+	default:
+		return c, fmt.Errorf("condition on %s: unknown op %q", c.Column, c.Op)
+	}
+	return c, nil
 }
 
 // appliesTo reports an error unless every column c filters on is one of
 // the node's, so that an allowed cohort can always be enforced.
 func (c CohortRule) appliesTo(columns []string) error {
-	need := slices.Concat(c.RequireTrue, c.ExcludeTrue)
-	if c.AgeColumn != "" {
-		need = append(need, c.AgeColumn)
-	}
-	for _, col := range need {
-		if !slices.Contains(columns, col) {
-			return fmt.Errorf("cohort column %s is not a node column", col)
+	for _, cond := range c.Conditions {
+		if !slices.Contains(columns, cond.Column) {
+			return fmt.Errorf("cohort column %s is not a node column", cond.Column)
 		}
 	}
 	return nil

@@ -2,18 +2,27 @@ package policy
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
 
 func TestDecodeDecision(t *testing.T) {
-	node := []string{"age", "consent_marketing_analytics", "consent_withdrawn"}
-	cohort := `{"require_true": ["consent_marketing_analytics"], "exclude_true": ["consent_withdrawn"], "min_age": 14, "age_column": "age"}`
+	node := []string{"age", "consent_marketing_analytics", "consent_withdrawn", "consent_withdrawn_at", "region"}
+	cohort := `{"conditions": [
+		{"column": "consent_marketing_analytics", "op": "eq", "value": true, "missing": "exclude", "code": "PURPOSE_CONSENT", "article": "PIPL Art. 13-14"},
+		{"column": "consent_withdrawn_at", "op": "gt", "value": 1795514400, "missing": "include", "code": "CONSENT_WITHDRAWN", "article": "PIPL Art. 15"},
+		{"column": "region", "op": "ne", "value": "offshore", "code": "X"},
+		{"column": "age", "op": "ge", "value": 14, "code": "MINOR"}]}`
+	withCondition := func(c string) string {
+		return `{"allow": true, "deny": [], "cohort": {"conditions": [` + c + `]}}`
+	}
 	tests := []struct {
 		name, doc string
 		wantErr   string // "" for a valid document
 	}{
 		{"allowed", `{"allow": true, "deny": [], "cohort": ` + cohort + `}`, ""},
+		{"allowed without conditions", `{"allow": true, "deny": [], "cohort": {"conditions": []}}`, ""},
 		{"denied", `{"allow": false, "deny": [{"code": "X", "article": "A", "message": "m"}], "cohort": ` + cohort + `}`, ""},
 		{"denied without cohort", `{"allow": false, "deny": [{"code": "X"}]}`, ""},
 		{"allow missing", `{"deny": [], "cohort": ` + cohort + `}`, "allow is missing"},
@@ -23,12 +32,23 @@ func TestDecodeDecision(t *testing.T) {
 		{"deny without reasons", `{"allow": false, "deny": []}`, "without a deny reason"},
 		{"reason without code", `{"allow": false, "deny": [{"message": "m"}]}`, "has no code"},
 		{"allowed without cohort", `{"allow": true, "deny": []}`, "without a cohort rule"},
-		{"require_true missing", `{"allow": true, "deny": [], "cohort": {"exclude_true": [], "min_age": 0, "age_column": ""}}`, "require_true is missing"},
-		{"min_age missing", `{"allow": true, "deny": [], "cohort": {"require_true": [], "exclude_true": [], "age_column": ""}}`, "min_age is missing"},
-		{"min_age fractional", `{"allow": true, "deny": [], "cohort": {"require_true": [], "exclude_true": [], "min_age": 14.5, "age_column": "age"}}`, "cannot unmarshal"},
-		{"min_age negative", `{"allow": true, "deny": [], "cohort": {"require_true": [], "exclude_true": [], "min_age": -1, "age_column": ""}}`, "negative"},
-		{"min_age without column", `{"allow": true, "deny": [], "cohort": {"require_true": [], "exclude_true": [], "min_age": 14, "age_column": ""}}`, "has no age column"},
-		{"cohort column not on node", `{"allow": true, "deny": [], "cohort": {"require_true": ["consent_risk_analytics"], "exclude_true": [], "min_age": 0, "age_column": ""}}`, "consent_risk_analytics is not a node column"},
+		{"conditions missing", `{"allow": true, "deny": [], "cohort": {}}`, "cohort.conditions is missing"},
+		{"old cohort shape", `{"allow": true, "deny": [], "cohort": {"require_true": [], "exclude_true": [], "min_age": 14, "age_column": "age"}}`, "cohort.conditions is missing"},
+		{"conditions not a list", `{"allow": true, "deny": [], "cohort": {"conditions": {}}}`, "cannot unmarshal"},
+		{"condition not an object", withCondition(`"age >= 14"`), "conditions[0]"},
+		{"column missing", withCondition(`{"op": "eq", "value": true, "code": "X"}`), "column is missing"},
+		{"code missing", withCondition(`{"column": "age", "op": "ge", "value": 14}`), "has no code"},
+		{"unknown op", withCondition(`{"column": "age", "op": "between", "value": 14, "code": "X"}`), `unknown op "between"`},
+		{"op missing", withCondition(`{"column": "age", "value": 14, "code": "X"}`), `unknown op ""`},
+		{"value missing", withCondition(`{"column": "age", "op": "ge", "code": "X"}`), "has no value"},
+		{"value null", withCondition(`{"column": "age", "op": "ge", "value": null, "code": "X"}`), "has no value"},
+		{"value a list", withCondition(`{"column": "region", "op": "eq", "value": ["east"], "code": "X"}`), "not a bool, number or string"},
+		{"ordering a string", withCondition(`{"column": "region", "op": "lt", "value": "m", "code": "X"}`), "needs a number"},
+		{"ordering a bool", withCondition(`{"column": "consent_withdrawn", "op": "ge", "value": true, "code": "X"}`), "needs a number"},
+		{"unknown missing", withCondition(`{"column": "age", "op": "ge", "value": 14, "missing": "ignore", "code": "X"}`), `missing is "ignore"`},
+		{"unknown field", withCondition(`{"column": "age", "op": "ge", "value": 14, "code": "X", "mising": "include"}`), "unknown field"},
+		{"column not on node", withCondition(`{"column": "consent_risk_analytics", "op": "eq", "value": true, "code": "X"}`), "consent_risk_analytics is not a node column"},
+		{"malformed cohort of a deny", `{"allow": false, "deny": [{"code": "X"}], "cohort": {"conditions": [{"column": "age", "op": "in", "value": 1, "code": "X"}]}}`, "unknown op"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,6 +67,35 @@ func TestDecodeDecision(t *testing.T) {
 				t.Fatal("a rejected document set Allow")
 			}
 		})
+	}
+}
+
+func TestDecodeConditions(t *testing.T) {
+	doc := `{"allow": true, "deny": [], "cohort": {"conditions": [
+		{"column": "consent_withdrawn", "op": "ne", "value": true, "missing": "exclude", "code": "CONSENT_WITHDRAWN", "article": "PIPL Art. 15"},
+		{"column": "consent_withdrawn_at", "op": "gt", "value": 1795514400, "missing": "include", "code": "CONSENT_WITHDRAWN", "article": "PIPL Art. 15"},
+		{"column": "region", "op": "ne", "value": "offshore", "code": "X"}]}}`
+	var v any
+	if err := json.Unmarshal([]byte(doc), &v); err != nil {
+		t.Fatal(err)
+	}
+	var d Decision
+	if err := decodeDecision(v, []string{"consent_withdrawn", "consent_withdrawn_at", "region"}, &d); err != nil {
+		t.Fatal(err)
+	}
+	want := []Condition{
+		{Column: "consent_withdrawn", Op: OpNe, Value: true, Missing: MissingExclude, Code: "CONSENT_WITHDRAWN", Article: "PIPL Art. 15"},
+		{Column: "consent_withdrawn_at", Op: OpGt, Value: 1795514400.0, Missing: MissingInclude, Code: "CONSENT_WITHDRAWN", Article: "PIPL Art. 15"},
+		{Column: "region", Op: OpNe, Value: "offshore", Missing: MissingExclude, Code: "X"},
+	}
+	if !reflect.DeepEqual(d.Cohort.Conditions, want) {
+		t.Errorf("conditions\n got %#v\nwant %#v", d.Cohort.Conditions, want)
+	}
+	if got, want := want[1].String(), "consent_withdrawn_at gt 1795514400 or missing (CONSENT_WITHDRAWN, PIPL Art. 15)"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	if got, want := want[2].String(), `region ne "offshore" (X)`; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
 	}
 }
 

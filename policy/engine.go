@@ -230,12 +230,16 @@ func admissionDocument(in AdmissionInput, now time.Time) map[string]any {
 			"metrics":      orEmpty(q.Metrics),
 			"min_partners": q.MinPartners,
 			"querier":      q.Querier,
+			"pipia_id":     q.PipiaID,
+			"destination":  q.destination(),
+			"recipient":    q.recipient(),
 		},
 		"node": map[string]any{
 			"name":    in.NodeName,
 			"columns": orEmpty(in.NodeColumns),
 		},
-		"time": now.Format(time.RFC3339Nano),
+		"pipeline": map[string]any{"encrypted": !in.Plaintext},
+		"time":     now.Format(time.RFC3339Nano),
 	}
 }
 

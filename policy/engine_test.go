@@ -19,10 +19,18 @@ var partnerColumns = []string{
 	"region", "city_tier", "risk_preference", "annual_txn_amount", "credit_score",
 	"credit_utilization", "delinquencies_12m", "has_credit_card",
 	"consent_marketing_analytics", "consent_risk_analytics", "consent_credit_scoring",
-	"consent_withdrawn",
+	"consent_withdrawn", "consent_marketing_analytics_notice_version",
+	"consent_risk_analytics_notice_version", "consent_credit_scoring_notice_version",
+	"consent_withdrawn_at", "collected_at", "consent_sensitive", "opt_out_automated",
+	"consent_provision",
 }
 
 var decisionTime = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+
+// now is decisionTime in Unix seconds, as cohort conditions carry it.
+var now = float64(decisionTime.Unix())
+
+const day = 86400
 
 func newEngine(t testing.TB, opts policy.Options) *policy.Engine {
 	t.Helper()
@@ -33,6 +41,8 @@ func newEngine(t testing.TB, opts policy.Options) *policy.Engine {
 	return e
 }
 
+// admission is an allowed marketing query reading one sensitive column
+// under its approved impact assessment, changed by modify.
 func admission(modify func(*policy.AdmissionInput)) policy.AdmissionInput {
 	in := policy.AdmissionInput{
 		Query: policy.QueryInfo{
@@ -43,6 +53,7 @@ func admission(modify func(*policy.AdmissionInput)) policy.AdmissionInput {
 			Metrics:     []string{"count", "sum"},
 			MinPartners: 3,
 			Querier:     "spiffe://fedscore.local/querier/analyst",
+			PipiaID:     "PIPIA-2026-MA-01",
 		},
 		NodeName:    "bank-a",
 		NodeColumns: slices.Clone(partnerColumns),
@@ -67,52 +78,118 @@ func codes(d policy.Decision) []string {
 	return out
 }
 
+// cond is a condition without its article, which the tests compare apart.
+func cond(column, op string, value any, code string) policy.Condition {
+	return policy.Condition{Column: column, Op: op, Value: value, Missing: policy.MissingExclude, Code: code}
+}
+
+// Conditions of the default bundle.
+var (
+	marketingConsent = cond("consent_marketing_analytics", policy.OpEq, true, "PURPOSE_CONSENT")
+	marketingNotice  = cond("consent_marketing_analytics_notice_version", policy.OpGe, 3.0, "CONSENT_NOTICE_VERSION")
+	withdrawn        = cond("consent_withdrawn", policy.OpNe, true, "CONSENT_WITHDRAWN")
+	withdrawnAt      = policy.Condition{Column: "consent_withdrawn_at", Op: policy.OpGt, Value: now, Missing: policy.MissingInclude, Code: "CONSENT_WITHDRAWN"}
+	marketingKept    = cond("collected_at", policy.OpGe, now-730*day, "RETENTION_EXPIRED")
+	sensitiveConsent = cond("consent_sensitive", policy.OpEq, true, "SENSITIVE_CONSENT")
+	noMinors         = cond("age", policy.OpGe, 14.0, "MINOR")
+)
+
+// withConditions returns the full marketing cohort with extra conditions,
+// less those on the columns in drop.
+func withConditions(extra []policy.Condition, drop ...string) []policy.Condition {
+	all := []policy.Condition{marketingConsent, marketingNotice, withdrawn, withdrawnAt, marketingKept, sensitiveConsent, noMinors}
+	all = slices.DeleteFunc(all, func(c policy.Condition) bool { return slices.Contains(drop, c.Column) })
+	return append(all, extra...)
+}
+
 func TestAdmit(t *testing.T) {
 	sandbox := policy.Options{DataOverrides: map[string]any{"assume_consent_when_absent": true}}
-	fullCohort := policy.CohortRule{
-		RequireTrue: []string{"consent_marketing_analytics"},
-		ExcludeTrue: []string{"consent_withdrawn"},
-		MinAge:      14,
-		AgeColumn:   "age",
+	withPIPIA := func(id string, covers ...string) policy.Options {
+		return policy.Options{DataOverrides: map[string]any{"pipia": map[string]any{"approved": map[string]any{
+			id: map[string]any{"purposes": []string{"marketing_analytics"}, "covers": covers},
+		}}}}
 	}
+	fullCohort := withConditions(nil)
 
 	tests := []struct {
 		name   string
 		opts   policy.Options
 		modify func(*policy.AdmissionInput)
-		codes  []string // nil: allowed
-		cohort *policy.CohortRule
+		codes  []string           // nil: allowed
+		cohort []policy.Condition // nil: not checked
 	}{
 		{
 			name:   "allowed query",
-			cohort: &fullCohort,
+			cohort: fullCohort,
 		},
 		{
 			name: "risk analytics may read credit columns",
 			modify: func(in *policy.AdmissionInput) {
 				in.Query.Purpose = "risk_analytics"
 				in.Query.Columns = []string{"credit_score"}
+				in.Query.PipiaID = "PIPIA-2026-RA-01"
+			},
+			cohort: []policy.Condition{
+				cond("consent_risk_analytics", policy.OpEq, true, "PURPOSE_CONSENT"),
+				cond("consent_risk_analytics_notice_version", policy.OpGe, 2.0, "CONSENT_NOTICE_VERSION"),
+				withdrawn, withdrawnAt,
+				cond("collected_at", policy.OpGe, now-1825*day, "RETENTION_EXPIRED"),
+				sensitiveConsent, noMinors,
 			},
 		},
 		{
-			name:   "unknown purpose",
-			modify: func(in *policy.AdmissionInput) { in.Query.Purpose = "resale" },
-			codes:  []string{"PURPOSE_UNKNOWN"},
+			name:   "no sensitive column, no separate consent and no assessment",
+			modify: func(in *policy.AdmissionInput) { in.Query.Columns = []string{"age", "gender"}; in.Query.PipiaID = "" },
+			cohort: withConditions(nil, "consent_sensitive"),
+		},
+		{
+			name: "unknown purpose",
+			modify: func(in *policy.AdmissionInput) {
+				in.Query.Purpose = "resale"
+				in.Query.Columns = []string{"age"}
+				in.Query.PipiaID = ""
+			},
+			codes: []string{"PURPOSE_UNKNOWN"},
 		},
 		{
 			name:   "empty purpose",
-			modify: func(in *policy.AdmissionInput) { in.Query.Purpose = "" },
-			codes:  []string{"PURPOSE_UNKNOWN"},
+			modify: func(in *policy.AdmissionInput) { in.Query.Purpose = ""; in.Query.Columns = []string{"age"} },
+			codes:  []string{"PIPIA_NOT_APPROVED", "PURPOSE_UNKNOWN"},
 		},
 		{
-			name:   "credit scoring without licensed channel",
-			modify: func(in *policy.AdmissionInput) { in.Query.Purpose = "credit_scoring" },
-			codes:  []string{"CREDIT_REPORTING_LICENSE_REQUIRED"},
+			name: "credit scoring without licensed channel",
+			modify: func(in *policy.AdmissionInput) {
+				in.Query.Purpose = "credit_scoring"
+				in.Query.PipiaID = "PIPIA-2026-CS-01"
+			},
+			codes: []string{"CREDIT_REPORTING_LICENSE_REQUIRED"},
 		},
 		{
-			name:   "credit scoring through licensed channel",
-			opts:   policy.Options{DataOverrides: map[string]any{"licensed_credit_channel": true}},
-			modify: func(in *policy.AdmissionInput) { in.Query.Purpose = "credit_scoring" },
+			name: "credit scoring through licensed channel excludes opt-outs",
+			opts: policy.Options{DataOverrides: map[string]any{"licensed_credit_channel": true}},
+			modify: func(in *policy.AdmissionInput) {
+				in.Query.Purpose = "credit_scoring"
+				in.Query.PipiaID = "PIPIA-2026-CS-01"
+			},
+			cohort: []policy.Condition{
+				cond("consent_credit_scoring", policy.OpEq, true, "PURPOSE_CONSENT"),
+				cond("consent_credit_scoring_notice_version", policy.OpGe, 1.0, "CONSENT_NOTICE_VERSION"),
+				withdrawn, withdrawnAt,
+				cond("collected_at", policy.OpGe, now-1825*day, "RETENTION_EXPIRED"),
+				sensitiveConsent,
+				cond("opt_out_automated", policy.OpNe, true, "AUTOMATED_DECISION_OPT_OUT"),
+				noMinors,
+			},
+		},
+		{
+			name: "automated decision without opt-out records",
+			opts: policy.Options{DataOverrides: map[string]any{"licensed_credit_channel": true}},
+			modify: func(in *policy.AdmissionInput) {
+				in.Query.Purpose = "credit_scoring"
+				in.Query.PipiaID = "PIPIA-2026-CS-01"
+				in.NodeColumns = without(in.NodeColumns, "opt_out_automated")
+			},
+			codes: []string{"OPT_OUT_COLUMN_MISSING"},
 		},
 		{
 			name:   "disallowed column for purpose",
@@ -123,6 +200,72 @@ func TestAdmit(t *testing.T) {
 			name:   "customer_id requested",
 			modify: func(in *policy.AdmissionInput) { in.Query.Columns = append(in.Query.Columns, "customer_id") },
 			codes:  []string{"IDENTIFIER_COLUMN"},
+		},
+		{
+			name:   "C3 field requested",
+			modify: func(in *policy.AdmissionInput) { in.Query.Columns = append(in.Query.Columns, "password_hash") },
+			codes:  []string{"C3_FIELD", "PURPOSE_COLUMNS"},
+		},
+		{
+			name:   "C2 field outside the encrypted pipeline",
+			modify: func(in *policy.AdmissionInput) { in.Plaintext = true },
+			codes:  []string{"C2_OUTSIDE_ENCRYPTED_PIPELINE"},
+		},
+		{
+			name: "C1 fields outside the encrypted pipeline",
+			modify: func(in *policy.AdmissionInput) {
+				in.Plaintext = true
+				in.Query.Columns = []string{"age", "region"}
+			},
+		},
+		{
+			name:   "sensitive column without an assessment",
+			modify: func(in *policy.AdmissionInput) { in.Query.PipiaID = "" },
+			codes:  []string{"PIPIA_REQUIRED"},
+		},
+		{
+			name:   "assessment not on the register",
+			modify: func(in *policy.AdmissionInput) { in.Query.PipiaID = "PIPIA-1999-01" },
+			codes:  []string{"PIPIA_NOT_APPROVED"},
+		},
+		{
+			name:   "sensitive column without separate consent records",
+			modify: func(in *policy.AdmissionInput) { in.NodeColumns = without(in.NodeColumns, "consent_sensitive") },
+			codes:  []string{"SENSITIVE_CONSENT_COLUMN_MISSING"},
+		},
+		{
+			name:   "cross-border destination",
+			modify: func(in *policy.AdmissionInput) { in.Query.Destination = "SG" },
+			codes:  []string{"CROSS_BORDER_CONSENT_COLUMN_MISSING", "CROSS_BORDER_DENIED", "PIPIA_SCOPE"},
+		},
+		{
+			name:   "explicit domestic destination",
+			modify: func(in *policy.AdmissionInput) { in.Query.Destination = "CN"; in.Query.Recipient = "self" },
+			cohort: fullCohort,
+		},
+		{
+			name:   "provision to another processor outside the assessment",
+			modify: func(in *policy.AdmissionInput) { in.Query.Recipient = "acme-consumer-finance" },
+			codes:  []string{"PIPIA_SCOPE"},
+		},
+		{
+			name: "provision to another processor needs separate consent",
+			opts: withPIPIA("PIPIA-X", "sensitive_personal_information", "provision_to_others"),
+			modify: func(in *policy.AdmissionInput) {
+				in.Query.Recipient = "acme-consumer-finance"
+				in.Query.PipiaID = "PIPIA-X"
+			},
+			cohort: withConditions([]policy.Condition{cond("consent_provision", policy.OpEq, true, "PROVISION_CONSENT")}),
+		},
+		{
+			name: "provision to another processor without consent records",
+			opts: withPIPIA("PIPIA-X", "sensitive_personal_information", "provision_to_others"),
+			modify: func(in *policy.AdmissionInput) {
+				in.Query.Recipient = "acme-consumer-finance"
+				in.Query.PipiaID = "PIPIA-X"
+				in.NodeColumns = without(in.NodeColumns, "consent_provision")
+			},
+			codes: []string{"PROVISION_CONSENT_COLUMN_MISSING"},
 		},
 		{
 			name:   "min partners too low",
@@ -148,33 +291,35 @@ func TestAdmit(t *testing.T) {
 			codes: []string{"CONSENT_COLUMN_MISSING"},
 		},
 		{
-			name:   "missing consent column allowed in sandbox",
+			name:   "missing consent columns allowed in sandbox",
 			opts:   sandbox,
 			modify: func(in *policy.AdmissionInput) { in.NodeColumns = []string{"age", "region", "annual_txn_amount"} },
-			cohort: &policy.CohortRule{RequireTrue: []string{}, ExcludeTrue: []string{}, MinAge: 14, AgeColumn: "age"},
+			cohort: []policy.Condition{noMinors},
 		},
 		{
 			name:   "recorded consent still required in sandbox",
 			opts:   sandbox,
-			cohort: &fullCohort,
+			cohort: fullCohort,
 		},
 		{
-			name:   "cohort without withdrawal column",
-			modify: func(in *policy.AdmissionInput) { in.NodeColumns = without(in.NodeColumns, "consent_withdrawn") },
-			cohort: &policy.CohortRule{RequireTrue: []string{"consent_marketing_analytics"}, ExcludeTrue: []string{}, MinAge: 14, AgeColumn: "age"},
+			name: "cohort without withdrawal, retention and version records",
+			modify: func(in *policy.AdmissionInput) {
+				in.NodeColumns = without(in.NodeColumns, "consent_withdrawn", "consent_withdrawn_at", "collected_at", "consent_marketing_analytics_notice_version")
+			},
+			cohort: []policy.Condition{marketingConsent, sensitiveConsent, noMinors},
 		},
 		{
-			name: "cohort without age column",
+			name: "node without age column",
 			modify: func(in *policy.AdmissionInput) {
 				in.Query.Columns = []string{"region"}
 				in.NodeColumns = without(in.NodeColumns, "age")
 			},
-			cohort: &policy.CohortRule{RequireTrue: []string{"consent_marketing_analytics"}, ExcludeTrue: []string{"consent_withdrawn"}},
+			codes: []string{"AGE_COLUMN_MISSING"},
 		},
 		{
-			name:   "min age from data",
-			opts:   policy.Options{DataOverrides: map[string]any{"min_age": 18}},
-			cohort: &policy.CohortRule{RequireTrue: []string{"consent_marketing_analytics"}, ExcludeTrue: []string{"consent_withdrawn"}, MinAge: 18, AgeColumn: "age"},
+			name:   "min age and notice version from data",
+			opts:   policy.Options{DataOverrides: map[string]any{"min_age": 18, "purposes": map[string]any{"marketing_analytics": map[string]any{"notice_version": 4}}}},
+			cohort: withConditions([]policy.Condition{cond("age", policy.OpGe, 18.0, "MINOR"), cond("consent_marketing_analytics_notice_version", policy.OpGe, 4.0, "CONSENT_NOTICE_VERSION")}, "age", "consent_marketing_analytics_notice_version"),
 		},
 		{
 			name: "reasons accumulate",
@@ -184,7 +329,7 @@ func TestAdmit(t *testing.T) {
 				in.Query.MinPartners = 1
 				in.NodeColumns = nil
 			},
-			codes: []string{"CONSENT_COLUMN_MISSING", "CREDIT_REPORTING_LICENSE_REQUIRED", "IDENTIFIER_COLUMN", "MIN_PARTNERS", "PURPOSE_COLUMNS"},
+			codes: []string{"AGE_COLUMN_MISSING", "CONSENT_COLUMN_MISSING", "CREDIT_REPORTING_LICENSE_REQUIRED", "IDENTIFIER_COLUMN", "MIN_PARTNERS", "OPT_OUT_COLUMN_MISSING", "PIPIA_NOT_APPROVED", "PURPOSE_COLUMNS"},
 		},
 	}
 	for _, tt := range tests {
@@ -205,8 +350,15 @@ func TestAdmit(t *testing.T) {
 					t.Errorf("reason %+v lacks an article or message", r)
 				}
 			}
-			if tt.cohort != nil && !cohortEqual(d.Cohort, *tt.cohort) {
-				t.Errorf("Cohort = %+v, want %+v", d.Cohort, *tt.cohort)
+			for _, c := range d.Cohort.Conditions {
+				if !strings.HasPrefix(c.Article, "PIPL Art. ") {
+					t.Errorf("condition %v cites no PIPL article", c)
+				}
+			}
+			if tt.cohort != nil {
+				if got, want := sortedConditions(d.Cohort.Conditions), sortedConditions(tt.cohort); !slices.Equal(got, want) {
+					t.Errorf("cohort conditions\n got %v\nwant %v", got, want)
+				}
 			}
 			if err := d.Err(); (err == nil) != d.Allow || (err != nil && !errors.Is(err, policy.ErrDenied)) {
 				t.Errorf("Err() = %v with Allow %v", err, d.Allow)
@@ -215,10 +367,15 @@ func TestAdmit(t *testing.T) {
 	}
 }
 
-func cohortEqual(a, b policy.CohortRule) bool {
-	return slices.Equal(a.RequireTrue, b.RequireTrue) &&
-		slices.Equal(a.ExcludeTrue, b.ExcludeTrue) &&
-		a.MinAge == b.MinAge && a.AgeColumn == b.AgeColumn
+// sortedConditions formats conditions without their articles, sorted.
+func sortedConditions(cs []policy.Condition) []string {
+	var out []string
+	for _, c := range cs {
+		c.Article = ""
+		out = append(out, c.String())
+	}
+	slices.Sort(out)
+	return out
 }
 
 func TestAdmitDecisionMetadata(t *testing.T) {
@@ -382,6 +539,7 @@ func TestDataOverridesMergeNested(t *testing.T) {
 	}
 	d, err = e.Admit(context.Background(), admission(func(in *policy.AdmissionInput) {
 		in.Query.Purpose = "risk_analytics"
+		in.Query.PipiaID = "PIPIA-2026-RA-01"
 	}))
 	if err != nil || !d.Allow {
 		t.Errorf("other purposes must keep their columns: %+v, %v", d, err)
@@ -429,6 +587,27 @@ func BenchmarkAdmit(b *testing.B) {
 		d, err := e.Admit(ctx, in)
 		if err != nil || !d.Allow {
 			b.Fatalf("Admit = %+v, %v", d, err)
+		}
+	}
+}
+
+func TestReleaseDestination(t *testing.T) {
+	e := newEngine(t, policy.Options{})
+	for dest, allow := range map[string]bool{"": true, "CN": true, "SG": false} {
+		d, err := e.Release(context.Background(), policy.ReleaseInput{
+			Query:    policy.QueryInfo{ID: "q-1", Purpose: "marketing_analytics", MinPartners: 3, Destination: dest},
+			NodeName: "bank-a",
+			Cells:    4,
+			Time:     decisionTime,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Allow != allow {
+			t.Errorf("destination %q: Allow = %v, want %v (%v)", dest, d.Allow, allow, d.Reasons)
+		}
+		if !allow && (len(d.Reasons) != 1 || d.Reasons[0].Code != "CROSS_BORDER_DENIED") {
+			t.Errorf("destination %q: reasons %v, want CROSS_BORDER_DENIED", dest, d.Reasons)
 		}
 	}
 }

@@ -21,18 +21,23 @@ func ExampleEngine_Admit() {
 			Columns:     []string{"age", "region", "credit_score"},
 			Metrics:     []string{"count"},
 			MinPartners: 3,
+			PipiaID:     "PIPIA-2026-MA-01",
 		},
 		NodeName:    "bank-a",
-		NodeColumns: []string{"customer_id", "age", "region", "credit_score", "consent_marketing_analytics"},
+		NodeColumns: []string{"customer_id", "age", "region", "credit_score", "consent_marketing_analytics", "consent_sensitive"},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(d.Allow)
 	fmt.Println(d.Err())
-	fmt.Printf("%+v\n", d.Cohort)
+	for _, c := range d.Cohort.Conditions {
+		fmt.Println(c)
+	}
 	// Output:
 	// false
 	// policy denied: PURPOSE_COLUMNS (PIPL Art. 6): column credit_score is not allowed for purpose marketing_analytics
-	// {RequireTrue:[consent_marketing_analytics] ExcludeTrue:[] MinAge:14 AgeColumn:age}
+	// consent_marketing_analytics eq true (PURPOSE_CONSENT, PIPL Art. 13-14)
+	// age ge 14 (MINOR, PIPL Art. 28, 31)
+	// consent_sensitive eq true (SENSITIVE_CONSENT, PIPL Art. 28-29)
 }

@@ -66,6 +66,7 @@ func (e *Engine) Release(ctx context.Context, in ReleaseInput) (ReleaseDecision,
 		"query": map[string]any{
 			"id": q.ID, "digest": q.Digest, "purpose": q.Purpose,
 			"min_partners": q.MinPartners, "querier": q.Querier,
+			"pipia_id": q.PipiaID, "destination": q.destination(), "recipient": q.recipient(),
 		},
 		"node":   map[string]any{"name": in.NodeName},
 		"cells":  in.Cells,

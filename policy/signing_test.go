@@ -349,7 +349,7 @@ func TestBuildBundle(t *testing.T) {
 		dir, revision string
 		wantRevision  string // "" means an ErrBundle error
 	}{
-		{"bundle", "", "fedscore-default-0.1.0"},
+		{"bundle", "", "fedscore-default-0.2.0"},
 		{"bundle", "rev-7", "rev-7"},
 		{"testdata/norevision", "", ""},
 		{"testdata/norevision", "rev-8", "rev-8"},
@@ -391,7 +391,7 @@ func TestInspectBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Signed || info.Verified || info.Manifest.Revision != "fedscore-default-0.1.0" || len(info.Files) < 5 {
+	if info.Signed || info.Verified || info.Manifest.Revision != "fedscore-default-0.2.0" || len(info.Files) < 5 {
 		t.Errorf("default bundle: %+v", info)
 	}
 

@@ -18,6 +18,8 @@ type Epoch struct {
 	Params    string   `json:"params"`
 	CRS       []byte   `json:"crs"`
 	Members   []string `json:"members"`
+	// Threshold is t of a t-of-N epoch; 0 means N-of-N.
+	Threshold int `json:"threshold,omitempty"`
 	PublicKey []byte   `json:"public_key"`
 	// PublicKeyDigest is the SHA-256 of PublicKey.
 	PublicKeyDigest []byte `json:"public_key_digest"`
@@ -46,4 +48,22 @@ func SaveEpoch(path string, e *Epoch) error {
 		return err
 	}
 	return atomicfile.Write(path, b, 0o600)
+}
+
+// ShamirPoints returns the members' public Shamir points: member i has
+// point i+1.
+func (e *Epoch) ShamirPoints() []uint64 {
+	out := make([]uint64, len(e.Members))
+	for i := range out {
+		out[i] = uint64(i + 1)
+	}
+	return out
+}
+
+// Quorum is how many members must take part in opening a ciphertext.
+func (e *Epoch) Quorum() int {
+	if e.Threshold > 0 {
+		return e.Threshold
+	}
+	return len(e.Members)
 }

@@ -79,6 +79,36 @@ func TestParseDecimals(t *testing.T) {
 	}
 }
 
+func TestParseResultFields(t *testing.T) {
+	tests := []struct {
+		in                           string
+		pipia, destination, receiver string
+	}{
+		{"purpose: ab\n", "", "", ""},
+		{"purpose: ab\npipia_id: PIPIA-2026-RA-01\ndestination: SG\nrecipient: acme\n", "PIPIA-2026-RA-01", "SG", "acme"},
+		// Stated defaults are dropped, so that the query has one canonical form.
+		{"purpose: ab\ndestination: CN\nrecipient: self\n", "", "", ""},
+		{`{"purpose": "ab", "destination": "CN", "recipient": "acme"}`, "", "", "acme"},
+	}
+	for _, tt := range tests {
+		s, err := Parse([]byte(tt.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.PipiaID != tt.pipia || s.Destination != tt.destination || s.Recipient != tt.receiver {
+			t.Errorf("Parse(%q) = pipia_id %q, destination %q, recipient %q; want %q, %q, %q",
+				tt.in, s.PipiaID, s.Destination, s.Recipient, tt.pipia, tt.destination, tt.receiver)
+		}
+	}
+	plain, _ := Parse([]byte("purpose: ab\n"))
+	stated, _ := Parse([]byte("purpose: ab\ndestination: CN\nrecipient: self\n"))
+	cp, _ := plain.Canonical()
+	cs, _ := stated.Canonical()
+	if string(cp) != string(cs) || strings.Contains(string(cp), "destination") {
+		t.Errorf("canonical forms %s and %s", cp, cs)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, in, msg string
@@ -106,7 +136,8 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestCanonicalRoundTrip(t *testing.T) {
-	for _, in := range []string{specYAML, specJSON, "purpose: ab\ndecimals: 0\nfilter: []\n", "purpose: ab\nfilter:\n  - {column: x, op: eq, value: false}\n"} {
+	for _, in := range []string{specYAML, specJSON, "purpose: ab\ndecimals: 0\nfilter: []\n", "purpose: ab\nfilter:\n  - {column: x, op: eq, value: false}\n",
+		"purpose: ab\npipia_id: PIPIA-2026-MA-01\ndestination: HK\nrecipient: 某某消费金融有限公司\n"} {
 		s, err := Parse([]byte(in))
 		if err != nil {
 			t.Fatal(err)
@@ -137,7 +168,8 @@ func TestCanonicalRoundTrip(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{specYAML, specJSON, "purpose: ab\n", "{}", "group_by: [{column: a, bins: [.nan, 1]}]"} {
+	for _, s := range []string{specYAML, specJSON, "purpose: ab\n", "{}", "group_by: [{column: a, bins: [.nan, 1]}]",
+		"purpose: ab\npipia_id: P-1\ndestination: CN\nrecipient: acme\n"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

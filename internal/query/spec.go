@@ -15,10 +15,30 @@ import (
 // state decimals.
 const DefaultDecimals = 2
 
+// DefaultDestination is the country a result goes to when a spec does not
+// say: China, where the federation runs.
+const DefaultDestination = "CN"
+
+// RecipientSelf is the recipient of a result the querier uses itself.
+const RecipientSelf = "self"
+
 // A Spec is a joint segment query.
 type Spec struct {
 	// Purpose names the processing purpose that consent is checked against.
 	Purpose string `json:"purpose" yaml:"purpose"`
+	// PipiaID names the approved personal information protection impact
+	// assessment the query runs under (PIPL Art. 55-56), which the policy
+	// requires for sensitive columns, automated decision-making, provision
+	// to others and cross-border provision. Letters, digits, '.', '_' and
+	// '-', at most 64.
+	PipiaID string `json:"pipia_id,omitempty" yaml:"pipia_id,omitempty"`
+	// Destination is the ISO 3166-1 alpha-2 code of the country the
+	// result's recipient is in; empty means DefaultDestination.
+	Destination string `json:"destination,omitempty" yaml:"destination,omitempty"`
+	// Recipient is RecipientSelf (empty means the same) when the querier
+	// uses the result itself, or the name of the other processor it
+	// provides the result to (PIPL Art. 23).
+	Recipient string `json:"recipient,omitempty" yaml:"recipient,omitempty"`
 	// GroupBy lists the dimensions that split records into cells.
 	GroupBy []GroupBy `json:"group_by" yaml:"group_by"`
 	// Filter lists predicates that must all hold for a record to count.
@@ -109,8 +129,15 @@ func Parse(data []byte) (*Spec, error) {
 }
 
 // normalize turns empty lists into nil and integer literals into float64,
-// so that JSON and YAML give the same spec.
+// so that JSON and YAML give the same spec, and drops a destination or
+// recipient stated at its default, so that a query has one canonical form.
 func (s *Spec) normalize() {
+	if s.Destination == DefaultDestination {
+		s.Destination = ""
+	}
+	if s.Recipient == RecipientSelf {
+		s.Recipient = ""
+	}
 	s.GroupBy = nilIfEmpty(s.GroupBy)
 	s.Filter = nilIfEmpty(s.Filter)
 	s.Metrics = nilIfEmpty(s.Metrics)
@@ -160,6 +187,24 @@ func (s *Spec) Canonical() ([]byte, error) {
 		return nil, fmt.Errorf("query: canonical form: %w", err)
 	}
 	return b, nil
+}
+
+// ResultDestination returns the country the result goes to: Destination,
+// or DefaultDestination when it is empty.
+func (s *Spec) ResultDestination() string {
+	if s.Destination == "" {
+		return DefaultDestination
+	}
+	return s.Destination
+}
+
+// ResultRecipient returns who receives the result: Recipient, or
+// RecipientSelf when it is empty.
+func (s *Spec) ResultRecipient() string {
+	if s.Recipient == "" {
+		return RecipientSelf
+	}
+	return s.Recipient
 }
 
 // Columns returns every column the query reads, sorted and without

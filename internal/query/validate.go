@@ -3,6 +3,9 @@ package query
 import (
 	"fmt"
 	"math"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Metric kinds.
@@ -61,6 +64,15 @@ func (s *Spec) Validate(l Limits) error {
 	if !validPurpose(s.Purpose) {
 		p.add("purpose", "%q must match ^[a-z][a-z0-9_]{1,63}$", s.Purpose)
 	}
+	if s.PipiaID != "" && !validPipiaID(s.PipiaID) {
+		p.add("pipia_id", "%q must match ^[A-Za-z0-9._-]{1,64}$", s.PipiaID)
+	}
+	if s.Destination != "" && !validCountry(s.Destination) {
+		p.add("destination", "%q is not an ISO 3166-1 alpha-2 country code such as CN", s.Destination)
+	}
+	if s.Recipient != "" && !validRecipient(s.Recipient) {
+		p.add("recipient", "%q must be %q or a processor's name: at most %d letters, digits, spaces and ._-&()/:@, starting with a letter or digit", s.Recipient, RecipientSelf, maxRecipient)
+	}
 	s.validateGroupBy(&p, l)
 	for i, f := range s.Filter {
 		validatePredicate(&p, fmt.Sprintf("filter[%d]", i), f)
@@ -88,6 +100,44 @@ func validPurpose(s string) bool {
 		}
 	}
 	return true
+}
+
+func validPipiaID(s string) bool {
+	if len(s) < 1 || len(s) > 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '.' && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// validCountry accepts the form of an ISO 3166-1 alpha-2 code; the policy
+// decides which countries a result may go to.
+func validCountry(s string) bool {
+	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
+}
+
+// maxRecipient is the longest recipient name, in characters.
+const maxRecipient = 128
+
+// validRecipient accepts a processor's name, such as "acme-consumer-finance",
+// "某某消费金融有限公司" or a SPIFFE ID.
+func validRecipient(s string) bool {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxRecipient {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+		case i > 0 && strings.ContainsRune(" ._-&()/:@", r):
+		default:
+			return false
+		}
+	}
+	return !strings.HasSuffix(s, " ")
 }
 
 func (s *Spec) validateGroupBy(p *problems, l Limits) {

@@ -36,6 +36,37 @@ func TestValidateAcceptsValidSpec(t *testing.T) {
 	}
 }
 
+func TestValidateAcceptsResultFields(t *testing.T) {
+	for _, edit := range []func(*Spec){
+		func(s *Spec) { s.PipiaID = "PIPIA-2026-RA-01" },
+		func(s *Spec) { s.PipiaID = strings.Repeat("a.b_c-", 10) + "1234" },
+		func(s *Spec) { s.Destination = "CN" },
+		func(s *Spec) { s.Destination = "SG" },
+		func(s *Spec) { s.Recipient = "self" },
+		func(s *Spec) { s.Recipient = "acme-consumer-finance" },
+		func(s *Spec) { s.Recipient = "某某消费金融有限公司" },
+		func(s *Spec) { s.Recipient = "spiffe://fedscore.local/processor/acme" },
+		func(s *Spec) { s.Recipient = strings.Repeat("名", 128) },
+	} {
+		s := validSpec()
+		edit(s)
+		if err := s.Validate(Limits{}); err != nil {
+			t.Errorf("%+v: %v", s, err)
+		}
+	}
+}
+
+func TestResultDefaults(t *testing.T) {
+	s := validSpec()
+	if s.ResultDestination() != "CN" || s.ResultRecipient() != "self" {
+		t.Errorf("defaults %q, %q; want CN and self", s.ResultDestination(), s.ResultRecipient())
+	}
+	s.Destination, s.Recipient = "SG", "acme"
+	if s.ResultDestination() != "SG" || s.ResultRecipient() != "acme" {
+		t.Errorf("ResultDestination, ResultRecipient = %q, %q", s.ResultDestination(), s.ResultRecipient())
+	}
+}
+
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -95,6 +126,15 @@ func TestValidate(t *testing.T) {
 		{"histogram bins", func(s *Spec) { s.Metrics[3].Bins = []float64{1, 0} }, Limits{}, "metrics[3].bins[1]", "strictly increasing"},
 		{"histogram clip", func(s *Spec) { s.Metrics[3].Clip = &[2]float64{0, 1} }, Limits{}, "metrics[3].clip", "not used"},
 		{"duplicate metric", func(s *Spec) { s.Metrics = append(s.Metrics, s.Metrics[1]) }, Limits{}, "metrics[4]", "already produced"},
+		{"pipia id pattern", func(s *Spec) { s.PipiaID = "PIPIA 2026" }, Limits{}, "pipia_id", "must match"},
+		{"pipia id too long", func(s *Spec) { s.PipiaID = strings.Repeat("P", 65) }, Limits{}, "pipia_id", "must match"},
+		{"destination lower case", func(s *Spec) { s.Destination = "sg" }, Limits{}, "destination", "ISO 3166-1 alpha-2"},
+		{"destination alpha-3", func(s *Spec) { s.Destination = "CHN" }, Limits{}, "destination", "ISO 3166-1 alpha-2"},
+		{"recipient leading space", func(s *Spec) { s.Recipient = " acme" }, Limits{}, "recipient", "processor's name"},
+		{"recipient trailing space", func(s *Spec) { s.Recipient = "acme " }, Limits{}, "recipient", "processor's name"},
+		{"recipient control character", func(s *Spec) { s.Recipient = "acme\nfinance" }, Limits{}, "recipient", "processor's name"},
+		{"recipient not UTF-8", func(s *Spec) { s.Recipient = "acme\xff" }, Limits{}, "recipient", "processor's name"},
+		{"recipient too long", func(s *Spec) { s.Recipient = strings.Repeat("名", 129) }, Limits{}, "recipient", "processor's name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

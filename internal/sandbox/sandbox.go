@@ -45,6 +45,8 @@ type Config struct {
 	Partners []Partner
 	// Params names the crypto parameter set; empty means the default.
 	Params string
+	// Threshold makes the federation t-of-N; zero means N-of-N.
+	Threshold int
 	// PolicyData is merged over the default bundle's data, e.g.
 	// {"assume_consent_when_absent": true} for public data sets that carry
 	// no consent columns.
@@ -130,7 +132,7 @@ func Start(ctx context.Context, cfg Config) (*Federation, error) {
 		members[i] = p.Name
 	}
 	f.coord, err = coordinator.New(coordinator.Config{
-		Credential: coordCred, Roots: f.ca.Pool(), Members: members, Params: cfg.Params,
+		Credential: coordCred, Roots: f.ca.Pool(), Members: members, Params: cfg.Params, Threshold: cfg.Threshold,
 		StateDir: filepath.Join(f.dir, "coordinator"), Logger: cfg.Logger.With("role", "coordinator"),
 		Observe: cfg.Observe, QueryTimeout: cfg.QueryTimeout,
 	})
@@ -349,7 +351,10 @@ func (f *Federation) Expected(ctx context.Context, spec *query.Spec) (*query.Res
 	for i, m := range spec.Metrics {
 		metrics[i] = m.Kind
 	}
-	info := policy.QueryInfo{ID: "plaintext-check", Purpose: spec.Purpose, Columns: spec.Columns(), Metrics: metrics, MinPartners: spec.MinPartners}
+	info := policy.QueryInfo{
+		ID: "plaintext-check", Purpose: spec.Purpose, Columns: spec.Columns(), Metrics: metrics, MinPartners: spec.MinPartners,
+		PipiaID: spec.PipiaID, Destination: spec.Destination, Recipient: spec.Recipient,
+	}
 	var minCell int64
 	for _, p := range f.cfg.Partners {
 		var cols []string

@@ -11,10 +11,16 @@ import (
 // generator draws one table. Each customer is drawn in full before the
 // next, so a table's first rows do not depend on its length.
 type generator struct {
-	r   *rand.Rand
-	cfg Config
-	w   weights
+	r       *rand.Rand
+	records *rand.Rand // consent records
+	cfg     Config
+	w       weights
 }
+
+// recordStream selects the random stream of consent records.
+const recordStream = 0x9e3779b97f4a7c15
+
+const day = 24 * 60 * 60
 
 // customer holds one drawn record.
 type customer struct {
@@ -28,6 +34,18 @@ type customer struct {
 	hasCard                       bool
 	marketing, riskAnalytics      bool
 	scoring, withdrawn            bool
+
+	// Consent records, in Unix seconds where times; NaN marks none.
+	noticeVersions          [3]float64 // by purpose, as consents
+	withdrawnAt, collected  float64
+	sensitive, provision    bool
+	automatedDecisionOptOut bool
+}
+
+// consents returns the customer's consent to each purpose, in the order of
+// noticeVersions.
+func (c *customer) consents() [3]bool {
+	return [3]bool{c.marketing, c.riskAnalytics, c.scoring}
 }
 
 func (g *generator) table() (*dataset.Table, error) {
@@ -50,8 +68,23 @@ func (g *generator) table() (*dataset.Table, error) {
 	riskAnalytics := make([]bool, n)
 	scoring := make([]bool, n)
 	withdrawn := make([]bool, n)
+	var notices [3][]float64
+	for p := range notices {
+		notices[p] = make([]float64, n)
+	}
+	withdrawnAt := make([]float64, n)
+	collected := make([]float64, n)
+	sensitive := make([]bool, n)
+	optOut := make([]bool, n)
+	provision := make([]bool, n)
 	for i := range n {
 		c := g.customer()
+		g.consentRecords(&c)
+		for p := range notices {
+			notices[p][i] = c.noticeVersions[p]
+		}
+		withdrawnAt[i], collected[i] = c.withdrawnAt, c.collected
+		sensitive[i], optOut[i], provision[i] = c.sensitive, c.automatedDecisionOptOut, c.provision
 		ids[i] = fmt.Sprintf("%s-%06d", g.cfg.Partner, i+1)
 		age[i], gender[i], education[i], occupation[i] = c.age, c.gender, c.education, c.occupation
 		income[i], region[i], cityTier[i], risk[i] = c.income, c.region, c.cityTier, c.risk
@@ -78,6 +111,14 @@ func (g *generator) table() (*dataset.Table, error) {
 	b.AddBool("consent_risk_analytics", riskAnalytics, nil)
 	b.AddBool("consent_credit_scoring", scoring, nil)
 	b.AddBool("consent_withdrawn", withdrawn, nil)
+	b.AddNumber("consent_marketing_analytics_notice_version", notices[0])
+	b.AddNumber("consent_risk_analytics_notice_version", notices[1])
+	b.AddNumber("consent_credit_scoring_notice_version", notices[2])
+	b.AddNumber("consent_withdrawn_at", withdrawnAt)
+	b.AddNumber("collected_at", collected)
+	b.AddBool("consent_sensitive", sensitive, nil)
+	b.AddBool("opt_out_automated", optOut, nil)
+	b.AddBool("consent_provision", provision, nil)
 	t, err := b.Build()
 	if err != nil {
 		return nil, fmt.Errorf("synth: %w", err)
@@ -164,6 +205,55 @@ func (g *generator) customer() customer {
 		c.marketing, c.riskAnalytics, c.scoring = marketing, riskAnalytics, scoring
 	}
 	return c
+}
+
+// consentRecords draws c's consent records from the records stream. A
+// consent is mostly under the purpose's current notice; about 8 % of
+// marketing and 6 % of risk consents date from an older one and need
+// renewing. Records were collected within two years for about 80 % of
+// customers, two to five years ago for 17 % and up to ten years ago for
+// the rest. Every time is midnight UTC of a day before AsOf, so that a
+// record's standing does not change during a day's queries.
+func (g *generator) consentRecords(c *customer) {
+	r := g.records
+	asOf := float64(g.cfg.AsOf.Unix()/day) * day
+	outdated := [3]float64{0.08, 0.06, 0}
+	for p, consented := range c.consents() {
+		// Drawn for every customer, to keep the stream aligned.
+		old := r.Float64() < outdated[p]
+		older := 1 + r.IntN(max(noticeVersions[p]-1, 1))
+		switch {
+		case !consented:
+			c.noticeVersions[p] = math.NaN()
+		case old && noticeVersions[p] > 1:
+			c.noticeVersions[p] = float64(older)
+		default:
+			c.noticeVersions[p] = float64(noticeVersions[p])
+		}
+	}
+
+	withdrawnDays := 1 + r.IntN(720)
+	c.withdrawnAt = math.NaN()
+	if c.withdrawn {
+		c.withdrawnAt = asOf - float64(withdrawnDays*day)
+	}
+
+	var days int
+	switch u := r.Float64(); {
+	case u < 0.80:
+		days = r.IntN(730)
+	case u < 0.97:
+		days = 730 + r.IntN(3*365)
+	default:
+		days = 5*365 + r.IntN(5*365)
+	}
+	c.collected = asOf - float64(days*day)
+
+	sensitive, provision := r.Float64() < 0.90, r.Float64() < 0.35
+	c.automatedDecisionOptOut = r.Float64() < 0.07
+	if !c.withdrawn {
+		c.sensitive, c.provision = sensitive, provision
+	}
 }
 
 func (g *generator) occupation(age float64, minor bool) int32 {

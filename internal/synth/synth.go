@@ -8,6 +8,15 @@
 // city tiers 1–3 (tier one, new tier one and tier two, "一二线") about
 // 78 %; moderate risk preference the majority; about 22 % with a
 // delinquency in the last 12 months; about 3 % who withdrew all consent.
+//
+// Consent records follow the default policy bundle: per-purpose consent
+// with the version of the notice it was given under (a few consents date
+// from an older notice and need renewing), the time of a withdrawal, the
+// time the record was collected (about 80 % within two years), separate
+// consent for sensitive personal information (about 90 %) and for
+// provision to other processors (about 35 %), and refusals of automated
+// decision-making (about 7 %). Times are Unix seconds at midnight UTC
+// before Config.AsOf.
 // Income drives transaction amounts and credit cards, and a latent risk
 // factor drives credit score, utilization and delinquencies, so that
 // segment queries find real differences.
@@ -19,6 +28,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"time"
 
 	"github.com/fedscore/fedscore/node/dataset"
 )
@@ -42,7 +52,16 @@ type Config struct {
 	// MinorShare is the share of customers aged 10–17, in [0, 1]; zero
 	// means DefaultMinorShare.
 	MinorShare float64
+	// AsOf is the time the data is drawn as of: collection and withdrawal
+	// times lie on days before it. Zero means the start of the current UTC
+	// day, so that tables of equal configs drawn on one day are equal.
+	AsOf time.Time
 }
+
+// noticeVersions are the current consent notice versions of the default
+// policy bundle's purposes (policy/bundle/data.json), in the order of
+// customer.consents; synthetic consents are mostly under these.
+var noticeVersions = [3]int{3, 2, 1}
 
 // Category dictionaries, in code order. They are built per table, as
 // the table takes ownership of them.
@@ -83,6 +102,11 @@ func Columns() []string {
 		"credit_score", "credit_utilization", "delinquencies_12m",
 		"has_credit_card", "consent_marketing_analytics",
 		"consent_risk_analytics", "consent_credit_scoring", "consent_withdrawn",
+		"consent_marketing_analytics_notice_version",
+		"consent_risk_analytics_notice_version",
+		"consent_credit_scoring_notice_version",
+		"consent_withdrawn_at", "collected_at", "consent_sensitive",
+		"opt_out_automated", "consent_provision",
 	}
 }
 
@@ -104,6 +128,9 @@ func (c Config) validate() (Config, error) {
 	if c.MinorShare == 0 {
 		c.MinorShare = DefaultMinorShare
 	}
+	if c.AsOf.IsZero() {
+		c.AsOf = time.Now().UTC().Truncate(24 * time.Hour)
+	}
 	return c, nil
 }
 
@@ -115,6 +142,13 @@ func Generate(cfg Config) (*dataset.Table, error) {
 	}
 	h := fnv.New64a()
 	h.Write([]byte(cfg.Partner))
-	g := &generator{r: rand.New(rand.NewPCG(cfg.Seed, h.Sum64())), cfg: cfg, w: defaultWeights()}
+	g := &generator{
+		r: rand.New(rand.NewPCG(cfg.Seed, h.Sum64())),
+		// Consent records come from a stream of their own, so that they
+		// leave every other column as it was before they were added.
+		records: rand.New(rand.NewPCG(cfg.Seed, h.Sum64()^recordStream)),
+		cfg:     cfg,
+		w:       defaultWeights(),
+	}
 	return g.table()
 }

@@ -5,7 +5,9 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/fedscore/fedscore/node/dataset"
 )
@@ -28,22 +30,44 @@ func column(t *testing.T, tab *dataset.Table, name string) *dataset.Column {
 	return c
 }
 
+// sameTable reports whether a and b hold the same columns and values, a
+// missing number (NaN) matching another.
+func sameTable(a, b *dataset.Table) bool {
+	ca, cb := a.Columns(), b.Columns()
+	if a.Rows() != b.Rows() || len(ca) != len(cb) {
+		return false
+	}
+	bits := func(x, y float64) bool { return math.Float64bits(x) == math.Float64bits(y) }
+	for i, x := range ca {
+		y := cb[i]
+		if x.Name != y.Name || x.Kind != y.Kind || !slices.EqualFunc(x.Numbers, y.Numbers, bits) ||
+			!slices.Equal(x.Codes, y.Codes) || !slices.Equal(x.Dict, y.Dict) ||
+			!slices.Equal(x.Bools, y.Bools) || !slices.Equal(x.Missing, y.Missing) {
+			return false
+		}
+	}
+	return true
+}
+
 func TestDeterministic(t *testing.T) {
-	cfg := Config{Partner: "bank-a", Rows: 2000, Seed: 7}
+	asOf := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	cfg := Config{Partner: "bank-a", Rows: 2000, Seed: 7, AsOf: asOf}
 	a, b := generate(t, cfg), generate(t, cfg)
-	if !reflect.DeepEqual(a, b) {
+	if !sameTable(a, b) {
 		t.Fatal("equal configs gave different tables")
 	}
-	for _, other := range []Config{{Partner: "bank-b", Rows: 2000, Seed: 7}, {Partner: "bank-a", Rows: 2000, Seed: 8}} {
+	for _, other := range []Config{{Partner: "bank-b", Rows: 2000, Seed: 7, AsOf: asOf}, {Partner: "bank-a", Rows: 2000, Seed: 8, AsOf: asOf}} {
 		c := generate(t, other)
 		if reflect.DeepEqual(column(t, a, "age").Numbers, column(t, c, "age").Numbers) {
 			t.Errorf("config %+v gave the same ages as %+v", other, cfg)
 		}
 	}
 	// A longer table starts with the same customers.
-	long := generate(t, Config{Partner: "bank-a", Rows: 3000, Seed: 7})
-	if !slices.Equal(column(t, a, "credit_score").Numbers, column(t, long, "credit_score").Numbers[:2000]) {
-		t.Error("the first rows depend on the row count")
+	long := generate(t, Config{Partner: "bank-a", Rows: 3000, Seed: 7, AsOf: asOf})
+	for _, name := range []string{"credit_score", "collected_at"} {
+		if !slices.Equal(column(t, a, name).Numbers, column(t, long, name).Numbers[:2000]) {
+			t.Errorf("the first rows' %s depend on the row count", name)
+		}
 	}
 }
 
@@ -92,9 +116,11 @@ func TestRanges(t *testing.T) {
 			}
 		}
 	}
+	// Only records that do not exist are missing: a notice version without
+	// a consent and a withdrawal time without a withdrawal.
 	for _, c := range tab.Columns() {
 		for i := range c.Len() {
-			if c.IsMissing(i) {
+			if c.IsMissing(i) && !strings.HasSuffix(c.Name, "_notice_version") && c.Name != "consent_withdrawn_at" {
 				t.Fatalf("%s row %d is missing", c.Name, i)
 			}
 		}
@@ -102,7 +128,8 @@ func TestRanges(t *testing.T) {
 	age := column(t, tab, "age").Numbers
 	card := column(t, tab, "has_credit_card").Bools
 	withdrawn := column(t, tab, "consent_withdrawn").Bools
-	consents := []string{"consent_marketing_analytics", "consent_risk_analytics", "consent_credit_scoring"}
+	withdrawnAt := column(t, tab, "consent_withdrawn_at").Numbers
+	consents := []string{"consent_marketing_analytics", "consent_risk_analytics", "consent_credit_scoring", "consent_sensitive", "consent_provision"}
 	for i := range age {
 		if age[i] < 18 && card[i] {
 			t.Fatalf("row %d: a minor holds a credit card", i)
@@ -111,6 +138,98 @@ func TestRanges(t *testing.T) {
 			if withdrawn[i] && column(t, tab, name).Bools[i] {
 				t.Fatalf("row %d: %s after withdrawal", i, name)
 			}
+		}
+		if withdrawn[i] == math.IsNaN(withdrawnAt[i]) {
+			t.Fatalf("row %d: withdrawn %v at %v", i, withdrawn[i], withdrawnAt[i])
+		}
+		for p, name := range consents[:3] {
+			consented := column(t, tab, name).Bools[i]
+			v := column(t, tab, name+"_notice_version").Numbers[i]
+			if consented == math.IsNaN(v) || !math.IsNaN(v) && (v < 1 || v > float64(noticeVersions[p])) {
+				t.Fatalf("row %d: %s %v under notice version %v", i, name, consented, v)
+			}
+		}
+	}
+}
+
+func TestConsentRecords(t *testing.T) {
+	asOf := time.Date(2026, 11, 24, 15, 30, 0, 0, time.UTC)
+	midnight := float64(time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC).Unix())
+	const rows = 50000
+	tab := generate(t, Config{Partner: "p1", Rows: rows, Seed: 5, AsOf: asOf})
+	collected := column(t, tab, "collected_at").Numbers
+	withdrawnAt := column(t, tab, "consent_withdrawn_at").Numbers
+	recent := 0
+	for i := range rows {
+		for _, v := range []float64{collected[i], withdrawnAt[i]} {
+			if math.IsNaN(v) {
+				continue
+			}
+			if v > midnight || math.Mod(v, 86400) != 0 {
+				t.Fatalf("row %d: time %v is not a midnight before %v", i, v, asOf)
+			}
+		}
+		if collected[i] > midnight-730*86400 {
+			recent++
+		}
+	}
+	share := func(name string, want bool) float64 {
+		n := 0
+		for _, b := range column(t, tab, name).Bools {
+			if b == want {
+				n++
+			}
+		}
+		return float64(n) / rows
+	}
+	outdated := func(name string, current float64) float64 {
+		n, all := 0, 0
+		for _, v := range column(t, tab, name).Numbers {
+			if !math.IsNaN(v) {
+				all++
+				if v < current {
+					n++
+				}
+			}
+		}
+		return float64(n) / float64(all)
+	}
+	tests := []struct {
+		name      string
+		got       float64
+		want, tol float64
+	}{
+		{"collected within two years", float64(recent) / rows, 0.80, 0.01},
+		{"sensitive consent", share("consent_sensitive", true), 0.90 * 0.97, 0.01},
+		{"provision consent", share("consent_provision", true), 0.35 * 0.97, 0.01},
+		{"automated decision opt-out", share("opt_out_automated", true), 0.07, 0.005},
+		{"outdated marketing notice", outdated("consent_marketing_analytics_notice_version", 3), 0.08, 0.01},
+		{"outdated risk notice", outdated("consent_risk_analytics_notice_version", 2), 0.06, 0.01},
+		{"outdated credit notice", outdated("consent_credit_scoring_notice_version", 1), 0, 0},
+	}
+	for _, tt := range tests {
+		if math.Abs(tt.got-tt.want) > tt.tol {
+			t.Errorf("%s: share %.3f, want %.3f ± %.3f", tt.name, tt.got, tt.want, tt.tol)
+		}
+	}
+
+	// Consent records leave the other columns as they were: they come from
+	// a stream of their own.
+	for _, name := range []string{"age", "credit_score", "consent_marketing_analytics"} {
+		other := generate(t, Config{Partner: "p1", Rows: 1000, Seed: 5, AsOf: asOf.AddDate(1, 0, 0)})
+		a, b := column(t, tab, name), column(t, other, name)
+		if !slices.Equal(a.Numbers[:min(len(a.Numbers), 1000)], b.Numbers) || !slices.Equal(a.Bools[:min(len(a.Bools), 1000)], b.Bools) {
+			t.Errorf("%s depends on AsOf", name)
+		}
+	}
+}
+
+func TestAsOfDefaultsToToday(t *testing.T) {
+	tab := generate(t, Config{Partner: "p1", Rows: 100, Seed: 6})
+	today := float64(time.Now().UTC().Truncate(24 * time.Hour).Unix())
+	for i, v := range column(t, tab, "collected_at").Numbers {
+		if v > today || v < today-10*366*86400 {
+			t.Fatalf("row %d collected at %v, not in the ten years before %v", i, v, today)
 		}
 	}
 }

@@ -149,6 +149,7 @@ type NodeMessage struct {
 	//	*NodeMessage_KeySwitchShare
 	//	*NodeMessage_Refusal
 	//	*NodeMessage_DecryptionShare
+	//	*NodeMessage_ShamirBoxes
 	Body          isNodeMessage_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -254,6 +255,15 @@ func (x *NodeMessage) GetDecryptionShare() *DecryptionShare {
 	return nil
 }
 
+func (x *NodeMessage) GetShamirBoxes() *ShamirBoxes {
+	if x != nil {
+		if x, ok := x.Body.(*NodeMessage_ShamirBoxes); ok {
+			return x.ShamirBoxes
+		}
+	}
+	return nil
+}
+
 type isNodeMessage_Body interface {
 	isNodeMessage_Body()
 }
@@ -286,6 +296,10 @@ type NodeMessage_DecryptionShare struct {
 	DecryptionShare *DecryptionShare `protobuf:"bytes,7,opt,name=decryption_share,json=decryptionShare,proto3,oneof"`
 }
 
+type NodeMessage_ShamirBoxes struct {
+	ShamirBoxes *ShamirBoxes `protobuf:"bytes,8,opt,name=shamir_boxes,json=shamirBoxes,proto3,oneof"`
+}
+
 func (*NodeMessage_Chunk) isNodeMessage_Body() {}
 
 func (*NodeMessage_Hello) isNodeMessage_Body() {}
@@ -299,6 +313,8 @@ func (*NodeMessage_KeySwitchShare) isNodeMessage_Body() {}
 func (*NodeMessage_Refusal) isNodeMessage_Body() {}
 
 func (*NodeMessage_DecryptionShare) isNodeMessage_Body() {}
+
+func (*NodeMessage_ShamirBoxes) isNodeMessage_Body() {}
 
 // Hello opens a node's stream and says which federation epoch it holds.
 type Hello struct {
@@ -368,9 +384,13 @@ type SetupShare struct {
 	Epoch     string                 `protobuf:"bytes,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	ShareBlob string                 `protobuf:"bytes,2,opt,name=share_blob,json=shareBlob,proto3" json:"share_blob,omitempty"`
 	// Signature by the node over the SetupStatement for this share.
-	Signature     []byte `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Signature []byte `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	// Threshold epochs only: the node's public key for receiving its Shamir
+	// shares, and the node's signature over it.
+	BoxKey          []byte `protobuf:"bytes,4,opt,name=box_key,json=boxKey,proto3" json:"box_key,omitempty"`
+	BoxKeySignature []byte `protobuf:"bytes,5,opt,name=box_key_signature,json=boxKeySignature,proto3" json:"box_key_signature,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *SetupShare) Reset() {
@@ -424,6 +444,145 @@ func (x *SetupShare) GetSignature() []byte {
 	return nil
 }
 
+func (x *SetupShare) GetBoxKey() []byte {
+	if x != nil {
+		return x.BoxKey
+	}
+	return nil
+}
+
+func (x *SetupShare) GetBoxKeySignature() []byte {
+	if x != nil {
+		return x.BoxKeySignature
+	}
+	return nil
+}
+
+// ShamirBoxes carries a node's Shamir shares of its secret-key share, one
+// sealed box per member (HPKE to the member's box key, signed by the
+// sender), for a threshold epoch.
+type ShamirBoxes struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Epoch         string                 `protobuf:"bytes,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Boxes         []*SealedShare         `protobuf:"bytes,2,rep,name=boxes,proto3" json:"boxes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShamirBoxes) Reset() {
+	*x = ShamirBoxes{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShamirBoxes) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShamirBoxes) ProtoMessage() {}
+
+func (x *ShamirBoxes) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShamirBoxes.ProtoReflect.Descriptor instead.
+func (*ShamirBoxes) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ShamirBoxes) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
+func (x *ShamirBoxes) GetBoxes() []*SealedShare {
+	if x != nil {
+		return x.Boxes
+	}
+	return nil
+}
+
+type SealedShare struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The recipient (in ShamirBoxes) or the sender (in ShamirDelivery).
+	Node       string `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Ciphertext []byte `protobuf:"bytes,2,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"`
+	Signature  []byte `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	// In ShamirDelivery: the sender's DER certificates, leaf first.
+	CertChain     [][]byte `protobuf:"bytes,4,rep,name=cert_chain,json=certChain,proto3" json:"cert_chain,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SealedShare) Reset() {
+	*x = SealedShare{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealedShare) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealedShare) ProtoMessage() {}
+
+func (x *SealedShare) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealedShare.ProtoReflect.Descriptor instead.
+func (*SealedShare) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SealedShare) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *SealedShare) GetCiphertext() []byte {
+	if x != nil {
+		return x.Ciphertext
+	}
+	return nil
+}
+
+func (x *SealedShare) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *SealedShare) GetCertChain() [][]byte {
+	if x != nil {
+		return x.CertChain
+	}
+	return nil
+}
+
 // SetupStatement is what a node signs for its key-generation share.
 type SetupStatement struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -438,7 +597,7 @@ type SetupStatement struct {
 
 func (x *SetupStatement) Reset() {
 	*x = SetupStatement{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[5]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -450,7 +609,7 @@ func (x *SetupStatement) String() string {
 func (*SetupStatement) ProtoMessage() {}
 
 func (x *SetupStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[5]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -463,7 +622,7 @@ func (x *SetupStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetupStatement.ProtoReflect.Descriptor instead.
 func (*SetupStatement) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{5}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SetupStatement) GetEpoch() string {
@@ -515,14 +674,16 @@ type QueryInput struct {
 	CiphertextBlobs []string `protobuf:"bytes,4,rep,name=ciphertext_blobs,json=ciphertextBlobs,proto3" json:"ciphertext_blobs,omitempty"`
 	// Phase 2 only: the node's release mask, one bit per vector slot
 	// (bit i at byte i/8, bit i%8); its SHA-256 is Receipt.mask_digest.
-	ReleaseMask   []byte `protobuf:"bytes,5,opt,name=release_mask,json=releaseMask,proto3" json:"release_mask,omitempty"`
+	ReleaseMask []byte `protobuf:"bytes,5,opt,name=release_mask,json=releaseMask,proto3" json:"release_mask,omitempty"`
+	// The run of the query this answers (see QueryTask.run).
+	Run           uint32 `protobuf:"varint,6,opt,name=run,proto3" json:"run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryInput) Reset() {
 	*x = QueryInput{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[6]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +695,7 @@ func (x *QueryInput) String() string {
 func (*QueryInput) ProtoMessage() {}
 
 func (x *QueryInput) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[6]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +708,7 @@ func (x *QueryInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryInput.ProtoReflect.Descriptor instead.
 func (*QueryInput) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{6}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *QueryInput) GetQueryId() string {
@@ -585,6 +746,13 @@ func (x *QueryInput) GetReleaseMask() []byte {
 	return nil
 }
 
+func (x *QueryInput) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
 // Receipt binds a node's ciphertexts to the query and the policy decision
 // that admitted it.
 type Receipt struct {
@@ -607,7 +775,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[7]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -619,7 +787,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[7]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -632,7 +800,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{7}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Receipt) GetQueryId() string {
@@ -715,13 +883,14 @@ type DecryptionShare struct {
 	ShareBlobs       []string               `protobuf:"bytes,3,rep,name=share_blobs,json=shareBlobs,proto3" json:"share_blobs,omitempty"`
 	// Signature over the DecryptionStatement.
 	Signature     []byte `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
+	Run           uint32 `protobuf:"varint,5,opt,name=run,proto3" json:"run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DecryptionShare) Reset() {
 	*x = DecryptionShare{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[8]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +902,7 @@ func (x *DecryptionShare) String() string {
 func (*DecryptionShare) ProtoMessage() {}
 
 func (x *DecryptionShare) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[8]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +915,7 @@ func (x *DecryptionShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptionShare.ProtoReflect.Descriptor instead.
 func (*DecryptionShare) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{8}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DecryptionShare) GetQueryId() string {
@@ -777,6 +946,13 @@ func (x *DecryptionShare) GetSignature() []byte {
 	return nil
 }
 
+func (x *DecryptionShare) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
 // DecryptionStatement is what a node signs for its decryption shares.
 type DecryptionStatement struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
@@ -790,7 +966,7 @@ type DecryptionStatement struct {
 
 func (x *DecryptionStatement) Reset() {
 	*x = DecryptionStatement{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[9]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -802,7 +978,7 @@ func (x *DecryptionStatement) String() string {
 func (*DecryptionStatement) ProtoMessage() {}
 
 func (x *DecryptionStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[9]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -815,7 +991,7 @@ func (x *DecryptionStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptionStatement.ProtoReflect.Descriptor instead.
 func (*DecryptionStatement) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{9}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DecryptionStatement) GetQueryId() string {
@@ -853,13 +1029,14 @@ type KeySwitchShare struct {
 	AggregateDigests [][]byte               `protobuf:"bytes,2,rep,name=aggregate_digests,json=aggregateDigests,proto3" json:"aggregate_digests,omitempty"`
 	ShareBlobs       []string               `protobuf:"bytes,3,rep,name=share_blobs,json=shareBlobs,proto3" json:"share_blobs,omitempty"`
 	DecisionId       string                 `protobuf:"bytes,4,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
+	Run              uint32                 `protobuf:"varint,5,opt,name=run,proto3" json:"run,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
 
 func (x *KeySwitchShare) Reset() {
 	*x = KeySwitchShare{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[10]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -871,7 +1048,7 @@ func (x *KeySwitchShare) String() string {
 func (*KeySwitchShare) ProtoMessage() {}
 
 func (x *KeySwitchShare) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[10]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -884,7 +1061,7 @@ func (x *KeySwitchShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySwitchShare.ProtoReflect.Descriptor instead.
 func (*KeySwitchShare) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{10}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *KeySwitchShare) GetQueryId() string {
@@ -915,6 +1092,13 @@ func (x *KeySwitchShare) GetDecisionId() string {
 	return ""
 }
 
+func (x *KeySwitchShare) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
 // Refusal tells the coordinator that a node will not take part in a task:
 // a policy denial (with its reasons) or a failed check.
 type Refusal struct {
@@ -924,13 +1108,15 @@ type Refusal struct {
 	BundleRevision string                 `protobuf:"bytes,3,opt,name=bundle_revision,json=bundleRevision,proto3" json:"bundle_revision,omitempty"`
 	Reasons        []*Reason              `protobuf:"bytes,4,rep,name=reasons,proto3" json:"reasons,omitempty"`
 	Error          string                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// For a query task: the run refused.
+	Run           uint32 `protobuf:"varint,6,opt,name=run,proto3" json:"run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[11]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -942,7 +1128,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[11]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -955,7 +1141,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{11}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Refusal) GetTaskId() string {
@@ -993,6 +1179,13 @@ func (x *Refusal) GetError() string {
 	return ""
 }
 
+func (x *Refusal) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
 type Reason struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
@@ -1004,7 +1197,7 @@ type Reason struct {
 
 func (x *Reason) Reset() {
 	*x = Reason{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[12]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1016,7 +1209,7 @@ func (x *Reason) String() string {
 func (*Reason) ProtoMessage() {}
 
 func (x *Reason) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[12]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1029,7 +1222,7 @@ func (x *Reason) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reason.ProtoReflect.Descriptor instead.
 func (*Reason) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{12}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Reason) GetCode() string {
@@ -1065,6 +1258,7 @@ type CoordinatorMessage struct {
 	//	*CoordinatorMessage_Cancel
 	//	*CoordinatorMessage_ReleaseTask
 	//	*CoordinatorMessage_CountsTask
+	//	*CoordinatorMessage_ShamirDelivery
 	Body          isCoordinatorMessage_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1072,7 +1266,7 @@ type CoordinatorMessage struct {
 
 func (x *CoordinatorMessage) Reset() {
 	*x = CoordinatorMessage{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[13]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1084,7 +1278,7 @@ func (x *CoordinatorMessage) String() string {
 func (*CoordinatorMessage) ProtoMessage() {}
 
 func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[13]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1097,7 +1291,7 @@ func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoordinatorMessage.ProtoReflect.Descriptor instead.
 func (*CoordinatorMessage) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{13}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CoordinatorMessage) GetBody() isCoordinatorMessage_Body {
@@ -1179,6 +1373,15 @@ func (x *CoordinatorMessage) GetCountsTask() *CountsTask {
 	return nil
 }
 
+func (x *CoordinatorMessage) GetShamirDelivery() *ShamirDelivery {
+	if x != nil {
+		if x, ok := x.Body.(*CoordinatorMessage_ShamirDelivery); ok {
+			return x.ShamirDelivery
+		}
+	}
+	return nil
+}
+
 type isCoordinatorMessage_Body interface {
 	isCoordinatorMessage_Body()
 }
@@ -1215,6 +1418,10 @@ type CoordinatorMessage_CountsTask struct {
 	CountsTask *CountsTask `protobuf:"bytes,8,opt,name=counts_task,json=countsTask,proto3,oneof"`
 }
 
+type CoordinatorMessage_ShamirDelivery struct {
+	ShamirDelivery *ShamirDelivery `protobuf:"bytes,9,opt,name=shamir_delivery,json=shamirDelivery,proto3,oneof"`
+}
+
 func (*CoordinatorMessage_Chunk) isCoordinatorMessage_Body() {}
 
 func (*CoordinatorMessage_SetupRequest) isCoordinatorMessage_Body() {}
@@ -1231,20 +1438,79 @@ func (*CoordinatorMessage_ReleaseTask) isCoordinatorMessage_Body() {}
 
 func (*CoordinatorMessage_CountsTask) isCoordinatorMessage_Body() {}
 
-// SetupRequest starts the collective key generation of a new epoch.
-type SetupRequest struct {
+func (*CoordinatorMessage_ShamirDelivery) isCoordinatorMessage_Body() {}
+
+// ShamirDelivery hands a node the sealed Shamir shares every member made
+// for it.
+type ShamirDelivery struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Epoch         string                 `protobuf:"bytes,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	Params        string                 `protobuf:"bytes,2,opt,name=params,proto3" json:"params,omitempty"`
-	Crs           []byte                 `protobuf:"bytes,3,opt,name=crs,proto3" json:"crs,omitempty"`
-	Members       []string               `protobuf:"bytes,4,rep,name=members,proto3" json:"members,omitempty"`
+	Boxes         []*SealedShare         `protobuf:"bytes,2,rep,name=boxes,proto3" json:"boxes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShamirDelivery) Reset() {
+	*x = ShamirDelivery{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShamirDelivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShamirDelivery) ProtoMessage() {}
+
+func (x *ShamirDelivery) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShamirDelivery.ProtoReflect.Descriptor instead.
+func (*ShamirDelivery) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ShamirDelivery) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
+func (x *ShamirDelivery) GetBoxes() []*SealedShare {
+	if x != nil {
+		return x.Boxes
+	}
+	return nil
+}
+
+// SetupRequest starts the collective key generation of a new epoch.
+type SetupRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Epoch   string                 `protobuf:"bytes,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Params  string                 `protobuf:"bytes,2,opt,name=params,proto3" json:"params,omitempty"`
+	Crs     []byte                 `protobuf:"bytes,3,opt,name=crs,proto3" json:"crs,omitempty"`
+	Members []string               `protobuf:"bytes,4,rep,name=members,proto3" json:"members,omitempty"`
+	// t of a t-of-N epoch: any t members can open a ciphertext together.
+	// 0 means N-of-N: every member must take part in every query.
+	Threshold     int32 `protobuf:"varint,5,opt,name=threshold,proto3" json:"threshold,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SetupRequest) Reset() {
 	*x = SetupRequest{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[14]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1256,7 +1522,7 @@ func (x *SetupRequest) String() string {
 func (*SetupRequest) ProtoMessage() {}
 
 func (x *SetupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[14]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1269,7 +1535,7 @@ func (x *SetupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetupRequest.ProtoReflect.Descriptor instead.
 func (*SetupRequest) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{14}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SetupRequest) GetEpoch() string {
@@ -1300,6 +1566,13 @@ func (x *SetupRequest) GetMembers() []string {
 	return nil
 }
 
+func (x *SetupRequest) GetThreshold() int32 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
 // SetupResult relays every member's signed share so that each node
 // recombines the collective key itself instead of trusting the coordinator.
 type SetupResult struct {
@@ -1312,7 +1585,7 @@ type SetupResult struct {
 
 func (x *SetupResult) Reset() {
 	*x = SetupResult{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[15]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1324,7 +1597,7 @@ func (x *SetupResult) String() string {
 func (*SetupResult) ProtoMessage() {}
 
 func (x *SetupResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[15]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1337,7 +1610,7 @@ func (x *SetupResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetupResult.ProtoReflect.Descriptor instead.
 func (*SetupResult) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{15}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SetupResult) GetEpoch() string {
@@ -1358,16 +1631,18 @@ type SignedSetupShare struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Node  string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
 	// DER certificates, leaf first.
-	CertChain     [][]byte `protobuf:"bytes,2,rep,name=cert_chain,json=certChain,proto3" json:"cert_chain,omitempty"`
-	ShareBlob     string   `protobuf:"bytes,3,opt,name=share_blob,json=shareBlob,proto3" json:"share_blob,omitempty"`
-	Signature     []byte   `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CertChain       [][]byte `protobuf:"bytes,2,rep,name=cert_chain,json=certChain,proto3" json:"cert_chain,omitempty"`
+	ShareBlob       string   `protobuf:"bytes,3,opt,name=share_blob,json=shareBlob,proto3" json:"share_blob,omitempty"`
+	Signature       []byte   `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
+	BoxKey          []byte   `protobuf:"bytes,5,opt,name=box_key,json=boxKey,proto3" json:"box_key,omitempty"`
+	BoxKeySignature []byte   `protobuf:"bytes,6,opt,name=box_key_signature,json=boxKeySignature,proto3" json:"box_key_signature,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *SignedSetupShare) Reset() {
 	*x = SignedSetupShare{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[16]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1379,7 +1654,7 @@ func (x *SignedSetupShare) String() string {
 func (*SignedSetupShare) ProtoMessage() {}
 
 func (x *SignedSetupShare) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[16]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1392,7 +1667,7 @@ func (x *SignedSetupShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedSetupShare.ProtoReflect.Descriptor instead.
 func (*SignedSetupShare) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{16}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SignedSetupShare) GetNode() string {
@@ -1423,19 +1698,41 @@ func (x *SignedSetupShare) GetSignature() []byte {
 	return nil
 }
 
+func (x *SignedSetupShare) GetBoxKey() []byte {
+	if x != nil {
+		return x.BoxKey
+	}
+	return nil
+}
+
+func (x *SignedSetupShare) GetBoxKeySignature() []byte {
+	if x != nil {
+		return x.BoxKeySignature
+	}
+	return nil
+}
+
 // QueryTask asks a node for its encrypted aggregate.
 type QueryTask struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Query           *SignedQuery           `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
 	ReceiverKeyBlob string                 `protobuf:"bytes,2,opt,name=receiver_key_blob,json=receiverKeyBlob,proto3" json:"receiver_key_blob,omitempty"`
-	Members         []string               `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The epoch's members taking part in this run of the query, and among
+	// them the active set whose members produce decryption and key-switch
+	// shares. Both are fixed before any share is produced; a run that loses
+	// a member is never resumed but re-run from fresh encryptions.
+	Participants []string `protobuf:"bytes,3,rep,name=participants,proto3" json:"participants,omitempty"`
+	Active       []string `protobuf:"bytes,4,rep,name=active,proto3" json:"active,omitempty"`
+	// Runs of one query are numbered from 1; a node answers only its latest
+	// run of a query, and every answer names its run.
+	Run           uint32 `protobuf:"varint,5,opt,name=run,proto3" json:"run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryTask) Reset() {
 	*x = QueryTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[17]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1447,7 +1744,7 @@ func (x *QueryTask) String() string {
 func (*QueryTask) ProtoMessage() {}
 
 func (x *QueryTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[17]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1460,7 +1757,7 @@ func (x *QueryTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryTask.ProtoReflect.Descriptor instead.
 func (*QueryTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{17}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *QueryTask) GetQuery() *SignedQuery {
@@ -1477,11 +1774,25 @@ func (x *QueryTask) GetReceiverKeyBlob() string {
 	return ""
 }
 
-func (x *QueryTask) GetMembers() []string {
+func (x *QueryTask) GetParticipants() []string {
 	if x != nil {
-		return x.Members
+		return x.Participants
 	}
 	return nil
+}
+
+func (x *QueryTask) GetActive() []string {
+	if x != nil {
+		return x.Active
+	}
+	return nil
+}
+
+func (x *QueryTask) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
 }
 
 // SignedQuery is the querier's signed query.
@@ -1498,7 +1809,7 @@ type SignedQuery struct {
 
 func (x *SignedQuery) Reset() {
 	*x = SignedQuery{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[18]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1510,7 +1821,7 @@ func (x *SignedQuery) String() string {
 func (*SignedQuery) ProtoMessage() {}
 
 func (x *SignedQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[18]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1523,7 +1834,7 @@ func (x *SignedQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedQuery.ProtoReflect.Descriptor instead.
 func (*SignedQuery) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{18}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SignedQuery) GetEnvelope() []byte {
@@ -1564,7 +1875,7 @@ type QueryEnvelope struct {
 
 func (x *QueryEnvelope) Reset() {
 	*x = QueryEnvelope{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[19]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1576,7 +1887,7 @@ func (x *QueryEnvelope) String() string {
 func (*QueryEnvelope) ProtoMessage() {}
 
 func (x *QueryEnvelope) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[19]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1589,7 +1900,7 @@ func (x *QueryEnvelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryEnvelope.ProtoReflect.Descriptor instead.
 func (*QueryEnvelope) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{19}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *QueryEnvelope) GetQueryId() string {
@@ -1648,13 +1959,14 @@ type KeySwitchTask struct {
 	QueryId          string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
 	Inputs           []*SignedInput         `protobuf:"bytes,2,rep,name=inputs,proto3" json:"inputs,omitempty"`
 	AggregateDigests [][]byte               `protobuf:"bytes,3,rep,name=aggregate_digests,json=aggregateDigests,proto3" json:"aggregate_digests,omitempty"`
+	Run              uint32                 `protobuf:"varint,4,opt,name=run,proto3" json:"run,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
 
 func (x *KeySwitchTask) Reset() {
 	*x = KeySwitchTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[20]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1666,7 +1978,7 @@ func (x *KeySwitchTask) String() string {
 func (*KeySwitchTask) ProtoMessage() {}
 
 func (x *KeySwitchTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[20]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1679,7 +1991,7 @@ func (x *KeySwitchTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySwitchTask.ProtoReflect.Descriptor instead.
 func (*KeySwitchTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{20}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *KeySwitchTask) GetQueryId() string {
@@ -1703,6 +2015,13 @@ func (x *KeySwitchTask) GetAggregateDigests() [][]byte {
 	return nil
 }
 
+func (x *KeySwitchTask) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
 // ReleaseTask asks a node for its decryption shares of the phase 1
 // aggregate (the cell counts) of the given signed inputs. The node
 // recomputes the aggregate itself.
@@ -1711,13 +2030,14 @@ type ReleaseTask struct {
 	QueryId          string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
 	Inputs           []*SignedInput         `protobuf:"bytes,2,rep,name=inputs,proto3" json:"inputs,omitempty"`
 	AggregateDigests [][]byte               `protobuf:"bytes,3,rep,name=aggregate_digests,json=aggregateDigests,proto3" json:"aggregate_digests,omitempty"`
+	Run              uint32                 `protobuf:"varint,4,opt,name=run,proto3" json:"run,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ReleaseTask) Reset() {
 	*x = ReleaseTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[21]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1729,7 +2049,7 @@ func (x *ReleaseTask) String() string {
 func (*ReleaseTask) ProtoMessage() {}
 
 func (x *ReleaseTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[21]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1742,7 +2062,7 @@ func (x *ReleaseTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseTask.ProtoReflect.Descriptor instead.
 func (*ReleaseTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{21}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ReleaseTask) GetQueryId() string {
@@ -1766,6 +2086,13 @@ func (x *ReleaseTask) GetAggregateDigests() [][]byte {
 	return nil
 }
 
+func (x *ReleaseTask) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
 // CountsTask relays every member's signed decryption shares. Each node
 // opens the counts itself, runs its release gate, and answers with its
 // phase 2 input masked by its own release mask, or with a refusal.
@@ -1773,13 +2100,14 @@ type CountsTask struct {
 	state         protoimpl.MessageState   `protogen:"open.v1"`
 	QueryId       string                   `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
 	Shares        []*SignedDecryptionShare `protobuf:"bytes,2,rep,name=shares,proto3" json:"shares,omitempty"`
+	Run           uint32                   `protobuf:"varint,3,opt,name=run,proto3" json:"run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CountsTask) Reset() {
 	*x = CountsTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[22]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1791,7 +2119,7 @@ func (x *CountsTask) String() string {
 func (*CountsTask) ProtoMessage() {}
 
 func (x *CountsTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[22]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1804,7 +2132,7 @@ func (x *CountsTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountsTask.ProtoReflect.Descriptor instead.
 func (*CountsTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{22}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CountsTask) GetQueryId() string {
@@ -1821,6 +2149,13 @@ func (x *CountsTask) GetShares() []*SignedDecryptionShare {
 	return nil
 }
 
+func (x *CountsTask) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
 type SignedDecryptionShare struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -1833,7 +2168,7 @@ type SignedDecryptionShare struct {
 
 func (x *SignedDecryptionShare) Reset() {
 	*x = SignedDecryptionShare{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[23]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1845,7 +2180,7 @@ func (x *SignedDecryptionShare) String() string {
 func (*SignedDecryptionShare) ProtoMessage() {}
 
 func (x *SignedDecryptionShare) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[23]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1858,7 +2193,7 @@ func (x *SignedDecryptionShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedDecryptionShare.ProtoReflect.Descriptor instead.
 func (*SignedDecryptionShare) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{23}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SignedDecryptionShare) GetNode() string {
@@ -1902,7 +2237,7 @@ type SignedInput struct {
 
 func (x *SignedInput) Reset() {
 	*x = SignedInput{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[24]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1914,7 +2249,7 @@ func (x *SignedInput) String() string {
 func (*SignedInput) ProtoMessage() {}
 
 func (x *SignedInput) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[24]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1927,7 +2262,7 @@ func (x *SignedInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedInput.ProtoReflect.Descriptor instead.
 func (*SignedInput) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{24}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SignedInput) GetNode() string {
@@ -1969,13 +2304,14 @@ type Cancel struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	QueryId       string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
 	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Run           uint32                 `protobuf:"varint,3,opt,name=run,proto3" json:"run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Cancel) Reset() {
 	*x = Cancel{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[25]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1987,7 +2323,7 @@ func (x *Cancel) String() string {
 func (*Cancel) ProtoMessage() {}
 
 func (x *Cancel) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[25]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2000,7 +2336,7 @@ func (x *Cancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cancel.ProtoReflect.Descriptor instead.
 func (*Cancel) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{25}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Cancel) GetQueryId() string {
@@ -2017,6 +2353,13 @@ func (x *Cancel) GetReason() string {
 	return ""
 }
 
+func (x *Cancel) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
 type QueryClientMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Body:
@@ -2030,7 +2373,7 @@ type QueryClientMessage struct {
 
 func (x *QueryClientMessage) Reset() {
 	*x = QueryClientMessage{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[26]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2042,7 +2385,7 @@ func (x *QueryClientMessage) String() string {
 func (*QueryClientMessage) ProtoMessage() {}
 
 func (x *QueryClientMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[26]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2055,7 +2398,7 @@ func (x *QueryClientMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryClientMessage.ProtoReflect.Descriptor instead.
 func (*QueryClientMessage) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{26}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *QueryClientMessage) GetBody() isQueryClientMessage_Body {
@@ -2111,7 +2454,7 @@ type QueryRequest struct {
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[27]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2123,7 +2466,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[27]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2136,7 +2479,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{27}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *QueryRequest) GetQuery() *SignedQuery {
@@ -2174,7 +2517,7 @@ type QueryServerMessage struct {
 
 func (x *QueryServerMessage) Reset() {
 	*x = QueryServerMessage{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[28]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2186,7 +2529,7 @@ func (x *QueryServerMessage) String() string {
 func (*QueryServerMessage) ProtoMessage() {}
 
 func (x *QueryServerMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[28]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2199,7 +2542,7 @@ func (x *QueryServerMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryServerMessage.ProtoReflect.Descriptor instead.
 func (*QueryServerMessage) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{28}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *QueryServerMessage) GetBody() isQueryServerMessage_Body {
@@ -2268,7 +2611,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[29]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2280,7 +2623,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[29]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2293,7 +2636,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{29}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Progress) GetPhase() string {
@@ -2326,7 +2669,7 @@ type QueryResult struct {
 
 func (x *QueryResult) Reset() {
 	*x = QueryResult{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[30]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2338,7 +2681,7 @@ func (x *QueryResult) String() string {
 func (*QueryResult) ProtoMessage() {}
 
 func (x *QueryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[30]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2351,7 +2694,7 @@ func (x *QueryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResult.ProtoReflect.Descriptor instead.
 func (*QueryResult) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{30}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *QueryResult) GetQueryId() string {
@@ -2407,7 +2750,7 @@ type PartnerReceipt struct {
 
 func (x *PartnerReceipt) Reset() {
 	*x = PartnerReceipt{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[31]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2419,7 +2762,7 @@ func (x *PartnerReceipt) String() string {
 func (*PartnerReceipt) ProtoMessage() {}
 
 func (x *PartnerReceipt) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[31]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2432,7 +2775,7 @@ func (x *PartnerReceipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartnerReceipt.ProtoReflect.Descriptor instead.
 func (*PartnerReceipt) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{31}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PartnerReceipt) GetNode() string {
@@ -2464,7 +2807,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[32]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2476,7 +2819,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[32]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2489,7 +2832,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{32}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{35}
 }
 
 type StatusResponse struct {
@@ -2508,7 +2851,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[33]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2520,7 +2863,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[33]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2533,7 +2876,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{33}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *StatusResponse) GetEpoch() string {
@@ -2588,7 +2931,7 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x05Chunk\x12\x17\n" +
 	"\ablob_id\x18\x01 \x01(\tR\x06blobId\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x14\n" +
-	"\x05final\x18\x03 \x01(\bR\x05final\"\xa0\x03\n" +
+	"\x05final\x18\x03 \x01(\bR\x05final\"\xdf\x03\n" +
 	"\vNodeMessage\x12*\n" +
 	"\x05chunk\x18\x01 \x01(\v2\x12.fedscore.v1.ChunkH\x00R\x05chunk\x12*\n" +
 	"\x05hello\x18\x02 \x01(\v2\x12.fedscore.v1.HelloH\x00R\x05hello\x12:\n" +
@@ -2597,31 +2940,46 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x05input\x18\x04 \x01(\v2\x17.fedscore.v1.QueryInputH\x00R\x05input\x12G\n" +
 	"\x10key_switch_share\x18\x05 \x01(\v2\x1b.fedscore.v1.KeySwitchShareH\x00R\x0ekeySwitchShare\x120\n" +
 	"\arefusal\x18\x06 \x01(\v2\x14.fedscore.v1.RefusalH\x00R\arefusal\x12I\n" +
-	"\x10decryption_share\x18\a \x01(\v2\x1c.fedscore.v1.DecryptionShareH\x00R\x0fdecryptionShareB\x06\n" +
+	"\x10decryption_share\x18\a \x01(\v2\x1c.fedscore.v1.DecryptionShareH\x00R\x0fdecryptionShare\x12=\n" +
+	"\fshamir_boxes\x18\b \x01(\v2\x18.fedscore.v1.ShamirBoxesH\x00R\vshamirBoxesB\x06\n" +
 	"\x04body\"c\n" +
 	"\x05Hello\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\tR\x05epoch\x12*\n" +
-	"\x11public_key_digest\x18\x03 \x01(\fR\x0fpublicKeyDigest\"_\n" +
+	"\x11public_key_digest\x18\x03 \x01(\fR\x0fpublicKeyDigest\"\xa4\x01\n" +
 	"\n" +
 	"SetupShare\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\tR\x05epoch\x12\x1d\n" +
 	"\n" +
 	"share_blob\x18\x02 \x01(\tR\tshareBlob\x12\x1c\n" +
-	"\tsignature\x18\x03 \x01(\fR\tsignature\"\x87\x01\n" +
+	"\tsignature\x18\x03 \x01(\fR\tsignature\x12\x17\n" +
+	"\abox_key\x18\x04 \x01(\fR\x06boxKey\x12*\n" +
+	"\x11box_key_signature\x18\x05 \x01(\fR\x0fboxKeySignature\"S\n" +
+	"\vShamirBoxes\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\tR\x05epoch\x12.\n" +
+	"\x05boxes\x18\x02 \x03(\v2\x18.fedscore.v1.SealedShareR\x05boxes\"~\n" +
+	"\vSealedShare\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1e\n" +
+	"\n" +
+	"ciphertext\x18\x02 \x01(\fR\n" +
+	"ciphertext\x12\x1c\n" +
+	"\tsignature\x18\x03 \x01(\fR\tsignature\x12\x1d\n" +
+	"\n" +
+	"cert_chain\x18\x04 \x03(\fR\tcertChain\"\x87\x01\n" +
 	"\x0eSetupStatement\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\tR\x05epoch\x12\x16\n" +
 	"\x06params\x18\x02 \x01(\tR\x06params\x12\x10\n" +
 	"\x03crs\x18\x03 \x01(\fR\x03crs\x12\x12\n" +
 	"\x04node\x18\x04 \x01(\tR\x04node\x12!\n" +
-	"\fshare_digest\x18\x05 \x01(\fR\vshareDigest\"\xad\x01\n" +
+	"\fshare_digest\x18\x05 \x01(\fR\vshareDigest\"\xbf\x01\n" +
 	"\n" +
 	"QueryInput\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x18\n" +
 	"\areceipt\x18\x02 \x01(\fR\areceipt\x12\x1c\n" +
 	"\tsignature\x18\x03 \x01(\fR\tsignature\x12)\n" +
 	"\x10ciphertext_blobs\x18\x04 \x03(\tR\x0fciphertextBlobs\x12!\n" +
-	"\frelease_mask\x18\x05 \x01(\fR\vreleaseMask\"\xc0\x02\n" +
+	"\frelease_mask\x18\x05 \x01(\fR\vreleaseMask\x12\x10\n" +
+	"\x03run\x18\x06 \x01(\rR\x03run\"\xc0\x02\n" +
 	"\aReceipt\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12!\n" +
 	"\fquery_digest\x18\x02 \x01(\fR\vqueryDigest\x12\x12\n" +
@@ -2636,36 +2994,39 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x05phase\x18\t \x01(\x05R\x05phase\x12\x1f\n" +
 	"\vmask_digest\x18\n" +
 	" \x01(\fR\n" +
-	"maskDigest\"\x98\x01\n" +
+	"maskDigest\"\xaa\x01\n" +
 	"\x0fDecryptionShare\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12+\n" +
 	"\x11aggregate_digests\x18\x02 \x03(\fR\x10aggregateDigests\x12\x1f\n" +
 	"\vshare_blobs\x18\x03 \x03(\tR\n" +
 	"shareBlobs\x12\x1c\n" +
-	"\tsignature\x18\x04 \x01(\fR\tsignature\"\x96\x01\n" +
+	"\tsignature\x18\x04 \x01(\fR\tsignature\x12\x10\n" +
+	"\x03run\x18\x05 \x01(\rR\x03run\"\x96\x01\n" +
 	"\x13DecryptionStatement\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12+\n" +
 	"\x11aggregate_digests\x18\x03 \x03(\fR\x10aggregateDigests\x12#\n" +
-	"\rshare_digests\x18\x04 \x03(\fR\fshareDigests\"\x9a\x01\n" +
+	"\rshare_digests\x18\x04 \x03(\fR\fshareDigests\"\xac\x01\n" +
 	"\x0eKeySwitchShare\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12+\n" +
 	"\x11aggregate_digests\x18\x02 \x03(\fR\x10aggregateDigests\x12\x1f\n" +
 	"\vshare_blobs\x18\x03 \x03(\tR\n" +
 	"shareBlobs\x12\x1f\n" +
 	"\vdecision_id\x18\x04 \x01(\tR\n" +
-	"decisionId\"\xb1\x01\n" +
+	"decisionId\x12\x10\n" +
+	"\x03run\x18\x05 \x01(\rR\x03run\"\xc3\x01\n" +
 	"\aRefusal\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x1f\n" +
 	"\vdecision_id\x18\x02 \x01(\tR\n" +
 	"decisionId\x12'\n" +
 	"\x0fbundle_revision\x18\x03 \x01(\tR\x0ebundleRevision\x12-\n" +
 	"\areasons\x18\x04 \x03(\v2\x13.fedscore.v1.ReasonR\areasons\x12\x14\n" +
-	"\x05error\x18\x05 \x01(\tR\x05error\"P\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\x12\x10\n" +
+	"\x03run\x18\x06 \x01(\rR\x03run\"P\n" +
 	"\x06Reason\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\aarticle\x18\x02 \x01(\tR\aarticle\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\"\xf2\x03\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\xba\x04\n" +
 	"\x12CoordinatorMessage\x12*\n" +
 	"\x05chunk\x18\x01 \x01(\v2\x12.fedscore.v1.ChunkH\x00R\x05chunk\x12@\n" +
 	"\rsetup_request\x18\x02 \x01(\v2\x19.fedscore.v1.SetupRequestH\x00R\fsetupRequest\x12=\n" +
@@ -2676,27 +3037,36 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x06cancel\x18\x06 \x01(\v2\x13.fedscore.v1.CancelH\x00R\x06cancel\x12=\n" +
 	"\frelease_task\x18\a \x01(\v2\x18.fedscore.v1.ReleaseTaskH\x00R\vreleaseTask\x12:\n" +
 	"\vcounts_task\x18\b \x01(\v2\x17.fedscore.v1.CountsTaskH\x00R\n" +
-	"countsTaskB\x06\n" +
-	"\x04body\"h\n" +
+	"countsTask\x12F\n" +
+	"\x0fshamir_delivery\x18\t \x01(\v2\x1b.fedscore.v1.ShamirDeliveryH\x00R\x0eshamirDeliveryB\x06\n" +
+	"\x04body\"V\n" +
+	"\x0eShamirDelivery\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\tR\x05epoch\x12.\n" +
+	"\x05boxes\x18\x02 \x03(\v2\x18.fedscore.v1.SealedShareR\x05boxes\"\x86\x01\n" +
 	"\fSetupRequest\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\tR\x05epoch\x12\x16\n" +
 	"\x06params\x18\x02 \x01(\tR\x06params\x12\x10\n" +
 	"\x03crs\x18\x03 \x01(\fR\x03crs\x12\x18\n" +
-	"\amembers\x18\x04 \x03(\tR\amembers\"Z\n" +
+	"\amembers\x18\x04 \x03(\tR\amembers\x12\x1c\n" +
+	"\tthreshold\x18\x05 \x01(\x05R\tthreshold\"Z\n" +
 	"\vSetupResult\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\tR\x05epoch\x125\n" +
-	"\x06shares\x18\x02 \x03(\v2\x1d.fedscore.v1.SignedSetupShareR\x06shares\"\x82\x01\n" +
+	"\x06shares\x18\x02 \x03(\v2\x1d.fedscore.v1.SignedSetupShareR\x06shares\"\xc7\x01\n" +
 	"\x10SignedSetupShare\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1d\n" +
 	"\n" +
 	"cert_chain\x18\x02 \x03(\fR\tcertChain\x12\x1d\n" +
 	"\n" +
 	"share_blob\x18\x03 \x01(\tR\tshareBlob\x12\x1c\n" +
-	"\tsignature\x18\x04 \x01(\fR\tsignature\"\x81\x01\n" +
+	"\tsignature\x18\x04 \x01(\fR\tsignature\x12\x17\n" +
+	"\abox_key\x18\x05 \x01(\fR\x06boxKey\x12*\n" +
+	"\x11box_key_signature\x18\x06 \x01(\fR\x0fboxKeySignature\"\xb5\x01\n" +
 	"\tQueryTask\x12.\n" +
 	"\x05query\x18\x01 \x01(\v2\x18.fedscore.v1.SignedQueryR\x05query\x12*\n" +
-	"\x11receiver_key_blob\x18\x02 \x01(\tR\x0freceiverKeyBlob\x12\x18\n" +
-	"\amembers\x18\x03 \x03(\tR\amembers\"f\n" +
+	"\x11receiver_key_blob\x18\x02 \x01(\tR\x0freceiverKeyBlob\x12\"\n" +
+	"\fparticipants\x18\x03 \x03(\tR\fparticipants\x12\x16\n" +
+	"\x06active\x18\x04 \x03(\tR\x06active\x12\x10\n" +
+	"\x03run\x18\x05 \x01(\rR\x03run\"f\n" +
 	"\vSignedQuery\x12\x1a\n" +
 	"\benvelope\x18\x01 \x01(\fR\benvelope\x12\x1c\n" +
 	"\tsignature\x18\x02 \x01(\fR\tsignature\x12\x1d\n" +
@@ -2709,19 +3079,22 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x05epoch\x18\x04 \x01(\tR\x05epoch\x12.\n" +
 	"\x13receiver_key_digest\x18\x05 \x01(\fR\x11receiverKeyDigest\x12,\n" +
 	"\x12created_unix_nanos\x18\x06 \x01(\x03R\x10createdUnixNanos\x12,\n" +
-	"\x12expires_unix_nanos\x18\a \x01(\x03R\x10expiresUnixNanos\"\x89\x01\n" +
+	"\x12expires_unix_nanos\x18\a \x01(\x03R\x10expiresUnixNanos\"\x9b\x01\n" +
 	"\rKeySwitchTask\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x120\n" +
 	"\x06inputs\x18\x02 \x03(\v2\x18.fedscore.v1.SignedInputR\x06inputs\x12+\n" +
-	"\x11aggregate_digests\x18\x03 \x03(\fR\x10aggregateDigests\"\x87\x01\n" +
+	"\x11aggregate_digests\x18\x03 \x03(\fR\x10aggregateDigests\x12\x10\n" +
+	"\x03run\x18\x04 \x01(\rR\x03run\"\x99\x01\n" +
 	"\vReleaseTask\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x120\n" +
 	"\x06inputs\x18\x02 \x03(\v2\x18.fedscore.v1.SignedInputR\x06inputs\x12+\n" +
-	"\x11aggregate_digests\x18\x03 \x03(\fR\x10aggregateDigests\"c\n" +
+	"\x11aggregate_digests\x18\x03 \x03(\fR\x10aggregateDigests\x12\x10\n" +
+	"\x03run\x18\x04 \x01(\rR\x03run\"u\n" +
 	"\n" +
 	"CountsTask\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12:\n" +
-	"\x06shares\x18\x02 \x03(\v2\".fedscore.v1.SignedDecryptionShareR\x06shares\"\x89\x01\n" +
+	"\x06shares\x18\x02 \x03(\v2\".fedscore.v1.SignedDecryptionShareR\x06shares\x12\x10\n" +
+	"\x03run\x18\x03 \x01(\rR\x03run\"\x89\x01\n" +
 	"\x15SignedDecryptionShare\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1d\n" +
 	"\n" +
@@ -2735,10 +3108,11 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"cert_chain\x18\x02 \x03(\fR\tcertChain\x12\x18\n" +
 	"\areceipt\x18\x03 \x01(\fR\areceipt\x12\x1c\n" +
 	"\tsignature\x18\x04 \x01(\fR\tsignature\x12)\n" +
-	"\x10ciphertext_blobs\x18\x05 \x03(\tR\x0fciphertextBlobs\";\n" +
+	"\x10ciphertext_blobs\x18\x05 \x03(\tR\x0fciphertextBlobs\"M\n" +
 	"\x06Cancel\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x7f\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x10\n" +
+	"\x03run\x18\x03 \x01(\rR\x03run\"\x7f\n" +
 	"\x12QueryClientMessage\x12*\n" +
 	"\x05chunk\x18\x01 \x01(\v2\x12.fedscore.v1.ChunkH\x00R\x05chunk\x125\n" +
 	"\arequest\x18\x02 \x01(\v2\x19.fedscore.v1.QueryRequestH\x00R\arequestB\x06\n" +
@@ -2798,87 +3172,94 @@ func file_fedscorev1_fedscore_proto_rawDescGZIP() []byte {
 	return file_fedscorev1_fedscore_proto_rawDescData
 }
 
-var file_fedscorev1_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_fedscorev1_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_fedscorev1_fedscore_proto_goTypes = []any{
 	(*RotateRequest)(nil),         // 0: fedscore.v1.RotateRequest
 	(*Chunk)(nil),                 // 1: fedscore.v1.Chunk
 	(*NodeMessage)(nil),           // 2: fedscore.v1.NodeMessage
 	(*Hello)(nil),                 // 3: fedscore.v1.Hello
 	(*SetupShare)(nil),            // 4: fedscore.v1.SetupShare
-	(*SetupStatement)(nil),        // 5: fedscore.v1.SetupStatement
-	(*QueryInput)(nil),            // 6: fedscore.v1.QueryInput
-	(*Receipt)(nil),               // 7: fedscore.v1.Receipt
-	(*DecryptionShare)(nil),       // 8: fedscore.v1.DecryptionShare
-	(*DecryptionStatement)(nil),   // 9: fedscore.v1.DecryptionStatement
-	(*KeySwitchShare)(nil),        // 10: fedscore.v1.KeySwitchShare
-	(*Refusal)(nil),               // 11: fedscore.v1.Refusal
-	(*Reason)(nil),                // 12: fedscore.v1.Reason
-	(*CoordinatorMessage)(nil),    // 13: fedscore.v1.CoordinatorMessage
-	(*SetupRequest)(nil),          // 14: fedscore.v1.SetupRequest
-	(*SetupResult)(nil),           // 15: fedscore.v1.SetupResult
-	(*SignedSetupShare)(nil),      // 16: fedscore.v1.SignedSetupShare
-	(*QueryTask)(nil),             // 17: fedscore.v1.QueryTask
-	(*SignedQuery)(nil),           // 18: fedscore.v1.SignedQuery
-	(*QueryEnvelope)(nil),         // 19: fedscore.v1.QueryEnvelope
-	(*KeySwitchTask)(nil),         // 20: fedscore.v1.KeySwitchTask
-	(*ReleaseTask)(nil),           // 21: fedscore.v1.ReleaseTask
-	(*CountsTask)(nil),            // 22: fedscore.v1.CountsTask
-	(*SignedDecryptionShare)(nil), // 23: fedscore.v1.SignedDecryptionShare
-	(*SignedInput)(nil),           // 24: fedscore.v1.SignedInput
-	(*Cancel)(nil),                // 25: fedscore.v1.Cancel
-	(*QueryClientMessage)(nil),    // 26: fedscore.v1.QueryClientMessage
-	(*QueryRequest)(nil),          // 27: fedscore.v1.QueryRequest
-	(*QueryServerMessage)(nil),    // 28: fedscore.v1.QueryServerMessage
-	(*Progress)(nil),              // 29: fedscore.v1.Progress
-	(*QueryResult)(nil),           // 30: fedscore.v1.QueryResult
-	(*PartnerReceipt)(nil),        // 31: fedscore.v1.PartnerReceipt
-	(*StatusRequest)(nil),         // 32: fedscore.v1.StatusRequest
-	(*StatusResponse)(nil),        // 33: fedscore.v1.StatusResponse
-	nil,                           // 34: fedscore.v1.QueryResult.TimingsMsEntry
+	(*ShamirBoxes)(nil),           // 5: fedscore.v1.ShamirBoxes
+	(*SealedShare)(nil),           // 6: fedscore.v1.SealedShare
+	(*SetupStatement)(nil),        // 7: fedscore.v1.SetupStatement
+	(*QueryInput)(nil),            // 8: fedscore.v1.QueryInput
+	(*Receipt)(nil),               // 9: fedscore.v1.Receipt
+	(*DecryptionShare)(nil),       // 10: fedscore.v1.DecryptionShare
+	(*DecryptionStatement)(nil),   // 11: fedscore.v1.DecryptionStatement
+	(*KeySwitchShare)(nil),        // 12: fedscore.v1.KeySwitchShare
+	(*Refusal)(nil),               // 13: fedscore.v1.Refusal
+	(*Reason)(nil),                // 14: fedscore.v1.Reason
+	(*CoordinatorMessage)(nil),    // 15: fedscore.v1.CoordinatorMessage
+	(*ShamirDelivery)(nil),        // 16: fedscore.v1.ShamirDelivery
+	(*SetupRequest)(nil),          // 17: fedscore.v1.SetupRequest
+	(*SetupResult)(nil),           // 18: fedscore.v1.SetupResult
+	(*SignedSetupShare)(nil),      // 19: fedscore.v1.SignedSetupShare
+	(*QueryTask)(nil),             // 20: fedscore.v1.QueryTask
+	(*SignedQuery)(nil),           // 21: fedscore.v1.SignedQuery
+	(*QueryEnvelope)(nil),         // 22: fedscore.v1.QueryEnvelope
+	(*KeySwitchTask)(nil),         // 23: fedscore.v1.KeySwitchTask
+	(*ReleaseTask)(nil),           // 24: fedscore.v1.ReleaseTask
+	(*CountsTask)(nil),            // 25: fedscore.v1.CountsTask
+	(*SignedDecryptionShare)(nil), // 26: fedscore.v1.SignedDecryptionShare
+	(*SignedInput)(nil),           // 27: fedscore.v1.SignedInput
+	(*Cancel)(nil),                // 28: fedscore.v1.Cancel
+	(*QueryClientMessage)(nil),    // 29: fedscore.v1.QueryClientMessage
+	(*QueryRequest)(nil),          // 30: fedscore.v1.QueryRequest
+	(*QueryServerMessage)(nil),    // 31: fedscore.v1.QueryServerMessage
+	(*Progress)(nil),              // 32: fedscore.v1.Progress
+	(*QueryResult)(nil),           // 33: fedscore.v1.QueryResult
+	(*PartnerReceipt)(nil),        // 34: fedscore.v1.PartnerReceipt
+	(*StatusRequest)(nil),         // 35: fedscore.v1.StatusRequest
+	(*StatusResponse)(nil),        // 36: fedscore.v1.StatusResponse
+	nil,                           // 37: fedscore.v1.QueryResult.TimingsMsEntry
 }
 var file_fedscorev1_fedscore_proto_depIdxs = []int32{
 	1,  // 0: fedscore.v1.NodeMessage.chunk:type_name -> fedscore.v1.Chunk
 	3,  // 1: fedscore.v1.NodeMessage.hello:type_name -> fedscore.v1.Hello
 	4,  // 2: fedscore.v1.NodeMessage.setup_share:type_name -> fedscore.v1.SetupShare
-	6,  // 3: fedscore.v1.NodeMessage.input:type_name -> fedscore.v1.QueryInput
-	10, // 4: fedscore.v1.NodeMessage.key_switch_share:type_name -> fedscore.v1.KeySwitchShare
-	11, // 5: fedscore.v1.NodeMessage.refusal:type_name -> fedscore.v1.Refusal
-	8,  // 6: fedscore.v1.NodeMessage.decryption_share:type_name -> fedscore.v1.DecryptionShare
-	12, // 7: fedscore.v1.Refusal.reasons:type_name -> fedscore.v1.Reason
-	1,  // 8: fedscore.v1.CoordinatorMessage.chunk:type_name -> fedscore.v1.Chunk
-	14, // 9: fedscore.v1.CoordinatorMessage.setup_request:type_name -> fedscore.v1.SetupRequest
-	15, // 10: fedscore.v1.CoordinatorMessage.setup_result:type_name -> fedscore.v1.SetupResult
-	17, // 11: fedscore.v1.CoordinatorMessage.query_task:type_name -> fedscore.v1.QueryTask
-	20, // 12: fedscore.v1.CoordinatorMessage.key_switch_task:type_name -> fedscore.v1.KeySwitchTask
-	25, // 13: fedscore.v1.CoordinatorMessage.cancel:type_name -> fedscore.v1.Cancel
-	21, // 14: fedscore.v1.CoordinatorMessage.release_task:type_name -> fedscore.v1.ReleaseTask
-	22, // 15: fedscore.v1.CoordinatorMessage.counts_task:type_name -> fedscore.v1.CountsTask
-	16, // 16: fedscore.v1.SetupResult.shares:type_name -> fedscore.v1.SignedSetupShare
-	18, // 17: fedscore.v1.QueryTask.query:type_name -> fedscore.v1.SignedQuery
-	24, // 18: fedscore.v1.KeySwitchTask.inputs:type_name -> fedscore.v1.SignedInput
-	24, // 19: fedscore.v1.ReleaseTask.inputs:type_name -> fedscore.v1.SignedInput
-	23, // 20: fedscore.v1.CountsTask.shares:type_name -> fedscore.v1.SignedDecryptionShare
-	1,  // 21: fedscore.v1.QueryClientMessage.chunk:type_name -> fedscore.v1.Chunk
-	27, // 22: fedscore.v1.QueryClientMessage.request:type_name -> fedscore.v1.QueryRequest
-	18, // 23: fedscore.v1.QueryRequest.query:type_name -> fedscore.v1.SignedQuery
-	1,  // 24: fedscore.v1.QueryServerMessage.chunk:type_name -> fedscore.v1.Chunk
-	29, // 25: fedscore.v1.QueryServerMessage.progress:type_name -> fedscore.v1.Progress
-	30, // 26: fedscore.v1.QueryServerMessage.result:type_name -> fedscore.v1.QueryResult
-	31, // 27: fedscore.v1.QueryResult.receipts:type_name -> fedscore.v1.PartnerReceipt
-	34, // 28: fedscore.v1.QueryResult.timings_ms:type_name -> fedscore.v1.QueryResult.TimingsMsEntry
-	2,  // 29: fedscore.v1.Coordinator.Attach:input_type -> fedscore.v1.NodeMessage
-	26, // 30: fedscore.v1.Coordinator.Query:input_type -> fedscore.v1.QueryClientMessage
-	32, // 31: fedscore.v1.Coordinator.Status:input_type -> fedscore.v1.StatusRequest
-	0,  // 32: fedscore.v1.Coordinator.Rotate:input_type -> fedscore.v1.RotateRequest
-	13, // 33: fedscore.v1.Coordinator.Attach:output_type -> fedscore.v1.CoordinatorMessage
-	28, // 34: fedscore.v1.Coordinator.Query:output_type -> fedscore.v1.QueryServerMessage
-	33, // 35: fedscore.v1.Coordinator.Status:output_type -> fedscore.v1.StatusResponse
-	33, // 36: fedscore.v1.Coordinator.Rotate:output_type -> fedscore.v1.StatusResponse
-	33, // [33:37] is the sub-list for method output_type
-	29, // [29:33] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	8,  // 3: fedscore.v1.NodeMessage.input:type_name -> fedscore.v1.QueryInput
+	12, // 4: fedscore.v1.NodeMessage.key_switch_share:type_name -> fedscore.v1.KeySwitchShare
+	13, // 5: fedscore.v1.NodeMessage.refusal:type_name -> fedscore.v1.Refusal
+	10, // 6: fedscore.v1.NodeMessage.decryption_share:type_name -> fedscore.v1.DecryptionShare
+	5,  // 7: fedscore.v1.NodeMessage.shamir_boxes:type_name -> fedscore.v1.ShamirBoxes
+	6,  // 8: fedscore.v1.ShamirBoxes.boxes:type_name -> fedscore.v1.SealedShare
+	14, // 9: fedscore.v1.Refusal.reasons:type_name -> fedscore.v1.Reason
+	1,  // 10: fedscore.v1.CoordinatorMessage.chunk:type_name -> fedscore.v1.Chunk
+	17, // 11: fedscore.v1.CoordinatorMessage.setup_request:type_name -> fedscore.v1.SetupRequest
+	18, // 12: fedscore.v1.CoordinatorMessage.setup_result:type_name -> fedscore.v1.SetupResult
+	20, // 13: fedscore.v1.CoordinatorMessage.query_task:type_name -> fedscore.v1.QueryTask
+	23, // 14: fedscore.v1.CoordinatorMessage.key_switch_task:type_name -> fedscore.v1.KeySwitchTask
+	28, // 15: fedscore.v1.CoordinatorMessage.cancel:type_name -> fedscore.v1.Cancel
+	24, // 16: fedscore.v1.CoordinatorMessage.release_task:type_name -> fedscore.v1.ReleaseTask
+	25, // 17: fedscore.v1.CoordinatorMessage.counts_task:type_name -> fedscore.v1.CountsTask
+	16, // 18: fedscore.v1.CoordinatorMessage.shamir_delivery:type_name -> fedscore.v1.ShamirDelivery
+	6,  // 19: fedscore.v1.ShamirDelivery.boxes:type_name -> fedscore.v1.SealedShare
+	19, // 20: fedscore.v1.SetupResult.shares:type_name -> fedscore.v1.SignedSetupShare
+	21, // 21: fedscore.v1.QueryTask.query:type_name -> fedscore.v1.SignedQuery
+	27, // 22: fedscore.v1.KeySwitchTask.inputs:type_name -> fedscore.v1.SignedInput
+	27, // 23: fedscore.v1.ReleaseTask.inputs:type_name -> fedscore.v1.SignedInput
+	26, // 24: fedscore.v1.CountsTask.shares:type_name -> fedscore.v1.SignedDecryptionShare
+	1,  // 25: fedscore.v1.QueryClientMessage.chunk:type_name -> fedscore.v1.Chunk
+	30, // 26: fedscore.v1.QueryClientMessage.request:type_name -> fedscore.v1.QueryRequest
+	21, // 27: fedscore.v1.QueryRequest.query:type_name -> fedscore.v1.SignedQuery
+	1,  // 28: fedscore.v1.QueryServerMessage.chunk:type_name -> fedscore.v1.Chunk
+	32, // 29: fedscore.v1.QueryServerMessage.progress:type_name -> fedscore.v1.Progress
+	33, // 30: fedscore.v1.QueryServerMessage.result:type_name -> fedscore.v1.QueryResult
+	34, // 31: fedscore.v1.QueryResult.receipts:type_name -> fedscore.v1.PartnerReceipt
+	37, // 32: fedscore.v1.QueryResult.timings_ms:type_name -> fedscore.v1.QueryResult.TimingsMsEntry
+	2,  // 33: fedscore.v1.Coordinator.Attach:input_type -> fedscore.v1.NodeMessage
+	29, // 34: fedscore.v1.Coordinator.Query:input_type -> fedscore.v1.QueryClientMessage
+	35, // 35: fedscore.v1.Coordinator.Status:input_type -> fedscore.v1.StatusRequest
+	0,  // 36: fedscore.v1.Coordinator.Rotate:input_type -> fedscore.v1.RotateRequest
+	15, // 37: fedscore.v1.Coordinator.Attach:output_type -> fedscore.v1.CoordinatorMessage
+	31, // 38: fedscore.v1.Coordinator.Query:output_type -> fedscore.v1.QueryServerMessage
+	36, // 39: fedscore.v1.Coordinator.Status:output_type -> fedscore.v1.StatusResponse
+	36, // 40: fedscore.v1.Coordinator.Rotate:output_type -> fedscore.v1.StatusResponse
+	37, // [37:41] is the sub-list for method output_type
+	33, // [33:37] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_fedscorev1_fedscore_proto_init() }
@@ -2894,8 +3275,9 @@ func file_fedscorev1_fedscore_proto_init() {
 		(*NodeMessage_KeySwitchShare)(nil),
 		(*NodeMessage_Refusal)(nil),
 		(*NodeMessage_DecryptionShare)(nil),
+		(*NodeMessage_ShamirBoxes)(nil),
 	}
-	file_fedscorev1_fedscore_proto_msgTypes[13].OneofWrappers = []any{
+	file_fedscorev1_fedscore_proto_msgTypes[15].OneofWrappers = []any{
 		(*CoordinatorMessage_Chunk)(nil),
 		(*CoordinatorMessage_SetupRequest)(nil),
 		(*CoordinatorMessage_SetupResult)(nil),
@@ -2904,12 +3286,13 @@ func file_fedscorev1_fedscore_proto_init() {
 		(*CoordinatorMessage_Cancel)(nil),
 		(*CoordinatorMessage_ReleaseTask)(nil),
 		(*CoordinatorMessage_CountsTask)(nil),
+		(*CoordinatorMessage_ShamirDelivery)(nil),
 	}
-	file_fedscorev1_fedscore_proto_msgTypes[26].OneofWrappers = []any{
+	file_fedscorev1_fedscore_proto_msgTypes[29].OneofWrappers = []any{
 		(*QueryClientMessage_Chunk)(nil),
 		(*QueryClientMessage_Request)(nil),
 	}
-	file_fedscorev1_fedscore_proto_msgTypes[28].OneofWrappers = []any{
+	file_fedscorev1_fedscore_proto_msgTypes[31].OneofWrappers = []any{
 		(*QueryServerMessage_Chunk)(nil),
 		(*QueryServerMessage_Progress)(nil),
 		(*QueryServerMessage_Result)(nil),
@@ -2920,7 +3303,7 @@ func file_fedscorev1_fedscore_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fedscorev1_fedscore_proto_rawDesc), len(file_fedscorev1_fedscore_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   35,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

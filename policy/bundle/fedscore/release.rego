@@ -5,7 +5,8 @@
 #   has opened the noisy cell counts, and the minimum cell size below which
 #   a cell is suppressed. Only an anonymised aggregate may leave the
 #   federation without separate consent (PIPL Art. 4, 23, 73(4)); cells
-#   smaller than the minimum are not anonymous.
+#   smaller than the minimum are not anonymous. Nothing is released abroad
+#   unless the bundle allows cross-border provision (PIPL Art. 38-40).
 package fedscore.release
 
 # The configured minimum cell size, never below the floor of 11.
@@ -37,3 +38,14 @@ deny contains {
 } if {
 	not data.fedscore.purposes[input.query.purpose]
 }
+
+deny contains {
+	"code": "CROSS_BORDER_DENIED",
+	"article": "PIPL Art. 38-40",
+	"message": sprintf("the result would go to %v; cross-border provision is not allowed", [destination]),
+} if {
+	destination != "CN"
+	not data.fedscore.cross_border_allowed == true
+}
+
+destination := object.get(input, ["query", "destination"], "CN")

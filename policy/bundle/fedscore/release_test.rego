@@ -46,3 +46,24 @@ test_min_cell_size_never_below_floor if {
 	d := release.decision with input as base with data.fedscore.release_gate.min_cell_size as 3
 	d.min_cell_size == 11
 }
+
+test_domestic_release_allowed if {
+	d := release.decision with input as object.union(base, {"query": {"purpose": "marketing_analytics", "destination": "CN"}})
+	d.allow
+}
+
+test_cross_border_release_denied if {
+	d := release.decision with input as object.union(base, {"query": {"purpose": "marketing_analytics", "destination": "US"}})
+	not d.allow
+	d.deny == [{
+		"code": "CROSS_BORDER_DENIED",
+		"article": "PIPL Art. 38-40",
+		"message": "the result would go to US; cross-border provision is not allowed",
+	}]
+}
+
+test_cross_border_release_allowed_by_bundle if {
+	d := release.decision with input as object.union(base, {"query": {"purpose": "marketing_analytics", "destination": "US"}})
+		with data.fedscore.cross_border_allowed as true
+	d.allow
+}
