@@ -56,6 +56,7 @@ func runCoordinator(ctx context.Context, args []string, stdout, stderr io.Writer
 	members := fs.String("members", "", "comma-separated node `names` of the federation")
 	stateDir := fs.String("state-dir", "fedscore-coordinator", "`directory` for the persisted epoch")
 	params := fs.String("params", "", "crypto parameter set (bgv13, bgv14); default bgv13")
+	threshold := fs.Int("threshold", 0, "make epochs `t`-of-N: any t attached members can answer (0: every member, every query)")
 	timeout := fs.Duration("query-timeout", 30*time.Second, "per-query `deadline`")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -66,7 +67,7 @@ func runCoordinator(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	srv, err := coordinator.New(coordinator.Config{
-		Credential: cred, Roots: roots, Members: splitList(*members), Params: *params,
+		Credential: cred, Roots: roots, Members: splitList(*members), Params: *params, Threshold: *threshold,
 		StateDir: *stateDir, QueryTimeout: *timeout, Logger: logger,
 	})
 	if err != nil {
