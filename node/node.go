@@ -24,6 +24,7 @@ import (
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/policy"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
+	"github.com/fedscore/fedscore/scoring"
 )
 
 // Version is the protocol version the node speaks.
@@ -46,6 +47,9 @@ type Config struct {
 	CoordinatorIdentity pki.Identity
 	// Data is the partner's records.
 	Data *dataset.Table
+	// Models are the verified scoring models queries may name; each node
+	// scores its own records with them.
+	Models []*scoring.Model
 	// Policy decides admission and the cohort of every query.
 	Policy *policy.Engine
 	// Keys holds the node's secret-key shares.
@@ -71,6 +75,7 @@ type Node struct {
 	epoch   *protocol.Epoch
 	pending *pendingSetup
 	queries map[string]*admittedQuery
+	scored  map[string]*ScoredData // by model name
 }
 
 // New checks cfg and loads the node's persisted state.
@@ -142,6 +147,7 @@ func New(cfg Config) (*Node, error) {
 		archive:  archive,
 		epoch:    st,
 		queries:  map[string]*admittedQuery{},
+		scored:   map[string]*ScoredData{},
 	}, nil
 }
 

@@ -194,11 +194,20 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 	for i, m := range spec.Metrics {
 		metrics[i] = m.Kind
 	}
+	data, scored, err := n.dataFor(spec)
+	if err != nil {
+		return fail("%v", err)
+	}
+	var model *policy.ModelInfo
+	if scored != nil {
+		model = scored.Info
+	}
 	var columns []string
-	for _, c := range n.cfg.Data.Columns() {
+	for _, c := range data.Columns() {
 		columns = append(columns, c.Name)
 	}
 	decision, err := n.cfg.Policy.Admit(ctx, policy.AdmissionInput{
+		Model: model,
 		Query: policy.QueryInfo{
 			ID: env.QueryId, Digest: aq.queryDigest(), Purpose: spec.Purpose,
 			Columns: spec.Columns(), Metrics: metrics, MinPartners: spec.MinPartners, Querier: vq.Querier.String(),
@@ -232,21 +241,25 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 		// data subject later: refuse it.
 		return fail("archive query: %v", err)
 	}
-	if err := spec.CheckColumns(n.cfg.Data); err != nil {
+	if err := spec.CheckColumns(data); err != nil {
 		return fail("%v", err)
 	}
-	cohort, err := Cohort(n.cfg.Data, decision.Cohort)
+	cohort, err := Cohort(data, decision.Cohort)
 	if err != nil {
 		n.audit(ctx, aq, audit.Entry{Kind: audit.KindCohort, Result: audit.ResultError, Detail: map[string]string{"error": err.Error()}})
 		return fail("cohort: %v", err)
 	}
-	vec, stats, err := query.Aggregate(ctx, spec, n.cfg.Data, cohort)
+	vec, stats, err := query.Aggregate(ctx, spec, data, cohort)
 	if err != nil {
 		return fail("aggregate: %v", err)
 	}
-	n.audit(ctx, aq, audit.Entry{Kind: audit.KindCohort, Result: audit.ResultAllow, Detail: map[string]string{
-		"records": fmt.Sprint(stats.Rows), "selected": fmt.Sprint(stats.Selected),
-	}})
+	detail := map[string]string{"records": fmt.Sprint(stats.Rows), "selected": fmt.Sprint(stats.Selected)}
+	if scored != nil {
+		detail["model"] = scored.Info.Name + "@" + scored.Info.Version
+		detail["model_digest"] = scored.Info.Digest
+		detail["unscorable_records"] = fmt.Sprint(scored.invalid)
+	}
+	n.audit(ctx, aq, audit.Entry{Kind: audit.KindCohort, Result: audit.ResultAllow, Detail: detail})
 	// The sum over all members must not wrap around the plaintext modulus.
 	bound := params.MaxAbsValue() / int64(len(aq.participants))
 	for i, v := range vec {

@@ -72,9 +72,20 @@ type AdmissionInput struct {
 	// aggregate leaves it only as a ciphertext under the collective key.
 	// Nodes answering joint queries leave it false.
 	Plaintext bool
+	// Model describes the scoring model whose derived columns the query
+	// reads, or nil.
+	Model *ModelInfo
 	// Time is the time of the decision; the zero value means now. Consent
 	// withdrawal and retention are judged as of this time.
 	Time time.Time
+}
+
+// ModelInfo describes a scoring model for the policy.
+type ModelInfo struct {
+	Name, Version, Digest string
+	// ProtectedInputs lists the protected attributes the model takes as
+	// direct inputs.
+	ProtectedInputs []string
 }
 
 // Reason is one reason for a deny.

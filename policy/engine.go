@@ -221,7 +221,7 @@ func (e *Engine) Admit(ctx context.Context, in AdmissionInput) (Decision, error)
 // that the policy always sees arrays.
 func admissionDocument(in AdmissionInput, now time.Time) map[string]any {
 	q := in.Query
-	return map[string]any{
+	doc := map[string]any{
 		"query": map[string]any{
 			"id":           q.ID,
 			"digest":       q.Digest,
@@ -241,6 +241,13 @@ func admissionDocument(in AdmissionInput, now time.Time) map[string]any {
 		"pipeline": map[string]any{"encrypted": !in.Plaintext},
 		"time":     now.Format(time.RFC3339Nano),
 	}
+	if m := in.Model; m != nil {
+		doc["model"] = map[string]any{
+			"name": m.Name, "version": m.Version, "digest": m.Digest,
+			"protected_inputs": orEmpty(m.ProtectedInputs),
+		}
+	}
+	return doc
 }
 
 func orEmpty(s []string) []string {

@@ -39,6 +39,10 @@ type Spec struct {
 	// uses the result itself, or the name of the other processor it
 	// provides the result to (PIPL Art. 23).
 	Recipient string `json:"recipient,omitempty" yaml:"recipient,omitempty"`
+	// Model names the scoring model whose derived columns (score,
+	// propensity, risk_grade) the query reads; every node scores its own
+	// records with its signed copy of the model.
+	Model string `json:"model,omitempty" yaml:"model,omitempty"`
 	// GroupBy lists the dimensions that split records into cells.
 	GroupBy []GroupBy `json:"group_by" yaml:"group_by"`
 	// Filter lists predicates that must all hold for a record to count.
@@ -157,6 +161,7 @@ func (s *Spec) normalize() {
 	for i := range s.Metrics {
 		s.Metrics[i].Bins = nilIfEmpty(s.Metrics[i].Bins)
 	}
+	s.expandScoreMetrics()
 }
 
 func nilIfEmpty[S ~[]E, E any](s S) S {

@@ -64,6 +64,7 @@ func (s *Spec) Validate(l Limits) error {
 	if !validPurpose(s.Purpose) {
 		p.add("purpose", "%q must match ^[a-z][a-z0-9_]{1,63}$", s.Purpose)
 	}
+	s.validateModel(&p)
 	if s.PipiaID != "" && !validPipiaID(s.PipiaID) {
 		p.add("pipia_id", "%q must match ^[A-Za-z0-9._-]{1,64}$", s.PipiaID)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/policy"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
+	"github.com/fedscore/fedscore/scoring"
 )
 
 // TrustDomain is the sandbox federation's SPIFFE trust domain.
@@ -40,6 +41,24 @@ type Partner struct {
 	Data *dataset.Table
 }
 
+// data returns the table a query reads at a partner: its records, with the
+// derived score columns when the query names one of the models.
+func (p Partner) data(spec *query.Spec, models []*scoring.Model) (*dataset.Table, *policy.ModelInfo, error) {
+	if spec.Model == "" {
+		return p.Data, nil, nil
+	}
+	for _, m := range models {
+		if m.Name == spec.Model {
+			sd, err := node.ScoreRecords(p.Data, m)
+			if err != nil {
+				return nil, nil, err
+			}
+			return sd.Table, sd.Info, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("no scoring model %q", spec.Model)
+}
+
 // Config configures a sandbox federation.
 type Config struct {
 	Partners []Partner
@@ -47,6 +66,8 @@ type Config struct {
 	Params string
 	// Threshold makes the federation t-of-N; zero means N-of-N.
 	Threshold int
+	// Models are the scoring models every node holds.
+	Models []*scoring.Model
 	// PolicyData is merged over the default bundle's data, e.g.
 	// {"assume_consent_when_absent": true} for public data sets that carry
 	// no consent columns.
@@ -273,7 +294,7 @@ func (f *Federation) StartNode(name string) error {
 	}
 	n, err := node.New(node.Config{
 		Credential: cred, Roots: f.ca.Pool(), Coordinator: f.addr, CoordinatorIdentity: f.coordID,
-		Data: p.Data, Policy: f.engine, Keys: keys, StateDir: filepath.Join(dir, "state"),
+		Data: p.Data, Models: f.cfg.Models, Policy: f.engine, Keys: keys, StateDir: filepath.Join(dir, "state"),
 		RetryDelay: 200 * time.Millisecond, Logger: f.cfg.Logger.With("role", "node"),
 	})
 	if err != nil {
@@ -357,22 +378,26 @@ func (f *Federation) Expected(ctx context.Context, spec *query.Spec) (*query.Res
 	}
 	var minCell int64
 	for _, p := range f.cfg.Partners {
+		data, model, err := p.data(spec, f.cfg.Models)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.Name, err)
+		}
 		var cols []string
-		for _, c := range p.Data.Columns() {
+		for _, c := range data.Columns() {
 			cols = append(cols, c.Name)
 		}
-		d, err := f.engine.Admit(ctx, policy.AdmissionInput{Query: info, NodeName: p.Name, NodeColumns: cols, Time: time.Now()})
+		d, err := f.engine.Admit(ctx, policy.AdmissionInput{Query: info, NodeName: p.Name, NodeColumns: cols, Model: model, Time: time.Now()})
 		if err != nil {
 			return nil, err
 		}
 		if err := d.Err(); err != nil {
 			return nil, fmt.Errorf("%s: %w", p.Name, err)
 		}
-		cohort, err := node.Cohort(p.Data, d.Cohort)
+		cohort, err := node.Cohort(data, d.Cohort)
 		if err != nil {
 			return nil, err
 		}
-		vec, _, err := query.Aggregate(ctx, spec, p.Data, cohort)
+		vec, _, err := query.Aggregate(ctx, spec, data, cohort)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.Name, err)
 		}

@@ -363,3 +363,22 @@ missing_record(column) if {
 	not cohort.recorded(column)
 	not query.assume_consent
 }
+
+# METADATA
+# title: Protected attributes in scoring models
+# description: >-
+#   Automated decisions must not discriminate unreasonably (PIPL Art. 24):
+#   a scoring model that takes a protected attribute (gender, ethnicity,
+#   age, ...) as a direct input may only run for the purposes the bundle
+#   lists for fairness audits.
+deny contains reason(
+	"MODEL_PROTECTED_INPUT",
+	"PIPL Art. 24",
+	sprintf(
+		"model %v uses protected attributes %v as direct inputs; allowed only for purposes %v",
+		[input.model.name, input.model.protected_inputs, data.fedscore.models.protected_allowed_purposes],
+	),
+) if {
+	count(object.get(input, ["model", "protected_inputs"], [])) > 0
+	not query.purpose in data.fedscore.models.protected_allowed_purposes
+}

@@ -491,3 +491,24 @@ test_denied_decision_carries_cohort if {
 	d.allow == false
 	count(d.cohort.conditions) > 0
 }
+
+# Protected attributes in scoring models (PIPL Art. 24).
+
+with_model(protected) := object.union(fx.request({}), {"model": {"name": "m", "version": "1", "protected_inputs": protected}})
+
+test_model_with_protected_input_denied if {
+	d := admission.decision with input as with_model(["age"])
+	d.allow == false
+	"MODEL_PROTECTED_INPUT" in codes(d)
+}
+
+test_model_without_protected_input_allowed if {
+	d := admission.decision with input as with_model([])
+	d.allow == true
+}
+
+test_model_with_protected_input_allowed_for_listed_purpose if {
+	d := admission.decision with input as with_model(["age"])
+		with data.fedscore.models.protected_allowed_purposes as ["marketing_analytics"]
+	d.allow == true
+}

@@ -1,0 +1,96 @@
+package node
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/scoring"
+)
+
+// ScoredData is a node's records with the columns a scoring model derives
+// for each of them.
+type ScoredData struct {
+	Table *dataset.Table
+	Info  *policy.ModelInfo
+	model *scoring.Model
+	// invalid counts records the model could not score: they have no
+	// score and enter no score metric, and are reported, not dropped.
+	invalid int
+}
+
+// dataFor returns the table a query reads: the node's records, plus the
+// derived score columns when the query names a model. Scores are computed
+// once per model and kept.
+func (n *Node) dataFor(spec *query.Spec) (*dataset.Table, *ScoredData, error) {
+	if spec.Model == "" {
+		return n.cfg.Data, nil, nil
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if sd := n.scored[spec.Model]; sd != nil {
+		return sd.Table, sd, nil
+	}
+	var m *scoring.Model
+	for _, c := range n.cfg.Models {
+		if c.Name == spec.Model {
+			m = c
+		}
+	}
+	if m == nil {
+		return nil, nil, fmt.Errorf("this node has no scoring model %q", spec.Model)
+	}
+	sd, err := ScoreRecords(n.cfg.Data, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	n.scored[spec.Model] = sd
+	return sd.Table, sd, nil
+}
+
+// ScoreRecords scores every record of t with m and returns t with the
+// score, propensity and risk_grade columns added.
+func ScoreRecords(t *dataset.Table, m *scoring.Model) (*ScoredData, error) {
+	for _, name := range []string{query.ScoreColumn, query.PropensityColumn, query.GradeColumn} {
+		if _, clash := t.Column(name); clash {
+			return nil, fmt.Errorf("model %s: the data already has a column %q", m.Name, name)
+		}
+	}
+	sc, err := scoring.ScoreTable(m, t, nil)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", m.Name, err)
+	}
+	b := dataset.NewBuilder()
+	for _, c := range t.Columns() {
+		switch c.Kind {
+		case dataset.KindNumber:
+			b.AddNumber(c.Name, c.Numbers)
+		case dataset.KindCategory:
+			b.AddCategoryCodes(c.Name, c.Dict, c.Codes)
+		case dataset.KindBool:
+			b.AddBool(c.Name, c.Bools, c.Missing)
+		}
+	}
+	// Invalid records have NaN outputs, which the dataset reads as missing.
+	b.AddNumber(query.ScoreColumn, sc.Score)
+	b.AddNumber(query.PropensityColumn, sc.Probability)
+	b.AddCategory(query.GradeColumn, sc.Grade)
+	table, err := b.Build()
+	if err != nil {
+		return nil, err
+	}
+	digest, err := m.Digest()
+	if err != nil {
+		return nil, err
+	}
+	info := &policy.ModelInfo{Name: m.Name, Version: m.Version, Digest: digest, ProtectedInputs: m.ProtectedInputs}
+	invalid := 0
+	for _, s := range sc.Score {
+		if math.IsNaN(s) {
+			invalid++
+		}
+	}
+	return &ScoredData{Table: table, model: m, Info: info, invalid: invalid}, nil
+}

@@ -1,0 +1,87 @@
+package scoring
+
+import (
+	"cmp"
+	"math"
+	"slices"
+)
+
+type scored struct {
+	s float64
+	y bool
+}
+
+// sortedPairs returns the pairs with a non-NaN score, by ascending score,
+// and the numbers of positive and negative labels among them.
+func sortedPairs(labels []bool, scores []float64) (ps []scored, pos, neg float64) {
+	if len(labels) != len(scores) {
+		return nil, 0, 0
+	}
+	ps = make([]scored, 0, len(scores))
+	for i, s := range scores {
+		if math.IsNaN(s) {
+			continue
+		}
+		ps = append(ps, scored{s, labels[i]})
+		if labels[i] {
+			pos++
+		} else {
+			neg++
+		}
+	}
+	slices.SortFunc(ps, func(a, b scored) int { return cmp.Compare(a.s, b.s) })
+	return ps, pos, neg
+}
+
+// AUC returns the area under the ROC curve of scores for labels: the
+// probability that a random positive scores higher than a random negative
+// (the Mann–Whitney U statistic over the product of the class sizes), a
+// tie counting one half. Entries with a NaN score are left out. It
+// returns NaN when the lengths differ or either class is empty.
+func AUC(labels []bool, scores []float64) float64 {
+	ps, pos, neg := sortedPairs(labels, scores)
+	if pos == 0 || neg == 0 {
+		return math.NaN()
+	}
+	var u, negBelow float64
+	for i := 0; i < len(ps); {
+		j := i
+		var p, n float64
+		for ; j < len(ps) && ps[j].s == ps[i].s; j++ {
+			if ps[j].y {
+				p++
+			} else {
+				n++
+			}
+		}
+		u += p*negBelow + 0.5*p*n
+		negBelow += n
+		i = j
+	}
+	return u / (pos * neg)
+}
+
+// KS returns the Kolmogorov–Smirnov statistic of scores for labels: the
+// largest gap between the score distributions of positives and negatives,
+// with tied scores moved together. Entries with a NaN score are left out.
+// It returns NaN when the lengths differ or either class is empty.
+func KS(labels []bool, scores []float64) float64 {
+	ps, pos, neg := sortedPairs(labels, scores)
+	if pos == 0 || neg == 0 {
+		return math.NaN()
+	}
+	var cp, cn, ks float64
+	for i := 0; i < len(ps); {
+		j := i
+		for ; j < len(ps) && ps[j].s == ps[i].s; j++ {
+			if ps[j].y {
+				cp++
+			} else {
+				cn++
+			}
+		}
+		ks = max(ks, math.Abs(cp/pos-cn/neg))
+		i = j
+	}
+	return ks
+}
