@@ -14,13 +14,13 @@ import (
 // collective public key they generated. Coordinator and nodes persist the
 // same public record; secret-key shares live only in each node's keystore.
 type Epoch struct {
-	ID        string   `json:"id"`
-	Params    string   `json:"params"`
-	CRS       []byte   `json:"crs"`
-	Members   []string `json:"members"`
+	ID      string   `json:"id"`
+	Params  string   `json:"params"`
+	CRS     []byte   `json:"crs"`
+	Members []string `json:"members"`
 	// Threshold is t of a t-of-N epoch; 0 means N-of-N.
-	Threshold int `json:"threshold,omitempty"`
-	PublicKey []byte   `json:"public_key"`
+	Threshold int    `json:"threshold,omitempty"`
+	PublicKey []byte `json:"public_key"`
 	// PublicKeyDigest is the SHA-256 of PublicKey.
 	PublicKeyDigest []byte `json:"public_key_digest"`
 }
