@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/fedscore/fedscore/internal/audit"
+	"github.com/fedscore/fedscore/internal/dp"
 	"github.com/fedscore/fedscore/internal/keystore"
 	"github.com/fedscore/fedscore/internal/pki"
 	"github.com/fedscore/fedscore/internal/protocol"
@@ -50,6 +51,9 @@ type Config struct {
 	// Models are the verified scoring models queries may name; each node
 	// scores its own records with them.
 	Models []*scoring.Model
+	// NoiseSource seeds the differential-privacy noise; nil means
+	// crypto/rand. A fixed source makes the noise predictable: tests only.
+	NoiseSource io.Reader
 	// Policy decides admission and the cohort of every query.
 	Policy *policy.Engine
 	// Keys holds the node's secret-key shares.
@@ -68,6 +72,7 @@ type Node struct {
 	log      *slog.Logger
 	ledger   *Ledger
 	budget   *budgetLedger
+	privacy  *dp.Ledger
 	auditLog *audit.Log
 	archive  *queryArchive
 
@@ -118,6 +123,10 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
+	privacy, err := dp.OpenLedger(filepath.Join(cfg.StateDir, "privacy-ledger.json"))
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
 	ledger, err := OpenLedger(filepath.Join(cfg.StateDir, "share-ledger"))
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
@@ -143,6 +152,7 @@ func New(cfg Config) (*Node, error) {
 		log:      cfg.Logger.With("node", id.Name),
 		ledger:   ledger,
 		budget:   budget,
+		privacy:  privacy,
 		auditLog: auditLog,
 		archive:  archive,
 		epoch:    st,

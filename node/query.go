@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -211,11 +212,12 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 		Query: policy.QueryInfo{
 			ID: env.QueryId, Digest: aq.queryDigest(), Purpose: spec.Purpose,
 			Columns: spec.Columns(), Metrics: metrics, MinPartners: spec.MinPartners, Querier: vq.Querier.String(),
-			PipiaID: spec.PipiaID, Destination: spec.Destination, Recipient: spec.Recipient,
+			PipiaID: spec.PipiaID, Destination: spec.Destination, Recipient: spec.Recipient, Epsilon: spec.Epsilon,
 		},
-		NodeName:    n.name,
-		NodeColumns: columns,
-		Time:        time.Now(),
+		EpsilonSpent: n.privacy.Spent(spec.Purpose, spec.SegmentFamily(), time.Now()),
+		NodeName:     n.name,
+		NodeColumns:  columns,
+		Time:         time.Now(),
 	})
 	if err != nil {
 		n.audit(ctx, aq, audit.Entry{Kind: audit.KindAdmission, Result: audit.ResultError, Detail: map[string]string{"error": err.Error()}})
@@ -253,13 +255,24 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 	if err != nil {
 		return fail("aggregate: %v", err)
 	}
-	detail := map[string]string{"records": fmt.Sprint(stats.Rows), "selected": fmt.Sprint(stats.Selected)}
+	detail := map[string]string{"records": fmt.Sprint(stats.Rows), "selected": fmt.Sprint(stats.Selected), "epsilon": fmt.Sprint(spec.Epsilon)}
 	if scored != nil {
 		detail["model"] = scored.Info.Name + "@" + scored.Info.Version
 		detail["model_digest"] = scored.Info.Digest
 		detail["unscorable_records"] = fmt.Sprint(scored.invalid)
 	}
 	n.audit(ctx, aq, audit.Entry{Kind: audit.KindCohort, Result: audit.ResultAllow, Detail: detail})
+	if spec.Epsilon > 0 {
+		// The budget is spent before any noisy value leaves the node, so a
+		// crash cannot release a query the ledger does not count.
+		// The policy has judged the budget; the ledger only records.
+		if err := n.privacy.Spend(spec.Purpose, spec.SegmentFamily(), spec.Epsilon, math.MaxFloat64, time.Now()); err != nil {
+			return fail("privacy budget: %v", err)
+		}
+		if err := addNoise(vec, spec, len(aq.participants), n.cfg.NoiseSource); err != nil {
+			return fail("noise: %v", err)
+		}
+	}
 	// The sum over all members must not wrap around the plaintext modulus.
 	bound := params.MaxAbsValue() / int64(len(aq.participants))
 	for i, v := range vec {

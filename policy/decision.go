@@ -34,6 +34,9 @@ type QueryInfo struct {
 	// or the name of another processor it provides the result to; empty
 	// means RecipientSelf.
 	Recipient string
+	// Epsilon is the differential-privacy budget the query spends; 0 for
+	// none.
+	Epsilon float64
 }
 
 // DefaultDestination is where a result goes when a query does not say.
@@ -75,6 +78,9 @@ type AdmissionInput struct {
 	// Model describes the scoring model whose derived columns the query
 	// reads, or nil.
 	Model *ModelInfo
+	// EpsilonSpent is the privacy budget the node spent today on the
+	// query's purpose and segment family, from its privacy ledger.
+	EpsilonSpent float64
 	// Time is the time of the decision; the zero value means now. Consent
 	// withdrawal and retention are judged as of this time.
 	Time time.Time

@@ -233,7 +233,9 @@ func admissionDocument(in AdmissionInput, now time.Time) map[string]any {
 			"pipia_id":     q.PipiaID,
 			"destination":  q.destination(),
 			"recipient":    q.recipient(),
+			"epsilon":      q.Epsilon,
 		},
+		"budget": map[string]any{"epsilon_spent_today": in.EpsilonSpent},
 		"node": map[string]any{
 			"name":    in.NodeName,
 			"columns": orEmpty(in.NodeColumns),

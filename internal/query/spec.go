@@ -53,6 +53,11 @@ type Spec struct {
 	// MinPartners is the number of distinct partners whose inputs must be
 	// in an aggregate before it may be opened; at least 2.
 	MinPartners int `json:"min_partners" yaml:"min_partners"`
+	// Epsilon is the differential-privacy budget the query spends: every
+	// node adds its share of discrete Laplace noise calibrated to it, so
+	// that the opened sums carry exactly the noise ε calls for. Zero means
+	// no noise, which the policy may refuse.
+	Epsilon float64 `json:"epsilon,omitempty" yaml:"epsilon,omitempty"`
 	// Decimals sets the fixed-point scale 10^Decimals of sums, 0 to 6.
 	// Parse fills in DefaultDecimals when the field is absent; it is
 	// always written by Canonical so that 0 survives a round trip.

@@ -65,6 +65,7 @@ func (s *Spec) Validate(l Limits) error {
 		p.add("purpose", "%q must match ^[a-z][a-z0-9_]{1,63}$", s.Purpose)
 	}
 	s.validateModel(&p)
+	s.validateEpsilon(&p)
 	if s.PipiaID != "" && !validPipiaID(s.PipiaID) {
 		p.add("pipia_id", "%q must match ^[A-Za-z0-9._-]{1,64}$", s.PipiaID)
 	}

@@ -12,14 +12,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/fedscore/fedscore/coordinator"
+	"github.com/fedscore/fedscore/internal/dp"
 	"github.com/fedscore/fedscore/internal/keystore"
 	"github.com/fedscore/fedscore/internal/pki"
 	"github.com/fedscore/fedscore/internal/querier"
@@ -367,6 +370,17 @@ func (f *Federation) Query(ctx context.Context, spec *query.Spec, progress queri
 // the encrypted answer. Only the sandbox can do this: it holds every
 // partner's data.
 func (f *Federation) Expected(ctx context.Context, spec *query.Spec) (*query.Result, error) {
+	total, mask, err := f.expected(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	release.Apply(total, mask.Released)
+	return query.DecodeReleased(spec, total, mask.Released)
+}
+
+// expected returns the exact summed vector of spec over every partner's
+// admitted cohort, and the release mask its exact counts give.
+func (f *Federation) expected(ctx context.Context, spec *query.Spec) ([]int64, *release.Mask, error) {
 	var total []int64
 	metrics := make([]string, len(spec.Metrics))
 	for i, m := range spec.Metrics {
@@ -380,7 +394,7 @@ func (f *Federation) Expected(ctx context.Context, spec *query.Spec) (*query.Res
 	for _, p := range f.cfg.Partners {
 		data, model, err := p.data(spec, f.cfg.Models)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p.Name, err)
+			return nil, nil, fmt.Errorf("%s: %w", p.Name, err)
 		}
 		var cols []string
 		for _, c := range data.Columns() {
@@ -388,18 +402,18 @@ func (f *Federation) Expected(ctx context.Context, spec *query.Spec) (*query.Res
 		}
 		d, err := f.engine.Admit(ctx, policy.AdmissionInput{Query: info, NodeName: p.Name, NodeColumns: cols, Model: model, Time: time.Now()})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := d.Err(); err != nil {
-			return nil, fmt.Errorf("%s: %w", p.Name, err)
+			return nil, nil, fmt.Errorf("%s: %w", p.Name, err)
 		}
 		cohort, err := node.Cohort(data, d.Cohort)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		vec, _, err := query.Aggregate(ctx, spec, data, cohort)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p.Name, err)
+			return nil, nil, fmt.Errorf("%s: %w", p.Name, err)
 		}
 		if total == nil {
 			total = make([]int64, len(vec))
@@ -409,7 +423,7 @@ func (f *Federation) Expected(ctx context.Context, spec *query.Spec) (*query.Res
 		}
 		rd, err := f.engine.Release(ctx, policy.ReleaseInput{Query: info, NodeName: p.Name, Cells: spec.Layout().Cells, Time: time.Now()})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		minCell = max(minCell, rd.MinCellSize)
 	}
@@ -420,10 +434,9 @@ func (f *Federation) Expected(ctx context.Context, spec *query.Spec) (*query.Res
 	}
 	mask, err := release.Compute(layout, counts, minCell)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	release.Apply(total, mask.Released)
-	return query.DecodeReleased(spec, total, mask.Released)
+	return total, mask, nil
 }
 
 // Verify compares an answer with the central plaintext computation.
@@ -458,6 +471,69 @@ func (f *Federation) Close() error {
 	f.wg.Wait()
 	if f.tempDir {
 		return os.RemoveAll(f.dir)
+	}
+	return nil
+}
+
+// VerifyNoisy checks a differentially private answer against the exact
+// plaintext computation: every released count, histogram bin and sum may
+// differ from the exact value only by the noise the query's ε calls for,
+// within its (1−beta) tail bound. Cells the exact counts would have
+// suppressed may be released, and the other way round, near the minimum
+// cell size.
+func (f *Federation) VerifyNoisy(ctx context.Context, spec *query.Spec, got *query.Result, beta float64) error {
+	exact, _, err := f.expected(ctx, spec)
+	if err != nil {
+		return err
+	}
+	blocks := spec.NoiseBlocks()
+	eps := dp.SplitEpsilon(spec.Epsilon, len(blocks))
+	// Re-encode the answer into slots, so that it compares slot by slot.
+	want, err := query.DecodeReleased(spec, exact, nil)
+	if err != nil {
+		return err
+	}
+	scale := math.Pow10(spec.Decimals)
+	for col, name := range got.Columns {
+		kind, metric := "", -1
+		switch {
+		case name == "count":
+			kind = query.KindCount
+		default:
+			for i, m := range spec.Metrics {
+				if strings.HasPrefix(name, m.Kind+"_"+m.Column) {
+					kind, metric = m.Kind, i
+					break
+				}
+			}
+		}
+		var sens int64
+		switch kind {
+		case query.KindCount, query.KindHistogram:
+			sens = 1
+		case query.KindSum:
+			clip := spec.Metrics[metric].Clip
+			sens = int64(math.Ceil(max(math.Abs(clip[0]), math.Abs(clip[1])) * scale))
+		default:
+			continue // labels and means
+		}
+		bound := float64(dp.Bound(dp.Calibration{Epsilon: eps, Sensitivity: sens}, beta))
+		for r, row := range got.Rows {
+			v := row.Values[col]
+			if v == nil {
+				continue
+			}
+			var diff float64
+			switch x := v.(type) {
+			case int64:
+				diff = math.Abs(float64(x - want.Rows[r].Values[col].(int64)))
+			case float64:
+				diff = math.Abs(x-want.Rows[r].Values[col].(float64)) * scale
+			}
+			if diff > bound {
+				return fmt.Errorf("row %d, %s: %v differs from the exact %v by more than the noise bound %v", r, name, v, want.Rows[r].Values[col], bound)
+			}
+		}
 	}
 	return nil
 }

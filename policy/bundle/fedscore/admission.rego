@@ -382,3 +382,39 @@ deny contains reason(
 	count(object.get(input, ["model", "protected_inputs"], [])) > 0
 	not query.purpose in data.fedscore.models.protected_allowed_purposes
 }
+
+# METADATA
+# title: Differential privacy
+# description: >-
+#   An aggregate is anonymised (PIPL Art. 4, 73(4)) only if no individual
+#   can be re-identified; the noise every node adds bounds what any query
+#   reveals about one record, and each node's privacy budget bounds what
+#   all queries of a purpose and segmentation reveal together.
+deny contains reason(
+	"DP_REQUIRED",
+	"PIPL Art. 73(4)",
+	"the bundle requires differential-privacy noise; the query sets no epsilon",
+) if {
+	data.fedscore.dp.required == true
+	object.get(input, ["query", "epsilon"], 0) <= 0
+}
+
+deny contains reason(
+	"DP_EPSILON_TOO_LARGE",
+	"PIPL Art. 73(4)",
+	sprintf("epsilon %v exceeds the per-query limit %v", [input.query.epsilon, data.fedscore.dp.max_epsilon_per_query]),
+) if {
+	input.query.epsilon > data.fedscore.dp.max_epsilon_per_query
+}
+
+deny contains reason(
+	"DP_BUDGET_EXHAUSTED",
+	"PIPL Art. 73(4)",
+	sprintf(
+		"epsilon %v would bring today's spending on purpose %s and this segmentation to %v, above the daily budget %v",
+		[input.query.epsilon, query.purpose, input.budget.epsilon_spent_today + input.query.epsilon, data.fedscore.dp.daily_epsilon_per_purpose],
+	),
+) if {
+	input.query.epsilon > 0
+	input.budget.epsilon_spent_today + input.query.epsilon > data.fedscore.dp.daily_epsilon_per_purpose
+}

@@ -512,3 +512,37 @@ test_model_with_protected_input_allowed_for_listed_purpose if {
 		with data.fedscore.models.protected_allowed_purposes as ["marketing_analytics"]
 	d.allow == true
 }
+
+# Differential privacy (PIPL Art. 73(4)).
+
+with_dp(eps, spent) := object.union(fx.request({"epsilon": eps}), {"budget": {"epsilon_spent_today": spent}})
+
+test_dp_within_limits_allowed if {
+	d := admission.decision with input as with_dp(1, 0)
+	d.allow == true
+}
+
+test_dp_epsilon_too_large_denied if {
+	d := admission.decision with input as with_dp(3, 0)
+	"DP_EPSILON_TOO_LARGE" in codes(d)
+}
+
+test_dp_budget_exhausted_denied if {
+	d := admission.decision with input as with_dp(1, 19.5)
+	codes(d) == {"DP_BUDGET_EXHAUSTED"}
+}
+
+test_dp_budget_exactly_spent_allowed if {
+	d := admission.decision with input as with_dp(1, 19)
+	d.allow == true
+}
+
+test_dp_required_without_epsilon_denied if {
+	d := admission.decision with input as with_dp(0, 0) with data.fedscore.dp.required as true
+	codes(d) == {"DP_REQUIRED"}
+}
+
+test_dp_required_with_epsilon_allowed if {
+	d := admission.decision with input as with_dp(0.5, 0) with data.fedscore.dp.required as true
+	d.allow == true
+}
