@@ -15,6 +15,7 @@
 //	policy       build, sign, verify, inspect and test policy bundles
 //	audit        verify and read a node's audit log
 //	keys         key ceremony, status and rotation of the federation's epochs
+//	model        fit, sign, verify and audit scoring models
 //	pki          create a development PKI and signed policy bundle for a federation
 //	version      print the version
 //
@@ -49,7 +50,9 @@ func commands() []command {
 		{"policy", "build, sign, verify, inspect and test policy bundles", runPolicy},
 		{"audit", "verify and read a node's audit log", runAudit},
 		{"keys", "key ceremony, status and rotation of the federation's epochs", runKeys},
+		{"model", "fit, sign, verify and audit scoring models", runModel},
 		{"pki", "create a development PKI and signed policy bundle for a federation", runPKI},
+		{"bench", "benchmark loopback federations: latency, bytes, CPU and memory against baselines", runBench},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/fedscore/fedscore/node"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/scoring"
 )
 
 // tlsFlags are the identity flags every networked command takes.
@@ -94,6 +95,8 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	bundleKey := fs.String("bundle-key", "", "the bundle signer's public key `file` (PEM)")
 	bundleKeyID := fs.String("bundle-key-id", "regulator", "the key `id` the bundle must be signed under")
 	watch := fs.Duration("bundle-watch", 10*time.Second, "how often to check the bundle file for a new signed version")
+	var modelFiles partnerFlags
+	fs.Var(&modelFiles, "model", "a signed scoring model `file` queries may name (repeatable); verified with --bundle-key")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -149,10 +152,18 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	var models []*scoring.Model
+	for _, f := range modelFiles {
+		m, err := scoring.VerifyFile(f, trusted...)
+		if err != nil {
+			return err
+		}
+		models = append(models, m)
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	n, err := node.New(node.Config{
 		Credential: cred, Roots: roots, Coordinator: *coord, CoordinatorIdentity: cid,
-		Data: table, Policy: engine, Keys: keys, StateDir: *stateDir, Logger: logger,
+		Data: table, Models: models, Policy: engine, Keys: keys, StateDir: *stateDir, Logger: logger,
 	})
 	if err != nil {
 		return err
