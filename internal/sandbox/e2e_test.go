@@ -25,8 +25,8 @@ import (
 	"github.com/fedscore/fedscore/internal/pki"
 	"github.com/fedscore/fedscore/internal/protocol"
 	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/internal/release"
 	"github.com/fedscore/fedscore/internal/shareddata"
-	"github.com/fedscore/fedscore/node"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/policy"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
@@ -37,6 +37,7 @@ import (
 // values (one of them absent from the data).
 const filterSpec = `
 purpose: risk_analytics
+pipia_id: PIPIA-2026-RA-01
 group_by:
   - column: education
     values: [high_school, college, bachelor, postgraduate, doctorate]
@@ -58,6 +59,18 @@ min_partners: 3
 decimals: 3
 `
 
+// minorsSpec counts customers by age around the policy's minimum age. It
+// reads no sensitive column, so it needs no impact assessment.
+const minorsSpec = `
+purpose: marketing_analytics
+group_by:
+  - {column: age, bins: [0, 10, 14, 18, 30, 120]}
+  - {column: gender, values: [female, male]}
+metrics:
+  - kind: count
+min_partners: 3
+`
+
 // wideSpec has more slots than one ciphertext holds: one-year age bins by
 // region, with a fine credit-score histogram.
 func wideSpec(t *testing.T) *query.Spec {
@@ -69,7 +82,7 @@ func wideSpec(t *testing.T) *query.Spec {
 	for s := 300; s <= 850; s += 25 {
 		scores = append(scores, strconv.Itoa(s))
 	}
-	src := fmt.Sprintf(`{"purpose":"risk_analytics",
+	src := fmt.Sprintf(`{"purpose":"risk_analytics","pipia_id":"PIPIA-2026-RA-01",
 "group_by":[{"column":"age","bins":[%s]},{"column":"region","values":["north","east","south","southwest","northwest","northeast","offshore"]}],
 "filter":[{"column":"city_tier","op":"between","values":[1,4]}],
 "metrics":[{"kind":"count"},{"kind":"sum","column":"annual_txn_amount","clip":[0,1000000]},
@@ -82,32 +95,32 @@ func wideSpec(t *testing.T) *query.Spec {
 	return s
 }
 
-// synthIn is the cohort of a synthetic partner's record for purpose.
-func synthIn(purpose string) func(record) bool {
-	return func(r record) bool { return consented(r, purpose, true, true, false) }
-}
-
 // TestQueryMatchesPlaintext runs queries through 3 and 5 partners and checks
 // the decrypted answers against the sandbox's central computation and an
 // independent row-by-row computation.
 func TestQueryMatchesPlaintext(t *testing.T) {
 	revision := bundleRevision(t)
+	// A small minimum cell size, so that most cells are released.
+	data := map[string]any{"release_gate": map[string]any{"min_cell_size": 11}}
+	minCell := minCellSize(t, data)
 	specs := []struct {
-		name string
-		spec func(*testing.T) *query.Spec
+		name      string
+		spec      func(*testing.T) *query.Spec
+		sensitive bool // reads sensitive columns
 	}{
-		{"default", defaultSpec},
-		{"filters", func(t *testing.T) *query.Spec { return mustSpec(t, filterSpec) }},
-		{"several ciphertexts", wideSpec},
+		{"default", defaultSpec, true},
+		{"filters", func(t *testing.T) *query.Spec { return mustSpec(t, filterSpec) }, true},
+		{"several ciphertexts", wideSpec, true},
+		{"minors", func(t *testing.T) *query.Spec { return mustSpec(t, minorsSpec) }, false},
 	}
 	for _, n := range []int{3, 5} {
 		t.Run(fmt.Sprintf("partners=%d", n), func(t *testing.T) {
 			partners := synthPartners(t, n, testRows)
 			rec := newRecorder()
-			fed := startFederation(t, Config{Partners: partners, Observe: rec.observe})
-			var recs []record
-			for _, p := range partners {
-				recs = append(recs, tableRecords(p.Data)...)
+			fed := startFederation(t, Config{Partners: partners, Observe: rec.observe, PolicyData: data})
+			engine, err := policy.NewEngine(context.Background(), policy.Options{DataOverrides: data})
+			if err != nil {
+				t.Fatal(err)
 			}
 			for _, sc := range specs {
 				t.Run(sc.name, func(t *testing.T) {
@@ -122,7 +135,33 @@ func TestQueryMatchesPlaintext(t *testing.T) {
 					if err := fed.Verify(ctx, spec, ans.Result); err != nil {
 						t.Error(err)
 					}
-					compareNaive(t, spec, ans.Result, naiveResult(t, spec, recs, synthIn(spec.Purpose)))
+					// The cohort comes from the policy, checked against the
+					// core rules; the rest of the computation is naive.
+					var recs []record
+					for _, p := range partners {
+						cohort := policyCohort(t, ctx, engine, spec, p)
+						checkSyntheticCohort(t, p, spec, cohort, sc.sensitive)
+						recs = append(recs, cohortRecords(p.Data, cohort)...)
+					}
+					naive := naiveResult(t, spec, recs, func(record) bool { return true })
+					compareNaive(t, spec, ans.Result, naive, minCell)
+					if sc.name == "minors" {
+						// Children under 14 never enter a cohort; 14 to 17
+						// year olds do.
+						teens := int64(0)
+						for _, row := range ans.Result.Rows {
+							age, c := row.Values[0].(string), row.Values[2]
+							if (age == "[0,10)" || age == "[10,14)") && c != nil && c != int64(0) {
+								t.Errorf("%v customers under 14 (%s, %s) counted", c, age, row.Values[1])
+							}
+							if n, ok := c.(int64); ok && age == "[14,18)" {
+								teens += n
+							}
+						}
+						if teens == 0 {
+							t.Errorf("no customer aged 14 to 17 counted")
+						}
+					}
 
 					want := partnerNames[:n]
 					if got := slices.Sorted(slices.Values(ans.Partners)); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
@@ -132,23 +171,37 @@ func TestQueryMatchesPlaintext(t *testing.T) {
 						t.Errorf("%d receipts, want %d", len(ans.Receipts), n)
 					}
 					for _, r := range ans.Receipts {
-						if !slices.Contains(want, r.Node) || r.BundleRevision != revision || r.DecisionId == "" {
-							t.Errorf("receipt %v: want a member, revision %q and a decision id", r, revision)
+						// The sandbox builds its bundle from the default
+						// one with the data overrides.
+						if !slices.Contains(want, r.Node) || !strings.HasPrefix(r.BundleRevision, revision) ||
+							r.BundleRevision != ans.Receipts[0].BundleRevision || r.DecisionId == "" {
+							t.Errorf("receipt %v: want a member, one revision of bundle %q and a decision id", r, revision)
 						}
 					}
 
-					wantCts := (spec.Layout().VectorLen + 8191) / 8192
-					inputs := 0
+					// Phase 1 carries the counts, phase 2 the whole vector.
+					l := spec.Layout()
+					wantCts := map[int32]int{1: (len(release.CountSlots(l)) + 8191) / 8192, 2: (l.VectorLen + 8191) / 8192}
+					inputs := map[int32]int{}
 					for _, o := range rec.since(mark) {
-						if in := o.msg.GetInput(); in != nil && in.QueryId == ans.QueryID {
-							inputs++
-							if len(in.CiphertextBlobs) != wantCts {
-								t.Errorf("%s sent %d ciphertexts, want %d", o.node, len(in.CiphertextBlobs), wantCts)
-							}
+						in := o.msg.GetInput()
+						if in == nil || in.QueryId != ans.QueryID {
+							continue
+						}
+						r := &pb.Receipt{}
+						if err := proto.Unmarshal(in.Receipt, r); err != nil {
+							t.Fatal(err)
+						}
+						inputs[r.Phase]++
+						if len(in.CiphertextBlobs) != wantCts[r.Phase] {
+							t.Errorf("%s sent %d ciphertexts in phase %d, want %d", o.node, len(in.CiphertextBlobs), r.Phase, wantCts[r.Phase])
 						}
 					}
-					if inputs != n {
-						t.Errorf("%d inputs observed, want %d", inputs, n)
+					if inputs[1] != n || inputs[2] != n || len(inputs) != 2 {
+						t.Errorf("inputs per phase %v, want %d in phases 1 and 2", inputs, n)
+					}
+					if sc.name == "several ciphertexts" && wantCts[2] < 2 {
+						t.Errorf("the wide query fits one ciphertext")
 					}
 				})
 			}
@@ -225,15 +278,13 @@ func TestBankMarketing(t *testing.T) {
 		}
 		partners = append(partners, Partner{Name: partnerNames[i], Data: tbl})
 	}
-	fed := startFederation(t, Config{
-		Partners: partners,
-		PolicyData: map[string]any{
-			"assume_consent_when_absent": true,
-			"purposes": map[string]any{
-				"marketing_analytics": map[string]any{"allowed_columns": bankColumns},
-			},
+	policyData := map[string]any{
+		"assume_consent_when_absent": true,
+		"purposes": map[string]any{
+			"marketing_analytics": map[string]any{"allowed_columns": bankColumns},
 		},
-	})
+	}
+	fed := startFederation(t, Config{Partners: partners, PolicyData: policyData})
 	spec := mustSpec(t, bankSpec)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -268,15 +319,24 @@ func TestBankMarketing(t *testing.T) {
 	if len(recs) != 45211 {
 		t.Errorf("bank file has %d records, want 45211", len(recs))
 	}
-	compareNaive(t, spec, ans.Result, naiveResult(t, spec, recs, func(r record) bool {
-		return consented(r, spec.Purpose, false, false, true)
-	}))
+	// The data carries no consent records; only the age rule applies.
+	naive := naiveResult(t, spec, recs, func(r record) bool {
+		age, err := strconv.ParseFloat(r("age"), 64)
+		return err == nil && age >= 14
+	})
+	compareNaive(t, spec, ans.Result, naive, minCellSize(t, policyData))
 
 	// Every client is 18 to 95 and married, single or divorced, so the
-	// counts per marital status add up to the file's rows.
+	// released counts per marital status and the true counts of the
+	// withheld cells add up to the file's rows.
 	byMarital := map[string]int64{}
 	for _, row := range ans.Result.Rows {
-		byMarital[row.Values[1].(string)] += row.Values[2].(int64)
+		m := row.Values[1].(string)
+		if c, ok := row.Values[2].(int64); ok {
+			byMarital[m] += c
+		} else {
+			byMarital[m] += naive[row.Values[0].(string)+"|"+m].count
+		}
 	}
 	direct := map[string]int64{}
 	for _, row := range rows[1:] {
@@ -296,9 +356,10 @@ func TestBankMarketing(t *testing.T) {
 
 // TestNothingLeavesANodeButCiphertexts records every message the nodes send
 // during key generation, answered queries and a refused one, and checks that
-// each is a ciphertext under the collective key, a key-switch share, a
-// signed receipt or a policy decision, and that none carries a customer id
-// or a node's plaintext aggregate.
+// each is a ciphertext under the collective key, a signed share opening an
+// aggregate (decryption of the phase 1 counts, key switch of the released
+// values), a signed receipt or a policy decision, and that none carries a
+// customer id or a node's plaintext aggregate.
 func TestNothingLeavesANodeButCiphertexts(t *testing.T) {
 	partners := synthPartners(t, 3, testRows)
 	rec := newRecorder()
@@ -362,6 +423,7 @@ func TestNothingLeavesANodeButCiphertexts(t *testing.T) {
 		return out
 	}
 	var blobs [][]byte
+	phases := map[string][]int32{} // node/query -> phases of its inputs, in order
 	msgs := rec.since(0)
 	counts := map[string]int{}
 	for _, o := range msgs {
@@ -409,8 +471,18 @@ func TestNothingLeavesANodeButCiphertexts(t *testing.T) {
 				t.Fatalf("%s: receipt: %v", o.node, err)
 			}
 			if r.Node != o.node || r.QueryId != in.QueryId || !answered[in.QueryId] || r.Epoch != epoch.ID ||
-				r.BundleRevision != revision || r.DecisionId == "" || len(r.CiphertextDigests) != len(cts) {
+				!strings.HasPrefix(r.BundleRevision, revision) || r.DecisionId == "" || len(r.CiphertextDigests) != len(cts) {
 				t.Errorf("%s: receipt %v does not match its input", o.node, r)
+			}
+			phases[o.node+"/"+in.QueryId] = append(phases[o.node+"/"+in.QueryId], r.Phase)
+			// Phase 2 carries the node's release mask, bound by the receipt.
+			switch {
+			case r.Phase == 1 && (in.ReleaseMask != nil || r.MaskDigest != nil):
+				t.Errorf("%s: phase 1 input with a release mask", o.node)
+			case r.Phase == 2 && !bytes.Equal(protocol.Digest(in.ReleaseMask), r.MaskDigest):
+				t.Errorf("%s: phase 2 release mask does not match the receipt", o.node)
+			case r.Phase != 1 && r.Phase != 2:
+				t.Errorf("%s: input of phase %d", o.node, r.Phase)
 			}
 			for i, ct := range cts {
 				if _, err := params.UnmarshalCiphertext(ct); err != nil {
@@ -419,6 +491,25 @@ func TestNothingLeavesANodeButCiphertexts(t *testing.T) {
 				if i < len(r.CiphertextDigests) && !bytes.Equal(protocol.Digest(ct), r.CiphertextDigests[i]) {
 					t.Errorf("%s: input blob %d does not match the receipt's digest", o.node, i)
 				}
+			}
+		case *pb.NodeMessage_DecryptionShare:
+			// The collective decryption of the phase 1 counts.
+			counts["decryption_share"]++
+			ds := b.DecryptionShare
+			shares := take(o.node, ds.ShareBlobs, "decryption share")
+			var digests [][]byte
+			for _, sh := range shares {
+				digests = append(digests, protocol.Digest(sh))
+			}
+			stmt, err := protocol.DecryptionStatementBytes(ds.QueryId, o.node, ds.AggregateDigests, digests)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pki.Verify(certs[o.node].Certificate, protocol.PurposeDecryptionShare, stmt, ds.Signature); err != nil {
+				t.Errorf("%s: decryption share signature: %v", o.node, err)
+			}
+			if !answered[ds.QueryId] || len(ds.AggregateDigests) != len(ds.ShareBlobs) {
+				t.Errorf("%s: decryption share for %q with %d digests and %d blobs", o.node, ds.QueryId, len(ds.AggregateDigests), len(ds.ShareBlobs))
 			}
 		case *pb.NodeMessage_KeySwitchShare:
 			counts["key_switch_share"]++
@@ -434,7 +525,7 @@ func TestNothingLeavesANodeButCiphertexts(t *testing.T) {
 		case *pb.NodeMessage_Refusal:
 			counts["refusal"]++
 			r := b.Refusal
-			if answered[r.TaskId] || r.BundleRevision != revision || r.DecisionId == "" || len(r.Reasons) == 0 {
+			if answered[r.TaskId] || !strings.HasPrefix(r.BundleRevision, revision) || r.DecisionId == "" || len(r.Reasons) == 0 {
 				t.Errorf("%s: refusal %v is not a policy decision on the refused query", o.node, r)
 			}
 		default:
@@ -449,12 +540,18 @@ func TestNothingLeavesANodeButCiphertexts(t *testing.T) {
 			t.Errorf("%s: blob %q is named by no share, input or key-switch share", k.node, k.id)
 		}
 	}
-	// Key generation, then two answered queries (one of two ciphertexts),
-	// then one refusal per node.
-	want := map[string]int{"setup_share": 3, "input": 6, "key_switch_share": 6, "refusal": 3}
+	// Key generation, then per answered query and node a phase 1 input,
+	// a decryption share of the counts, a phase 2 input and a key-switch
+	// share; then one refusal per node.
+	want := map[string]int{"setup_share": 3, "input": 12, "decryption_share": 6, "key_switch_share": 6, "refusal": 3}
 	for k, n := range want {
 		if counts[k] != n {
 			t.Errorf("%d %s messages, want %d", counts[k], k, n)
+		}
+	}
+	for k, ph := range phases {
+		if !slices.Equal(ph, []int32{1, 2}) {
+			t.Errorf("%s: inputs of phases %v, want 1 then 2", k, ph)
 		}
 	}
 
@@ -489,25 +586,53 @@ func TestNothingLeavesANodeButCiphertexts(t *testing.T) {
 	secrets := map[string]bool{}
 	for _, s := range specs {
 		for _, p := range partners {
+			// The whole vector, and the counts that phase 1 encrypts.
 			vec := plaintextVector(t, ctx, engine, s, p)
-			enc := make([]byte, 8*len(vec))
-			for i, v := range vec {
-				binary.LittleEndian.PutUint64(enc[8*i:], uint64(v))
+			var counts []int64
+			for _, i := range release.CountSlots(s.Layout()) {
+				counts = append(counts, vec[i])
 			}
-			for _, o := range msgs {
-				if b, _ := proto.Marshal(o.msg); bytes.Contains(b, enc) {
+			for _, v := range [][]int64{vec, counts} {
+				enc := make([]byte, 8*len(v))
+				for i, x := range v {
+					binary.LittleEndian.PutUint64(enc[8*i:], uint64(x))
+				}
+				if _, ok := findAny(hay, map[string]bool{string(enc): true}); ok {
 					t.Errorf("%s's plaintext vector left the node", p.Name)
 				}
-			}
-			// Any four consecutive slots, not all zero.
-			for i := 0; i+32 <= len(enc); i += 8 {
-				if w := enc[i : i+32]; !bytes.Equal(w, make([]byte, 32)) {
-					secrets[string(w)] = true
+				// Any four consecutive slots, two of them not zero.
+				for i := 0; i+4 <= len(v); i++ {
+					nonzero := 0
+					for _, x := range v[i : i+4] {
+						if x != 0 {
+							nonzero++
+						}
+					}
+					if nonzero >= 2 {
+						secrets[string(enc[8*i:8*i+32])] = true
+					}
 				}
 			}
 		}
 	}
-	if w, ok := findAny(hay, secrets); ok {
+	// The release mask, a policy decision, is a sparse bitmap that may
+	// look like a few small counts; it is not searched.
+	var unmasked [][]byte
+	for _, o := range msgs {
+		m := o.msg
+		if in := m.GetInput(); in != nil && in.ReleaseMask != nil {
+			c := proto.Clone(in).(*pb.QueryInput)
+			c.ReleaseMask = nil
+			m = &pb.NodeMessage{Body: &pb.NodeMessage_Input{Input: c}}
+		}
+		b, err := proto.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unmasked = append(unmasked, b)
+	}
+	unmasked = append(unmasked, blobs...)
+	if w, ok := findAny(unmasked, secrets); ok {
 		t.Errorf("four slots of a plaintext aggregate (%s) left a node", hex.EncodeToString([]byte(w)))
 	}
 }
@@ -515,25 +640,7 @@ func TestNothingLeavesANodeButCiphertexts(t *testing.T) {
 // plaintextVector is the aggregate vector partner p computes for s.
 func plaintextVector(t *testing.T, ctx context.Context, engine *policy.Engine, s *query.Spec, p Partner) []int64 {
 	t.Helper()
-	var cols, metrics []string
-	for _, c := range p.Data.Columns() {
-		cols = append(cols, c.Name)
-	}
-	for _, m := range s.Metrics {
-		metrics = append(metrics, m.Kind)
-	}
-	d, err := engine.Admit(ctx, policy.AdmissionInput{
-		Query:    policy.QueryInfo{ID: "check", Purpose: s.Purpose, Columns: s.Columns(), Metrics: metrics, MinPartners: s.MinPartners},
-		NodeName: p.Name, NodeColumns: cols,
-	})
-	if err != nil || !d.Allow {
-		t.Fatalf("admission for %s: %v %v", p.Name, err, d.Reasons)
-	}
-	cohort, err := node.Cohort(p.Data, d.Cohort)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vec, _, err := query.Aggregate(ctx, s, p.Data, cohort)
+	vec, _, err := query.Aggregate(ctx, s, p.Data, policyCohort(t, ctx, engine, s, p))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -563,8 +670,10 @@ func findAny(hay [][]byte, needles map[string]bool) (string, bool) {
 	return "", false
 }
 
-// TestOneKeySwitchSharePerAggregate counts the key-switch shares over
-// several queries: each node gives exactly one per aggregate ciphertext.
+// TestOneKeySwitchSharePerAggregate counts the shares that open
+// ciphertexts over several queries — decryption shares of the phase 1
+// counts and key-switch shares of the phase 2 values: each node gives
+// exactly one per aggregate ciphertext, and never both kinds for one.
 func TestOneKeySwitchSharePerAggregate(t *testing.T) {
 	partners := synthPartners(t, 3, testRows)
 	rec := newRecorder()
@@ -573,48 +682,61 @@ func TestOneKeySwitchSharePerAggregate(t *testing.T) {
 	defer cancel()
 	specs := []*query.Spec{defaultSpec(t), defaultSpec(t), wideSpec(t), mustSpec(t, filterSpec)}
 	var qids []string
+	aggregates := 0 // ciphertexts opened, over both phases
 	for _, s := range specs {
 		ans, err := fed.Query(ctx, s, nil)
 		if err != nil {
 			t.Fatalf("query: %v", err)
 		}
 		qids = append(qids, ans.QueryID)
+		l := s.Layout()
+		aggregates += (len(release.CountSlots(l))+8191)/8192 + (l.VectorLen+8191)/8192
 	}
 	type key struct{ node, digest string }
 	shares := map[key]int{}
 	queryOf := map[string]string{}
-	perQuery := map[string]map[string]int{}
+	perQuery := map[string]map[string]int{} // query -> node/kind -> messages
 	for _, o := range rec.since(0) {
-		ks := o.msg.GetKeySwitchShare()
-		if ks == nil {
+		var qid, kind string
+		var digests [][]byte
+		switch {
+		case o.msg.GetKeySwitchShare() != nil:
+			ks := o.msg.GetKeySwitchShare()
+			qid, kind, digests = ks.QueryId, "key-switch", ks.AggregateDigests
+		case o.msg.GetDecryptionShare() != nil:
+			ds := o.msg.GetDecryptionShare()
+			qid, kind, digests = ds.QueryId, "decryption", ds.AggregateDigests
+		default:
 			continue
 		}
-		if perQuery[ks.QueryId] == nil {
-			perQuery[ks.QueryId] = map[string]int{}
+		if perQuery[qid] == nil {
+			perQuery[qid] = map[string]int{}
 		}
-		perQuery[ks.QueryId][o.node]++
-		for _, d := range ks.AggregateDigests {
+		perQuery[qid][o.node+"/"+kind]++
+		for _, d := range digests {
 			h := hex.EncodeToString(d)
 			shares[key{o.node, h}]++
-			if q, ok := queryOf[h]; ok && q != ks.QueryId {
-				t.Errorf("aggregate %s is in queries %s and %s", h[:16], q, ks.QueryId)
+			if q, ok := queryOf[h]; ok && q != qid {
+				t.Errorf("aggregate %s is in queries %s and %s", h[:16], q, qid)
 			}
-			queryOf[h] = ks.QueryId
+			queryOf[h] = qid
 		}
 	}
 	for k, n := range shares {
 		if n != 1 {
-			t.Errorf("%s gave %d key-switch shares for aggregate %s", k.node, n, k.digest[:16])
+			t.Errorf("%s gave %d shares for aggregate %s", k.node, n, k.digest[:16])
 		}
 	}
-	// Every node switched every aggregate: 5 ciphertexts in 4 queries.
-	if len(queryOf) != 5 || len(shares) != 5*len(partners) {
-		t.Errorf("%d aggregates and %d (node, aggregate) shares, want 5 and %d", len(queryOf), len(shares), 5*len(partners))
+	// Every node opened every aggregate once.
+	if len(queryOf) != aggregates || len(shares) != aggregates*len(partners) {
+		t.Errorf("%d aggregates and %d (node, aggregate) shares, want %d and %d", len(queryOf), len(shares), aggregates, aggregates*len(partners))
 	}
 	for _, q := range qids {
 		for _, p := range partners {
-			if perQuery[q][p.Name] != 1 {
-				t.Errorf("%s sent %d key-switch share messages for %s", p.Name, perQuery[q][p.Name], q)
+			for _, kind := range []string{"decryption", "key-switch"} {
+				if n := perQuery[q][p.Name+"/"+kind]; n != 1 {
+					t.Errorf("%s sent %d %s share messages for %s", p.Name, n, kind, q)
+				}
 			}
 		}
 	}
@@ -635,13 +757,14 @@ func TestNodeDiesMidQuery(t *testing.T) {
 
 	// The victim is stopped before the coordinator acts on its input: the
 	// hook holds the coordinator's receiving goroutine until it is down.
-	stopped := make(chan error, 1)
+	started, stopped := make(chan struct{}), make(chan error, 1)
 	var once sync.Once
 	rec.setHook(func(n string, m *pb.NodeMessage) {
 		if n != victim || m.GetInput() == nil {
 			return
 		}
 		once.Do(func() {
+			close(started)
 			done := make(chan error, 1)
 			go func() { done <- fed.StopNode(victim) }()
 			select {
@@ -657,6 +780,11 @@ func TestNodeDiesMidQuery(t *testing.T) {
 	qcancel()
 	if err == nil {
 		t.Fatal("the query succeeded although a node died")
+	}
+	select {
+	case <-started:
+	default:
+		t.Fatalf("the query ended before %s sent its input: %v", victim, err)
 	}
 	if !strings.Contains(err.Error(), victim) {
 		t.Errorf("error %q does not name %s", err, victim)
@@ -748,6 +876,7 @@ func TestPolicyRefusal(t *testing.T) {
 		}, "IDENTIFIER_COLUMN", "PIPL Art. 6"},
 		{"too few partners", func(s *query.Spec) { s.MinPartners = 2 }, "MIN_PARTNERS", "PIPL Art. 73(4)"},
 		{"unknown purpose", func(s *query.Spec) { s.Purpose = "profiling" }, "PURPOSE_UNKNOWN", "PIPL Art. 6"},
+		{"sensitive columns without an impact assessment", func(s *query.Spec) { s.PipiaID = "" }, "PIPIA_REQUIRED", "PIPL Art. 55-56"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -793,8 +922,9 @@ func TestPolicyRefusal(t *testing.T) {
 	}
 }
 
-// TestObserveSeesEveryNodeMessage: Config.Observe is documented to see
-// every message a node sends. A node's stream opens with a Hello.
+// TestObserveSeesEveryNodeMessage checks the contract of Config.Observe
+// (and coordinator.Config.Observe): it sees every message a node sends,
+// including the Hello that opens each node's stream.
 func TestObserveSeesEveryNodeMessage(t *testing.T) {
 	partners := synthPartners(t, 3, 200)
 	rec := newRecorder()
@@ -811,5 +941,152 @@ func TestObserveSeesEveryNodeMessage(t *testing.T) {
 		if hellos[p.Name] != 2 {
 			t.Errorf("observed %d hellos from %s, want 2 (the one opening its stream and the one after key generation)", hellos[p.Name], p.Name)
 		}
+	}
+}
+
+// TestConcurrentQueries runs several queries at once through one
+// federation: every node and the coordinator handle them in parallel, each
+// with its own encryptors, evaluators and key switchers.
+func TestConcurrentQueries(t *testing.T) {
+	partners := synthPartners(t, 3, testRows)
+	fed := startFederation(t, Config{Partners: partners})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	specs := []*query.Spec{defaultSpec(t), mustSpec(t, filterSpec), wideSpec(t), mustSpec(t, minorsSpec), defaultSpec(t)}
+	errs := make([]error, len(specs))
+	var wg sync.WaitGroup
+	for i, s := range specs {
+		wg.Go(func() {
+			ans, err := fed.Query(ctx, s, nil)
+			if err == nil {
+				err = fed.Verify(ctx, s, ans.Result)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("query %d: %v", i, err)
+		}
+	}
+}
+
+// nodeBlobs reassembles the blobs each node sent, by node and blob id.
+func nodeBlobs(msgs []observed) map[string]map[string][]byte {
+	out := map[string]map[string][]byte{}
+	for _, o := range msgs {
+		c := o.msg.GetChunk()
+		if c == nil {
+			continue
+		}
+		if out[o.node] == nil {
+			out[o.node] = map[string][]byte{}
+		}
+		out[o.node][c.BlobId] = append(out[o.node][c.BlobId], c.Data...)
+	}
+	return out
+}
+
+// TestOpenedCountsAreNoisy plays a curious coordinator: it combines the
+// phase 1 inputs and the decryption shares it relays into the cell counts
+// every node's release gate sees. The design opens only noisy counts
+// (each node adds its share of differential-privacy noise before
+// encrypting), so these must not be the exact counts — in particular not
+// those of the cells the release gate withholds because they are too small.
+func TestOpenedCountsAreNoisy(t *testing.T) {
+	partners := synthPartners(t, 3, testRows)
+	rec := newRecorder()
+	fed := startFederation(t, Config{Partners: partners, Observe: rec.observe})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	spec := wideSpec(t)
+	mark := rec.mark()
+	ans, err := fed.Query(ctx, spec, nil)
+	if err != nil {
+		t.Fatalf("query: %v", err)
+	}
+	msgs := rec.since(mark)
+	blobs := nodeBlobs(msgs)
+	params, err := crypto.NewParams(crypto.ParamsBGV13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inputs [][]*crypto.Ciphertext // [node][ciphertext], phase 1
+	shares := map[int][][]byte{}      // ciphertext -> every node's share
+	for _, o := range msgs {
+		if in := o.msg.GetInput(); in != nil {
+			r := &pb.Receipt{}
+			if err := proto.Unmarshal(in.Receipt, r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Phase != 1 {
+				continue
+			}
+			var cts []*crypto.Ciphertext
+			for _, id := range in.CiphertextBlobs {
+				ct, err := params.UnmarshalCiphertext(blobs[o.node][id])
+				if err != nil {
+					t.Fatal(err)
+				}
+				cts = append(cts, ct)
+			}
+			inputs = append(inputs, cts)
+		}
+		if ds := o.msg.GetDecryptionShare(); ds != nil {
+			for k, id := range ds.ShareBlobs {
+				shares[k] = append(shares[k], blobs[o.node][id])
+			}
+		}
+	}
+	if len(inputs) != len(partners) || len(shares) == 0 {
+		t.Fatalf("observed %d phase 1 inputs and shares of %d ciphertexts", len(inputs), len(shares))
+	}
+	var opened []int64
+	for k := range inputs[0] {
+		var col []*crypto.Ciphertext
+		for _, in := range inputs {
+			col = append(col, in[k])
+		}
+		sum, err := params.NewEvaluator().Sum(col)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := params.CombineDecrypt(sum, shares[k])
+		if err != nil {
+			t.Fatal(err)
+		}
+		opened = append(opened, v...)
+	}
+
+	engine, err := policy.NewEngine(ctx, policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := spec.Layout()
+	slots := release.CountSlots(l)
+	exact := make([]int64, len(slots))
+	for _, p := range partners {
+		vec := plaintextVector(t, ctx, engine, spec, p)
+		for i, s := range slots {
+			exact[i] += vec[s]
+		}
+	}
+	// The count block comes first among the count slots: slot c is cell c.
+	withheld, exposed := 0, 0
+	for c, row := range ans.Result.Rows {
+		if v := row.Values[len(spec.GroupBy)]; v == nil && exact[c] > 0 {
+			withheld++
+			if opened[c] == exact[c] {
+				exposed++
+			}
+		}
+	}
+	if withheld == 0 {
+		t.Fatal("no non-empty cell was withheld; the query does not exercise the release gate")
+	}
+	if slices.Equal(opened[:len(exact)], exact) {
+		t.Errorf("the counts opened in phase 1 are exact: the coordinator and every partner learn the true count of all %d count slots, "+
+			"including %d of the %d non-empty cells the release gate withholds as too small", len(exact), exposed, withheld)
 	}
 }

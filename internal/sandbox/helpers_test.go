@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/node"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/policy"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
@@ -96,6 +97,23 @@ func bundleRevision(t *testing.T) string {
 	return e.Revision()
 }
 
+// minCellSize is the release gate's minimum cell size under the default
+// bundle with data merged over it.
+func minCellSize(t *testing.T, data map[string]any) int64 {
+	t.Helper()
+	e, err := policy.NewEngine(context.Background(), policy.Options{DataOverrides: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.Release(context.Background(), policy.ReleaseInput{
+		Query: policy.QueryInfo{ID: "check", Purpose: "risk_analytics", MinPartners: 3}, NodeName: "check", Cells: 1,
+	})
+	if err != nil || !d.Allow || d.MinCellSize <= 0 {
+		t.Fatalf("release decision %+v: %v", d, err)
+	}
+	return d.MinCellSize
+}
+
 // observed is one message a node sent.
 type observed struct {
 	node string
@@ -172,28 +190,23 @@ func taskOf(m *pb.NodeMessage) string {
 		return m.GetInput().QueryId
 	case m.GetKeySwitchShare() != nil:
 		return m.GetKeySwitchShare().QueryId
+	case m.GetDecryptionShare() != nil:
+		return m.GetDecryptionShare().QueryId
 	case m.GetRefusal() != nil:
 		return m.GetRefusal().TaskId
 	}
 	return ""
 }
 
-// answersPerNode counts, per node, the key-switch shares and refusals sent
-// for query qid.
-func answersPerNode(msgs []observed, qid string) (shares, refusals map[string]int) {
-	shares, refusals = map[string]int{}, map[string]int{}
+// refusalsPerNode counts, per node, the refusals sent for query qid.
+func refusalsPerNode(msgs []observed, qid string) map[string]int {
+	out := map[string]int{}
 	for _, o := range msgs {
-		if taskOf(o.msg) != qid {
-			continue
-		}
-		switch {
-		case o.msg.GetKeySwitchShare() != nil:
-			shares[o.node]++
-		case o.msg.GetRefusal() != nil:
-			refusals[o.node]++
+		if o.msg.GetRefusal() != nil && taskOf(o.msg) == qid {
+			out[o.node]++
 		}
 	}
-	return shares, refusals
+	return out
 }
 
 // ---- an independent plaintext computation ----
@@ -201,38 +214,79 @@ func answersPerNode(msgs []observed, qid string) (shares, refusals map[string]in
 // record gives the raw text of one record's fields; "" is missing.
 type record func(column string) string
 
-// tableRecords lists a table's records, each value as written to CSV.
-func tableRecords(tbl *dataset.Table) []record {
-	out := make([]record, tbl.Rows())
-	for i := range out {
-		out[i] = func(col string) string {
+// cohortRecords lists the records of a table that are in the cohort, each
+// value as written to CSV.
+func cohortRecords(tbl *dataset.Table, cohort []bool) []record {
+	var out []record
+	for i := range tbl.Rows() {
+		if !cohort[i] {
+			continue
+		}
+		out = append(out, func(col string) string {
 			c, ok := tbl.Column(col)
 			if !ok {
 				return ""
 			}
 			return c.String(i)
-		}
+		})
 	}
 	return out
 }
 
-// consented applies the default bundle's cohort rule for purpose to a
-// synthetic record: consent for the purpose recorded and true (or, with
-// assumeConsent, no consent column at all), no withdrawal (a missing
-// withdrawal flag excludes too), and an age of at least 14.
-func consented(r record, purpose string, hasConsentColumn, hasWithdrawn, assumeConsent bool) bool {
-	if hasConsentColumn {
-		if r("consent_"+purpose) != "true" {
-			return false
+// admissionInfo is what a node asks its policy about spec.
+func admissionInfo(spec *query.Spec) policy.QueryInfo {
+	metrics := make([]string, len(spec.Metrics))
+	for i, m := range spec.Metrics {
+		metrics[i] = m.Kind
+	}
+	return policy.QueryInfo{
+		ID: "check", Purpose: spec.Purpose, Columns: spec.Columns(), Metrics: metrics, MinPartners: spec.MinPartners,
+		PipiaID: spec.PipiaID, Destination: spec.Destination, Recipient: spec.Recipient,
+	}
+}
+
+// policyCohort is the cohort the policy admits from p's records into spec.
+func policyCohort(t *testing.T, ctx context.Context, engine *policy.Engine, spec *query.Spec, p Partner) []bool {
+	t.Helper()
+	var cols []string
+	for _, c := range p.Data.Columns() {
+		cols = append(cols, c.Name)
+	}
+	d, err := engine.Admit(ctx, policy.AdmissionInput{Query: admissionInfo(spec), NodeName: p.Name, NodeColumns: cols})
+	if err != nil || !d.Allow {
+		t.Fatalf("admission for %s: %v %v", p.Name, err, d.Reasons)
+	}
+	cohort, err := node.Cohort(p.Data, d.Cohort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cohort
+}
+
+// checkSyntheticCohort checks a cohort of synthetic records against the
+// core rules, independently of the policy: consent to the purpose given
+// and not withdrawn, separate consent where the query reads sensitive
+// columns, and no child under 14.
+func checkSyntheticCohort(t *testing.T, p Partner, spec *query.Spec, cohort []bool, sensitive bool) {
+	t.Helper()
+	n := 0
+	for _, r := range cohortRecords(p.Data, cohort) {
+		n++
+		age, err := strconv.ParseFloat(r("age"), 64)
+		switch {
+		case r("consent_"+spec.Purpose) != "true":
+			t.Fatalf("%s: a record without consent to %s is in the cohort", p.Name, spec.Purpose)
+		case r("consent_withdrawn") != "false":
+			t.Fatalf("%s: a record that withdrew consent is in the cohort", p.Name)
+		case err != nil || age < 14:
+			t.Fatalf("%s: a record aged %q is in the cohort", p.Name, r("age"))
+		case sensitive && r("consent_sensitive") != "true":
+			t.Fatalf("%s: a record without separate consent to sensitive processing is in the cohort", p.Name)
 		}
-	} else if !assumeConsent {
-		return false
 	}
-	if hasWithdrawn && r("consent_withdrawn") != "false" {
-		return false
+	if n == 0 || n == p.Data.Rows() {
+		t.Fatalf("%s: %d of %d records in the cohort", p.Name, n, p.Data.Rows())
 	}
-	age, err := strconv.ParseFloat(r("age"), 64)
-	return err == nil && age >= 14
 }
 
 // naiveCell is one cell of the plaintext computation.
@@ -398,67 +452,110 @@ func naiveFilter(t *testing.T, preds []query.Predicate, r record) bool {
 }
 
 // compareNaive checks a decrypted result cell by cell against the naive
-// computation.
-func compareNaive(t *testing.T, spec *query.Spec, got *query.Result, want map[string]*naiveCell) {
+// computation and the release rules: a value is withheld (nil) exactly
+// where the release gate must or may suppress it. Every count or
+// histogram bin below minCell is withheld (primary suppression); every
+// released one equals the plaintext and is at least minCell; a withheld
+// cell has no value at all; and no line of the table (cells differing in
+// one group_by) and no cell's histogram has exactly one withheld entry,
+// which could be derived from its margin (complementary suppression).
+func compareNaive(t *testing.T, spec *query.Spec, got *query.Result, want map[string]*naiveCell, minCell int64) {
 	t.Helper()
+	labels := make([][]string, len(spec.GroupBy))
 	cells := 1
-	for _, g := range spec.GroupBy {
+	for i, g := range spec.GroupBy {
 		if g.Bins != nil {
-			cells *= len(g.Bins) - 1
+			for k := range len(g.Bins) - 1 {
+				labels[i] = append(labels[i], binLabel(g.Bins, k))
+			}
 		} else {
-			cells *= len(g.Values)
+			labels[i] = g.Values
 		}
+		cells *= len(labels[i])
 	}
 	if len(got.Rows) != cells {
 		t.Fatalf("result has %d rows, want %d cells", len(got.Rows), cells)
 	}
 	scale := math.Pow10(spec.Decimals)
-	seen := 0
+	seen, released := 0, 0
 	empty := &naiveCell{sums: map[int]int64{}, hists: map[int][]int64{}}
+	withheld := map[string]bool{} // by coordinates
+	// check compares a count or bin that may be withheld; it reports
+	// whether it was released.
+	check := func(key, what string, v any, want int64) bool {
+		if v == nil {
+			return false
+		}
+		if v != want {
+			t.Errorf("cell %s: %s %v, want %d", key, what, v, want)
+		}
+		if want < minCell {
+			t.Errorf("cell %s: %s %d released below the minimum cell size %d", key, what, want, minCell)
+		}
+		return true
+	}
 	for _, row := range got.Rows {
 		v := row.Values
-		labels := make([]string, len(spec.GroupBy))
-		for i := range labels {
-			labels[i] = v[i].(string)
+		lab := make([]string, len(spec.GroupBy))
+		coords := make([]string, len(spec.GroupBy))
+		for i := range lab {
+			lab[i] = v[i].(string)
+			k := slices.Index(labels[i], lab[i])
+			if k < 0 {
+				t.Fatalf("row label %q is not a cell of group_by %d", lab[i], i)
+			}
+			coords[i] = strconv.Itoa(k)
 		}
-		key := strings.Join(labels, "|")
+		key := strings.Join(lab, "|")
 		w := want[key]
 		if w == nil {
 			w = empty
 		} else {
 			seen++
 		}
-		col := len(labels)
-		if v[col] != w.count {
-			t.Errorf("cell %s: count %v, want %d", key, v[col], w.count)
+		col := len(lab)
+		cellReleased := check(key, "count", v[col], w.count)
+		if !cellReleased {
+			withheld[strings.Join(coords, ",")] = true
+		} else {
+			released++
 		}
 		col++
 		for mi, m := range spec.Metrics {
 			switch m.Kind {
-			case query.KindSum:
-				if want := float64(w.sums[mi]) / scale; v[col] != want {
-					t.Errorf("cell %s: sum_%s %v, want %v", key, m.Column, v[col], want)
-				}
-				col++
-			case query.KindMean:
+			case query.KindSum, query.KindMean:
 				var want any
-				if w.count > 0 {
+				switch {
+				case !cellReleased:
+				case m.Kind == query.KindSum:
+					want = float64(w.sums[mi]) / scale
+				case w.count > 0:
 					want = float64(w.sums[mi]) / scale / float64(w.count)
 				}
 				if v[col] != want {
-					t.Errorf("cell %s: mean_%s %v, want %v", key, m.Column, v[col], want)
+					t.Errorf("cell %s: %s_%s %v, want %v", key, m.Kind, m.Column, v[col], want)
 				}
 				col++
 			case query.KindHistogram:
-				for b := range len(m.Bins) - 1 {
+				bins := len(m.Bins) - 1
+				out := 0
+				for b := range bins {
 					var want int64
 					if h := w.hists[mi]; h != nil {
 						want = h[b]
 					}
-					if v[col] != want {
-						t.Errorf("cell %s: hist_%s bin %s: %v, want %d", key, m.Column, binLabel(m.Bins, b), v[col], want)
+					what := "hist_" + m.Column + " bin " + binLabel(m.Bins, b)
+					if !cellReleased {
+						if v[col] != nil {
+							t.Errorf("cell %s: %s %v released from a withheld cell", key, what, v[col])
+						}
+					} else if !check(key, what, v[col], want) {
+						out++
 					}
 					col++
+				}
+				if cellReleased && out == 1 && bins > 1 {
+					t.Errorf("cell %s: exactly one hist_%s bin is withheld; it follows from the cell count", key, m.Column)
 				}
 			}
 		}
@@ -468,5 +565,26 @@ func compareNaive(t *testing.T, spec *query.Spec, got *query.Result, want map[st
 	}
 	if seen != len(want) {
 		t.Errorf("the result covers %d of the %d non-empty cells of the plaintext computation", seen, len(want))
+	}
+	// Complementary suppression along every line of the table.
+	for d := range labels {
+		if len(labels[d]) < 2 {
+			continue
+		}
+		lines := map[string]int{}
+		for c := range withheld {
+			co := strings.Split(c, ",")
+			co[d] = "*"
+			lines[strings.Join(co, ",")]++
+		}
+		for line, n := range lines {
+			if n == 1 {
+				t.Errorf("line %s of group_by %s has exactly one withheld cell", line, spec.GroupBy[d].Column)
+			}
+		}
+	}
+	t.Logf("%d of %d cells released (minimum cell size %d)", released, cells, minCell)
+	if released == 0 {
+		t.Errorf("no cell released: the comparison checked nothing")
 	}
 }
