@@ -16,6 +16,7 @@ import (
 
 	"github.com/fedscore/fedscore/coordinator"
 	"github.com/fedscore/fedscore/internal/keystore"
+	"github.com/fedscore/fedscore/internal/keystore/vaultstore"
 	"github.com/fedscore/fedscore/internal/pki"
 	"github.com/fedscore/fedscore/internal/querier"
 	"github.com/fedscore/fedscore/node"
@@ -90,7 +91,11 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	data := fs.String("data", "", "the partner's records, a CSV `file`")
 	mapping := fs.String("mapping", "", "a column `mapping` YAML file")
 	stateDir := fs.String("state-dir", "fedscore-node", "`directory` for the epoch, the share ledger and the keystore")
-	passFile := fs.String("passphrase-file", "", "`file` holding the keystore passphrase")
+	passFile := fs.String("passphrase-file", "", "`file` holding the file keystore's passphrase")
+	custody := fs.String("keystore", "file", "key custody: `file` (encrypted local keystore) or vault (VAULT_ADDR or BAO_ADDR)")
+	roleID := fs.String("vault-role-id", "", "Vault AppRole `role_id`")
+	secretIDFile := fs.String("vault-secret-id-file", "", "`file` holding a response-wrapped AppRole secret_id")
+	transitKey := fs.String("vault-transit-key", "", "Vault transit `key` wrapping the share (default fedscore-<node>-kek)")
 	bundlePath := fs.String("bundle", "", "the signed policy bundle `file` (.tar.gz); it is re-read when it changes")
 	bundleKey := fs.String("bundle-key", "", "the bundle signer's public key `file` (PEM)")
 	bundleKeyID := fs.String("bundle-key-id", "regulator", "the key `id` the bundle must be signed under")
@@ -141,16 +146,37 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if *passFile == "" {
-		return errors.New("--passphrase-file is required: the keystore is encrypted at rest")
-	}
-	pass, err := os.ReadFile(*passFile)
-	if err != nil {
-		return err
-	}
-	keys, err := keystore.OpenFileStore(*stateDir+"/keystore", []byte(strings.TrimSpace(string(pass))))
-	if err != nil {
-		return err
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	var keys keystore.Store
+	switch *custody {
+	case "file":
+		if *passFile == "" {
+			return errors.New("--passphrase-file is required: the keystore is encrypted at rest")
+		}
+		pass, err := os.ReadFile(*passFile)
+		if err != nil {
+			return err
+		}
+		if keys, err = keystore.OpenFileStore(*stateDir+"/keystore", []byte(strings.TrimSpace(string(pass)))); err != nil {
+			return err
+		}
+	case "vault":
+		id, err := cred.Identity()
+		if err != nil {
+			return err
+		}
+		vs, err := vaultstore.Open(ctx, vaultstore.Config{
+			Node: id.Name, TransitKey: *transitKey, Logger: logger,
+			AppRole: vaultstore.AppRole{RoleID: *roleID, WrappedSecretIDFile: *secretIDFile},
+		})
+		if err != nil {
+			// The node neither starts nor answers without its key custody.
+			return fmt.Errorf("--keystore vault: %w", err)
+		}
+		defer vs.Close()
+		keys = vs
+	default:
+		return fmt.Errorf("--keystore %q: want file or vault", *custody)
 	}
 	var models []*scoring.Model
 	for _, f := range modelFiles {
@@ -160,7 +186,6 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		models = append(models, m)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	n, err := node.New(node.Config{
 		Credential: cred, Roots: roots, Coordinator: *coord, CoordinatorIdentity: cid,
 		Data: table, Models: models, Policy: engine, Keys: keys, StateDir: *stateDir, Logger: logger,
