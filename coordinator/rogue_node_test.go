@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -144,11 +145,27 @@ type rogueStream struct {
 	mu     sync.Mutex
 	stream pb.Coordinator_AttachClient
 	blobs  *wire.Assembler
+	run    uint32 // the run of the query task being answered
 }
 
+// send sends m, naming the current query run in answers that leave it out.
 func (s *rogueStream) send(m *pb.NodeMessage) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	switch b := m.Body.(type) {
+	case *pb.NodeMessage_Input:
+		if b.Input.Run == 0 {
+			b.Input.Run = s.run
+		}
+	case *pb.NodeMessage_Refusal:
+		if b.Refusal.Run == 0 && !strings.HasPrefix(b.Refusal.TaskId, "setup/") {
+			b.Refusal.Run = s.run
+		}
+	case *pb.NodeMessage_KeySwitchShare:
+		if b.KeySwitchShare.Run == 0 {
+			b.KeySwitchShare.Run = s.run
+		}
+	}
 	return s.stream.Send(m)
 }
 
@@ -301,6 +318,9 @@ type rogueTask struct {
 }
 
 func (r *rogueNode) handleQuery(s *rogueStream, task *pb.QueryTask) error {
+	s.mu.Lock()
+	s.run = task.Run
+	s.mu.Unlock()
 	rk, err := s.blobs.Take(task.ReceiverKeyBlob)
 	if err != nil {
 		return err

@@ -223,9 +223,11 @@ func TestRogueNodeInputFailsQuery(t *testing.T) {
 				}
 				return rt.send(in, nil)
 			},
+			// The query fails at once, naming the missing blob, rather than
+			// waiting for its deadline.
 			queryTimeout: 3 * time.Second,
 			code:         codes.Aborted,
-			want:         []string{"did not answer in time", "deadline exceeded"},
+			want:         []string{"missing blob"},
 		},
 		{
 			name: "disconnects after receiving the task",
@@ -389,15 +391,7 @@ func TestStalledNodeNamedWhenQuerierDeadlineBinds(t *testing.T) {
 	t.Cleanup(func() { client.Close() })
 
 	r.misbehaveOnNextQuery(func(rt *rogueTask) error {
-		cts, err := rt.collectiveCiphertexts()
-		if err != nil {
-			return err
-		}
-		in, err := rt.input(rt.receipt(cts), rt.r.cred.Key)
-		if err != nil {
-			return err
-		}
-		return rt.send(in, nil) // the ciphertext never arrives
+		return nil // the rogue never answers
 	})
 	_, err = client.Run(ctx, f.spec(), nil)
 	errorContains(t, err, "node "+rogueName, "did not answer in time")
