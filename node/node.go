@@ -216,6 +216,7 @@ func (n *Node) session(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
+	tasks := &serializer{queues: map[string][]func(){}}
 	for {
 		m, err := stream.Recv()
 		if err == io.EOF {
@@ -235,22 +236,24 @@ func (n *Node) session(ctx context.Context) error {
 			n.handleSetupResult(ctx, s, b.SetupResult)
 		case *pb.CoordinatorMessage_ShamirDelivery:
 			n.handleShamirDelivery(ctx, s, b.ShamirDelivery)
+		// Tasks of one query run in the order they arrived, one at a time;
+		// different queries run concurrently.
 		case *pb.CoordinatorMessage_QueryTask:
 			rk, err := s.blobs.Take(b.QueryTask.ReceiverKeyBlob)
-			wg.Go(func() { n.handleQuery(ctx, s, b.QueryTask, rk, err) })
+			tasks.do(&wg, unverifiedQueryID(b.QueryTask.Query), func() { n.handleQuery(ctx, s, b.QueryTask, rk, err) })
 		case *pb.CoordinatorMessage_ReleaseTask:
 			blobs, err := s.blobs.TakeAll(inputBlobs(b.ReleaseTask.Inputs))
-			wg.Go(func() { n.handleRelease(ctx, s, b.ReleaseTask, blobs, err) })
+			tasks.do(&wg, b.ReleaseTask.QueryId, func() { n.handleRelease(ctx, s, b.ReleaseTask, blobs, err) })
 		case *pb.CoordinatorMessage_CountsTask:
 			var ids []string
 			for _, sh := range b.CountsTask.Shares {
 				ids = append(ids, sh.ShareBlobs...)
 			}
 			blobs, err := s.blobs.TakeAll(ids)
-			wg.Go(func() { n.handleCounts(ctx, s, b.CountsTask, blobs, err) })
+			tasks.do(&wg, b.CountsTask.QueryId, func() { n.handleCounts(ctx, s, b.CountsTask, blobs, err) })
 		case *pb.CoordinatorMessage_KeySwitchTask:
 			blobs, err := s.blobs.TakeAll(inputBlobs(b.KeySwitchTask.Inputs))
-			wg.Go(func() { n.handleKeySwitch(ctx, s, b.KeySwitchTask, blobs, err) })
+			tasks.do(&wg, b.KeySwitchTask.QueryId, func() { n.handleKeySwitch(ctx, s, b.KeySwitchTask, blobs, err) })
 		case *pb.CoordinatorMessage_Cancel:
 			n.cancelQuery(b.Cancel.QueryId, b.Cancel.Run, b.Cancel.Reason)
 		}
@@ -299,4 +302,36 @@ func (s *session) sendBlob(id string, data []byte) error {
 // setup task.
 func (s *session) refuse(task string, run uint32, err error) {
 	s.send(&pb.NodeMessage{Body: &pb.NodeMessage_Refusal{Refusal: &pb.Refusal{TaskId: task, Run: run, Error: err.Error()}}})
+}
+
+// serializer runs the functions queued under one key one after another, in
+// order, and those of different keys concurrently.
+type serializer struct {
+	mu     sync.Mutex
+	queues map[string][]func() // present while a worker runs the key
+}
+
+func (z *serializer) do(wg *sync.WaitGroup, key string, fn func()) {
+	z.mu.Lock()
+	q, running := z.queues[key]
+	z.queues[key] = append(q, fn)
+	z.mu.Unlock()
+	if running {
+		return
+	}
+	wg.Go(func() {
+		for {
+			z.mu.Lock()
+			q := z.queues[key]
+			if len(q) == 0 {
+				delete(z.queues, key)
+				z.mu.Unlock()
+				return
+			}
+			next := q[0]
+			z.queues[key] = q[1:]
+			z.mu.Unlock()
+			next()
+		}
+	})
 }
