@@ -20,6 +20,7 @@ import (
 	"github.com/fedscore/fedscore/internal/pki"
 	"github.com/fedscore/fedscore/node"
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/policy"
 )
 
@@ -125,7 +126,8 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"valid", func(*testing.T, *node.Config) {}, ""},
 		{"no credential", func(_ *testing.T, c *node.Config) { c.Credential = nil }, "a credential and trust roots are required"},
 		{"no trust roots", func(_ *testing.T, c *node.Config) { c.Roots = nil }, "a credential and trust roots are required"},
-		{"no data", func(_ *testing.T, c *node.Config) { c.Data = nil }, "no data"},
+		{"no data", func(_ *testing.T, c *node.Config) { c.Data = nil }, "either in-memory data or a data source"},
+		{"data and a source", func(_ *testing.T, c *node.Config) { c.Source = &source.Memory{Table: c.Data} }, "either in-memory data or a data source"},
 		{"no policy engine", func(_ *testing.T, c *node.Config) { c.Policy = nil }, "no policy engine"},
 		{"no keystore", func(_ *testing.T, c *node.Config) { c.Keys = nil }, "no keystore"},
 		{"no state directory", func(_ *testing.T, c *node.Config) { c.StateDir = "" }, "no state directory"},

@@ -6,6 +6,7 @@ import (
 
 	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/policy"
 	"github.com/fedscore/fedscore/scoring"
 )
@@ -24,14 +25,20 @@ type ScoredData struct {
 // dataFor returns the table a query reads: the node's records, plus the
 // derived score columns when the query names a model. Scores are computed
 // once per model and kept.
-func (n *Node) dataFor(spec *query.Spec) (*dataset.Table, *ScoredData, error) {
+func (n *Node) dataFor(spec *query.Spec) (source.Source, *ScoredData, error) {
 	if spec.Model == "" {
-		return n.cfg.Data, nil, nil
+		if n.cfg.Source != nil {
+			return n.cfg.Source, nil, nil
+		}
+		return &source.Memory{Table: n.cfg.Data}, nil, nil
+	}
+	if n.cfg.Data == nil {
+		return nil, nil, fmt.Errorf("scoring model %q: this node's source %s does not score records; scoring needs in-memory data", spec.Model, n.cfg.Source.Name())
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if sd := n.scored[spec.Model]; sd != nil {
-		return sd.Table, sd, nil
+		return &source.Memory{Table: sd.Table}, sd, nil
 	}
 	var m *scoring.Model
 	for _, c := range n.cfg.Models {
@@ -47,7 +54,7 @@ func (n *Node) dataFor(spec *query.Spec) (*dataset.Table, *ScoredData, error) {
 		return nil, nil, err
 	}
 	n.scored[spec.Model] = sd
-	return sd.Table, sd, nil
+	return &source.Memory{Table: sd.Table}, sd, nil
 }
 
 // ScoreRecords scores every record of t with m and returns t with the
@@ -93,4 +100,21 @@ func ScoreRecords(t *dataset.Table, m *scoring.Model) (*ScoredData, error) {
 		}
 	}
 	return &ScoredData{Table: table, model: m, Info: info, invalid: invalid}, nil
+}
+
+// schemaTable is an empty table with a source's columns, for checking a
+// query's columns against the source without reading a record.
+func schemaTable(fields []source.Field) (*dataset.Table, error) {
+	b := dataset.NewBuilder()
+	for _, f := range fields {
+		switch f.Kind {
+		case dataset.KindNumber:
+			b.AddNumber(f.Name, []float64{})
+		case dataset.KindCategory:
+			b.AddCategoryCodes(f.Name, nil, []int32{})
+		case dataset.KindBool:
+			b.AddBool(f.Name, []bool{}, []bool{})
+		}
+	}
+	return b.Build()
 }

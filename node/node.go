@@ -23,6 +23,7 @@ import (
 	"github.com/fedscore/fedscore/internal/protocol"
 	"github.com/fedscore/fedscore/internal/wire"
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/policy"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 	"github.com/fedscore/fedscore/scoring"
@@ -46,8 +47,11 @@ type Config struct {
 	// the identity its certificate must carry.
 	Coordinator         string
 	CoordinatorIdentity pki.Identity
-	// Data is the partner's records.
-	Data *dataset.Table
+	// Data is the partner's records in memory; Source, when set instead,
+	// is where they live (a SQL database the aggregation is pushed down
+	// to, say). Exactly one is set.
+	Data   *dataset.Table
+	Source source.Source
 	// Models are the verified scoring models queries may name; each node
 	// scores its own records with them.
 	Models []*scoring.Model
@@ -88,8 +92,8 @@ func New(cfg Config) (*Node, error) {
 	switch {
 	case cfg.Credential == nil || cfg.Roots == nil:
 		return nil, errors.New("node: a credential and trust roots are required")
-	case cfg.Data == nil:
-		return nil, errors.New("node: no data")
+	case (cfg.Data == nil) == (cfg.Source == nil):
+		return nil, errors.New("node: give either in-memory data or a data source")
 	case cfg.Policy == nil:
 		return nil, errors.New("node: no policy engine")
 	case cfg.Keys == nil:

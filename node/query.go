@@ -203,9 +203,13 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 	if scored != nil {
 		model = scored.Info
 	}
+	fields, err := data.Schema(ctx)
+	if err != nil {
+		return fail("data source %s: %v", data.Name(), err)
+	}
 	var columns []string
-	for _, c := range data.Columns() {
-		columns = append(columns, c.Name)
+	for _, f := range fields {
+		columns = append(columns, f.Name)
 	}
 	decision, err := n.cfg.Policy.Admit(ctx, policy.AdmissionInput{
 		Model: model,
@@ -243,17 +247,19 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 		// data subject later: refuse it.
 		return fail("archive query: %v", err)
 	}
-	if err := spec.CheckColumns(data); err != nil {
+	schema, err := schemaTable(fields)
+	if err != nil {
+		return fail("data source %s: %v", data.Name(), err)
+	}
+	if err := spec.CheckColumns(schema); err != nil {
 		return fail("%v", err)
 	}
-	cohort, err := Cohort(data, decision.Cohort)
+	// The source applies the policy's record-level conditions itself: in
+	// memory, or compiled into the database's query.
+	vec, stats, err := data.Aggregate(ctx, spec, decision.Cohort)
 	if err != nil {
 		n.audit(ctx, aq, audit.Entry{Kind: audit.KindCohort, Result: audit.ResultError, Detail: map[string]string{"error": err.Error()}})
-		return fail("cohort: %v", err)
-	}
-	vec, stats, err := query.Aggregate(ctx, spec, data, cohort)
-	if err != nil {
-		return fail("aggregate: %v", err)
+		return fail("data source %s: %v", data.Name(), err)
 	}
 	detail := map[string]string{"records": fmt.Sprint(stats.Rows), "selected": fmt.Sprint(stats.Selected), "epsilon": fmt.Sprint(spec.Epsilon)}
 	if scored != nil {

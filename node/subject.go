@@ -13,6 +13,7 @@ import (
 
 	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/policy"
 )
 
@@ -117,7 +118,7 @@ func subjectUse(ctx context.Context, rec QueryRecord, t *dataset.Table, row int)
 	if err != nil {
 		return use, err
 	}
-	cohort, err := Cohort(t, rec.Cohort)
+	cohort, err := source.Cohort(t, rec.Cohort)
 	if err != nil {
 		return use, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/fedscore/fedscore/internal/querier"
 	"github.com/fedscore/fedscore/node"
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/policy"
 	"github.com/fedscore/fedscore/scoring"
 )
@@ -84,11 +85,13 @@ func runCoordinator(ctx context.Context, args []string, stdout, stderr io.Writer
 }
 
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("node", "--coordinator ADDR --data FILE.csv --bundle F --bundle-key F --cert F --key F --ca F --passphrase-file F [--state-dir DIR]", stderr)
+	fs := newFlags("node", "--coordinator ADDR (--data FILE | --pg-dsn DSN --pg-table T) --bundle F --bundle-key F --cert F --key F --ca F --passphrase-file F [--state-dir DIR]", stderr)
 	tf := addTLSFlags(fs)
 	coord := fs.String("coordinator", "127.0.0.1:7443", "coordinator `address`")
 	coordID := fs.String("coordinator-id", "", "the coordinator's SPIFFE `id` (default: spiffe://<this node's trust domain>/coordinator/coordinator)")
-	data := fs.String("data", "", "the partner's records, a CSV `file`")
+	data := fs.String("data", "", "the partner's records: a CSV or Parquet (.parquet) `file`")
+	pgDSN := fs.String("pg-dsn", "", "instead of --data: a PostgreSQL connection `string`; every aggregation is pushed down to the database")
+	pgTable := fs.String("pg-table", "", "the PostgreSQL `table` (schema.table) holding the records")
 	mapping := fs.String("mapping", "", "a column `mapping` YAML file")
 	stateDir := fs.String("state-dir", "fedscore-node", "`directory` for the epoch, the share ledger and the keystore")
 	passFile := fs.String("passphrase-file", "", "`file` holding the file keystore's passphrase")
@@ -113,18 +116,38 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if *data == "" {
-		return errors.New("--data is required")
-	}
-	opts := dataset.CSVOptions{}
+	var mappingDoc *dataset.Mapping
 	if *mapping != "" {
-		if opts.Mapping, err = dataset.LoadMapping(*mapping); err != nil {
+		if mappingDoc, err = dataset.LoadMapping(*mapping); err != nil {
 			return err
 		}
 	}
-	table, err := dataset.LoadCSVFile(*data, opts)
-	if err != nil {
-		return err
+	var table *dataset.Table
+	var src source.Source
+	switch {
+	case (*data == "") == (*pgDSN == ""):
+		return errors.New("give either --data or --pg-dsn")
+	case *pgDSN != "":
+		schema, name, ok := strings.Cut(*pgTable, ".")
+		if !ok {
+			schema, name = "", *pgTable
+		}
+		pg, err := source.OpenPostgres(ctx, source.PostgresConfig{DSN: *pgDSN, Schema: schema, Table: name, Mapping: mappingDoc})
+		if err != nil {
+			return err
+		}
+		defer pg.Close()
+		src = pg
+	case strings.HasSuffix(*data, ".parquet"):
+		m, err := source.OpenParquet(*data, mappingDoc)
+		if err != nil {
+			return err
+		}
+		table = m.Table
+	default:
+		if table, err = dataset.LoadCSVFile(*data, dataset.CSVOptions{Mapping: mappingDoc}); err != nil {
+			return err
+		}
 	}
 	if *bundlePath == "" || *bundleKey == "" {
 		return errors.New("--bundle and --bundle-key are required: a node runs only a signed policy bundle")
@@ -188,7 +211,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	n, err := node.New(node.Config{
 		Credential: cred, Roots: roots, Coordinator: *coord, CoordinatorIdentity: cid,
-		Data: table, Models: models, Policy: engine, Keys: keys, StateDir: *stateDir, Logger: logger,
+		Data: table, Source: src, Models: models, Policy: engine, Keys: keys, StateDir: *stateDir, Logger: logger,
 	})
 	if err != nil {
 		return err
@@ -199,7 +222,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	go watcher.Run(ctx)
-	logger.Info("node starting", "node", n.Name(), "records", table.Rows(), "policy_revision", engine.Revision())
+	logger.Info("node starting", "node", n.Name(), "policy_revision", engine.Revision())
 	return n.Run(ctx)
 }
 

@@ -12,8 +12,8 @@ import (
 
 	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/internal/release"
-	"github.com/fedscore/fedscore/node"
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/policy"
 )
 
@@ -159,7 +159,7 @@ func measurePaillier(k *paillierKey, n, subset int) (paillierSample, error) {
 
 // scan is a partner's local work: the consent cohort and the aggregation.
 func scan(ctx context.Context, spec *query.Spec, t *dataset.Table, rule policy.CohortRule) ([]int64, error) {
-	cohort, err := node.Cohort(t, rule)
+	cohort, err := source.Cohort(t, rule)
 	if err != nil {
 		return nil, fmt.Errorf("bench: cohort: %w", err)
 	}

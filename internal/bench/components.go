@@ -13,8 +13,8 @@ import (
 	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/internal/release"
 	"github.com/fedscore/fedscore/internal/sandbox"
-	"github.com/fedscore/fedscore/node"
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/policy"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 )
@@ -174,7 +174,7 @@ func (c *componentBench) measure(ctx context.Context, spec *query.Spec, table *d
 
 	// Scan.
 	t = time.Now()
-	cohort, err := node.Cohort(table, d.Cohort)
+	cohort, err := source.Cohort(table, d.Cohort)
 	if err != nil {
 		return fail(fmt.Errorf("bench: cohort: %w", err))
 	}

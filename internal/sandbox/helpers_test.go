@@ -14,8 +14,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fedscore/fedscore/internal/query"
-	"github.com/fedscore/fedscore/node"
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/policy"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 )
@@ -256,7 +256,7 @@ func policyCohort(t *testing.T, ctx context.Context, engine *policy.Engine, spec
 	if err != nil || !d.Allow {
 		t.Fatalf("admission for %s: %v %v", p.Name, err, d.Reasons)
 	}
-	cohort, err := node.Cohort(p.Data, d.Cohort)
+	cohort, err := source.Cohort(p.Data, d.Cohort)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/fedscore/fedscore/internal/release"
 	"github.com/fedscore/fedscore/node"
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/policy"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 	"github.com/fedscore/fedscore/scoring"
@@ -407,7 +408,7 @@ func (f *Federation) expected(ctx context.Context, spec *query.Spec) ([]int64, *
 		if err := d.Err(); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", p.Name, err)
 		}
-		cohort, err := node.Cohort(data, d.Cohort)
+		cohort, err := source.Cohort(data, d.Cohort)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -439,8 +440,13 @@ func (f *Federation) expected(ctx context.Context, spec *query.Spec) ([]int64, *
 	return total, mask, nil
 }
 
-// Verify compares an answer with the central plaintext computation.
+// Verify compares an answer with the central plaintext computation:
+// exactly, or for a query with ε within the noise bound (β = 1e-9 per
+// value).
 func (f *Federation) Verify(ctx context.Context, spec *query.Spec, got *query.Result) error {
+	if spec.Epsilon > 0 {
+		return f.VerifyNoisy(ctx, spec, got, 1e-9)
+	}
 	want, err := f.Expected(ctx, spec)
 	if err != nil {
 		return err

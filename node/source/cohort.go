@@ -1,4 +1,4 @@
-package node
+package source
 
 import (
 	"fmt"
@@ -31,19 +31,20 @@ func Cohort(t *dataset.Table, r policy.CohortRule) ([]bool, error) {
 	return in, nil
 }
 
-// compile returns the test of condition c on the rows of t.
-func compile(t *dataset.Table, c policy.Condition) (func(row int) bool, error) {
-	col, ok := t.Column(c.Column)
+// checkCondition validates condition c against the kind of its column
+// (ok false when the data has no such column) and returns whether a record
+// with no value passes it. The in-memory and the SQL path share it, so
+// both accept and reject the same rules.
+func checkCondition(c policy.Condition, kind dataset.Kind, ok bool) (missing bool, err error) {
 	if !ok {
-		return nil, fmt.Errorf("the policy needs column %q, which the data does not have", c.Column)
+		return false, fmt.Errorf("the policy needs column %q, which the data does not have", c.Column)
 	}
-	var missing bool
 	switch c.Missing {
 	case policy.MissingExclude, "":
 	case policy.MissingInclude:
 		missing = true
 	default:
-		return nil, fmt.Errorf("unknown missing-value treatment %q", c.Missing)
+		return false, fmt.Errorf("unknown missing-value treatment %q", c.Missing)
 	}
 	ordering := false
 	switch c.Op {
@@ -51,17 +52,39 @@ func compile(t *dataset.Table, c policy.Condition) (func(row int) bool, error) {
 	case policy.OpLt, policy.OpLe, policy.OpGt, policy.OpGe:
 		ordering = true
 	default:
-		return nil, fmt.Errorf("unknown op %q", c.Op)
+		return false, fmt.Errorf("unknown op %q", c.Op)
 	}
-	kindErr := func() error {
-		return fmt.Errorf("column %q is %s; the policy compares it with %T %v", c.Column, col.Kind, c.Value, c.Value)
+	var fits bool
+	switch c.Value.(type) {
+	case bool:
+		fits = kind == dataset.KindBool && !ordering
+	case float64:
+		fits = kind == dataset.KindNumber
+	case string:
+		fits = kind == dataset.KindCategory && !ordering
+	default:
+		return false, fmt.Errorf("value %v is a %T, not a bool, number or string", c.Value, c.Value)
+	}
+	if !fits {
+		return false, fmt.Errorf("column %q is %s; the policy compares it with %T %v", c.Column, kind, c.Value, c.Value)
+	}
+	return missing, nil
+}
+
+// compile returns the test of condition c on the rows of t.
+func compile(t *dataset.Table, c policy.Condition) (func(row int) bool, error) {
+	col, ok := t.Column(c.Column)
+	var kind dataset.Kind
+	if ok {
+		kind = col.Kind
+	}
+	missing, err := checkCondition(c, kind, ok)
+	if err != nil {
+		return nil, err
 	}
 
 	switch v := c.Value.(type) {
 	case bool:
-		if col.Kind != dataset.KindBool || ordering {
-			return nil, kindErr()
-		}
 		eq := c.Op == policy.OpEq
 		return func(i int) bool {
 			if col.Missing[i] {
@@ -70,9 +93,6 @@ func compile(t *dataset.Table, c policy.Condition) (func(row int) bool, error) {
 			return (col.Bools[i] == v) == eq
 		}, nil
 	case float64:
-		if col.Kind != dataset.KindNumber {
-			return nil, kindErr()
-		}
 		cmp := numberOp(c.Op, v)
 		return func(i int) bool {
 			if math.IsNaN(col.Numbers[i]) {
@@ -81,9 +101,6 @@ func compile(t *dataset.Table, c policy.Condition) (func(row int) bool, error) {
 			return cmp(col.Numbers[i])
 		}, nil
 	case string:
-		if col.Kind != dataset.KindCategory || ordering {
-			return nil, kindErr()
-		}
 		// The value's code in the column's dictionary; -2 matches no row,
 		// as -1 marks a missing one.
 		code := int32(-2)

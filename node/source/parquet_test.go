@@ -1,0 +1,175 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/policy"
+)
+
+// writeParquet writes tab to a Parquet file with arrow-go's writer:
+// numbers as float64 (or int64 for the columns listed in ints),
+// categories as strings and bools as booleans, missing values as nulls.
+func writeParquet(t *testing.T, path string, tab *dataset.Table, ints ...string) {
+	t.Helper()
+	mem := memory.NewGoAllocator()
+	var fields []arrow.Field
+	var arrays []arrow.Array
+	for _, c := range tab.Columns() {
+		var a arrow.Array
+		switch {
+		case c.Kind == dataset.KindNumber && slices.Contains(ints, c.Name):
+			b := array.NewInt64Builder(mem)
+			for i, v := range c.Numbers {
+				if c.IsMissing(i) {
+					b.AppendNull()
+				} else {
+					b.Append(int64(v))
+				}
+			}
+			a = b.NewArray()
+		case c.Kind == dataset.KindNumber:
+			b := array.NewFloat64Builder(mem)
+			for i, v := range c.Numbers {
+				if c.IsMissing(i) {
+					b.AppendNull()
+				} else {
+					b.Append(v)
+				}
+			}
+			a = b.NewArray()
+		case c.Kind == dataset.KindCategory:
+			b := array.NewStringBuilder(mem)
+			for i, k := range c.Codes {
+				if c.IsMissing(i) {
+					b.AppendNull()
+				} else {
+					b.Append(c.Dict[k])
+				}
+			}
+			a = b.NewArray()
+		default:
+			b := array.NewBooleanBuilder(mem)
+			for i, v := range c.Bools {
+				if c.IsMissing(i) {
+					b.AppendNull()
+				} else {
+					b.Append(v)
+				}
+			}
+			a = b.NewArray()
+		}
+		fields = append(fields, arrow.Field{Name: c.Name, Type: a.DataType(), Nullable: true})
+		arrays = append(arrays, a)
+	}
+	rec := array.NewRecordBatch(arrow.NewSchema(fields, nil), arrays, int64(tab.Rows()))
+	defer rec.Release()
+	tbl := array.NewTableFromRecords(rec.Schema(), []arrow.RecordBatch{rec})
+	defer tbl.Release()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	props := parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(8192))
+	// WriteTable closes f.
+	if err := pqarrow.WriteTable(tbl, f, 8192, props, pqarrow.DefaultWriterProps()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestParquetBank writes bank-full.csv as Parquet, reads it back, and
+// checks that it aggregates exactly as the CSV table does.
+func TestParquetBank(t *testing.T) {
+	tab := loadShared(t, "bank-full.csv")
+	path := filepath.Join(t.TempDir(), "bank.parquet")
+	writeParquet(t, path, tab, "age", "balance", "day")
+	src, err := OpenParquet(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if src.Table.Rows() != tab.Rows() {
+		t.Fatalf("%d rows, want %d", src.Table.Rows(), tab.Rows())
+	}
+	mem := &Memory{Table: tab}
+	rule := policy.CohortRule{Conditions: []policy.Condition{
+		{Column: "age", Op: policy.OpGe, Value: 18.0, Code: "MINOR"},
+		{Column: "contact", Op: policy.OpNe, Value: "unknown", Missing: policy.MissingInclude, Code: "X"},
+	}}
+	for name, text := range bankSpecs {
+		t.Run(name, func(t *testing.T) {
+			sameResult(t, src, mustSpec(t, text), rule, mem, true)
+		})
+	}
+}
+
+// TestParquetMissingAndMapping covers nulls, bools and a mapping that
+// renames, retypes and skips columns.
+func TestParquetMissingAndMapping(t *testing.T) {
+	b := dataset.NewBuilder()
+	b.AddNumber("age", []float64{30, 12, 40, nan, 50, 14})
+	b.AddBool("consent", []bool{true, true, false, true, true, true}, []bool{false, false, false, false, true, false})
+	b.AddCategory("region", []string{"east", "east", "west", "east", "", "east"})
+	b.AddNumber("tier", []float64{1, 2, 1, 3, nan, 2})
+	b.AddNumber("flag", []float64{1, 0, 1, 0, 1, nan})
+	tab, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "small.parquet")
+	writeParquet(t, path, tab, "tier", "flag")
+	src, err := OpenParquet(path, &dataset.Mapping{Columns: []dataset.ColumnMapping{
+		{Source: "region", Name: "area"},
+		{Source: "tier", Type: "category"},
+		{Source: "flag", Type: "bool"},
+		{Source: "age", Skip: true},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields, _ := src.Schema(context.Background())
+	want := []Field{{"consent", dataset.KindBool}, {"area", dataset.KindCategory}, {"tier", dataset.KindCategory}, {"flag", dataset.KindBool}}
+	if !slices.Equal(fields, want) {
+		t.Fatalf("schema %v, want %v", fields, want)
+	}
+	tier, _ := src.Table.Column("tier")
+	flag, _ := src.Table.Column("flag")
+	area, _ := src.Table.Column("area")
+	consent, _ := src.Table.Column("consent")
+	for i, want := range []string{"1", "2", "1", "3", "", "2"} {
+		if got := tier.String(i); got != want {
+			t.Errorf("tier row %d = %q, want %q", i, got, want)
+		}
+	}
+	for i, want := range []string{"true", "false", "true", "false", "true", ""} {
+		if got := flag.String(i); got != want {
+			t.Errorf("flag row %d = %q, want %q", i, got, want)
+		}
+	}
+	if !area.IsMissing(4) || !consent.IsMissing(4) || consent.IsMissing(0) {
+		t.Error("nulls are not missing values")
+	}
+
+	_, err = OpenParquet(path, &dataset.Mapping{Columns: []dataset.ColumnMapping{{Source: "income"}}})
+	if !errors.Is(err, ErrUnknownColumn) {
+		t.Errorf("mapping of a missing column: %v", err)
+	}
+	_, err = OpenParquet(path, &dataset.Mapping{Columns: []dataset.ColumnMapping{{Source: "region", Type: "number"}}})
+	if !errors.Is(err, ErrTypeMismatch) {
+		t.Errorf("text forced to number: %v", err)
+	}
+	if _, err := OpenParquet(filepath.Join(t.TempDir(), "none.parquet"), nil); err == nil {
+		t.Error("no error for a missing file")
+	}
+}
