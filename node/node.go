@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/fedscore/fedscore/crypto"
 	"github.com/fedscore/fedscore/internal/audit"
 	"github.com/fedscore/fedscore/internal/dp"
 	"github.com/fedscore/fedscore/internal/keystore"
@@ -85,6 +86,7 @@ type Node struct {
 	pending *pendingSetup
 	queries map[string]*admittedQuery
 	scored  map[string]*ScoredData // by model name
+	params  map[string]crypto.Params
 }
 
 // New checks cfg and loads the node's persisted state.
@@ -162,6 +164,7 @@ func New(cfg Config) (*Node, error) {
 		epoch:    st,
 		queries:  map[string]*admittedQuery{},
 		scored:   map[string]*ScoredData{},
+		params:   map[string]crypto.Params{},
 	}, nil
 }
 
@@ -338,4 +341,20 @@ func (z *serializer) do(wg *sync.WaitGroup, key string, fn func()) {
 			next()
 		}
 	})
+}
+
+// paramsFor returns the crypto parameter set name, built once: building one
+// precomputes NTT tables and costs more than a query's own encryption.
+func (n *Node) paramsFor(name string) (crypto.Params, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if p, ok := n.params[name]; ok {
+		return p, nil
+	}
+	p, err := crypto.NewParams(name)
+	if err != nil {
+		return p, err
+	}
+	n.params[name] = p
+	return p, nil
 }

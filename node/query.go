@@ -168,7 +168,7 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 	case !bytes.Equal(protocol.Digest(rk), env.ReceiverKeyDigest):
 		return fail("the receiver key does not match the signed query")
 	}
-	params, err := crypto.NewParams(epoch.Params)
+	params, err := n.paramsFor(epoch.Params)
 	if err != nil {
 		return fail("%v", err)
 	}

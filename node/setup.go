@@ -55,7 +55,7 @@ func (n *Node) contribute(ctx context.Context, req *pb.SetupRequest) (*pb.SetupS
 	if len(slices.Compact(slices.Sorted(slices.Values(req.Members)))) != len(req.Members) {
 		return nil, nil, fmt.Errorf("epoch %s lists a member twice", req.Epoch)
 	}
-	params, err := crypto.NewParams(req.Params)
+	params, err := n.paramsFor(req.Params)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -156,7 +156,7 @@ func (n *Node) acceptSetup(s *session, res *pb.SetupResult) (*pendingSetup, *pro
 	if len(res.Shares) != len(req.Members) {
 		return nil, nil, nil, fmt.Errorf("got %d shares for %d members", len(res.Shares), len(req.Members))
 	}
-	params, err := crypto.NewParams(req.Params)
+	params, err := n.paramsFor(req.Params)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -215,7 +215,7 @@ func (n *Node) acceptSetup(s *session, res *pb.SetupResult) (*pendingSetup, *pro
 // dealShamirShares splits this node's secret-key share into Shamir shares
 // and seals each to its member.
 func (n *Node) dealShamirShares(ctx context.Context, p *pendingSetup, st *protocol.Epoch, boxKeys [][]byte) (*pb.ShamirBoxes, error) {
-	params, err := crypto.NewParams(st.Params)
+	params, err := n.paramsFor(st.Params)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +261,7 @@ func (n *Node) acceptShamirShares(ctx context.Context, d *pb.ShamirDelivery) err
 	if len(d.Boxes) != len(st.Members) {
 		return fmt.Errorf("got Shamir shares from %d members, the epoch has %d", len(d.Boxes), len(st.Members))
 	}
-	params, err := crypto.NewParams(st.Params)
+	params, err := n.paramsFor(st.Params)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -43,6 +44,9 @@ type Client struct {
 	cfg  Config
 	conn *grpc.ClientConn
 	api  pb.CoordinatorClient
+
+	mu     sync.Mutex
+	params map[string]crypto.Params // built once per set: costly to build
 }
 
 // Dial prepares a client; the connection is made on first use.
@@ -61,7 +65,7 @@ func Dial(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("querier: %w", err)
 	}
-	return &Client{cfg: cfg, conn: conn, api: pb.NewCoordinatorClient(conn)}, nil
+	return &Client{cfg: cfg, conn: conn, api: pb.NewCoordinatorClient(conn), params: map[string]crypto.Params{}}, nil
 }
 
 // Close closes the connection.
@@ -98,7 +102,7 @@ func (c *Client) Run(ctx context.Context, spec *query.Spec, progress Progress) (
 	if st.Epoch == "" {
 		return nil, errors.New("the federation has no collective key yet")
 	}
-	params, err := crypto.NewParams(st.Params)
+	params, err := c.paramsFor(st.Params)
 	if err != nil {
 		return nil, err
 	}
@@ -223,3 +227,16 @@ func newQueryID() string {
 }
 
 func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
+
+func (c *Client) paramsFor(name string) (crypto.Params, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.params[name]; ok {
+		return p, nil
+	}
+	p, err := crypto.NewParams(name)
+	if err == nil {
+		c.params[name] = p
+	}
+	return p, err
+}
