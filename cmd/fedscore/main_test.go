@@ -76,7 +76,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bins not increasing", []string{"query", "-f", bad}, 1, "group_by[0].bins"},
 		{"unknown field", []string{"query", "-f", unknown}, 1, "surprise"},
 		{"query without identity", []string{"query", "-f", filepath.Join("..", "..", "examples", "bank-marketing", "query.yaml")}, 1, "--cert, --key and --ca are required"},
-		{"node without data", []string{"node"}, 1, "--cert, --key and --ca are required"},
+		{"node without identity", []string{"node"}, 1, "--cert and --ca are required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

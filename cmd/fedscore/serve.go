@@ -99,6 +99,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	roleID := fs.String("vault-role-id", "", "Vault AppRole `role_id`")
 	secretIDFile := fs.String("vault-secret-id-file", "", "`file` holding a response-wrapped AppRole secret_id")
 	transitKey := fs.String("vault-transit-key", "", "Vault transit `key` wrapping the share (default fedscore-<node>-kek)")
+	signingKey := fs.String("vault-signing-key", "", "with --keystore vault: the Vault transit `key` (ecdsa-p256) the node signs and does TLS with; --cert must certify it and --key is not read")
 	bundlePath := fs.String("bundle", "", "the signed policy bundle `file` (.tar.gz); it is re-read when it changes")
 	bundleKey := fs.String("bundle-key", "", "the bundle signer's public key `file` (PEM)")
 	bundleKeyID := fs.String("bundle-key-id", "regulator", "the key `id` the bundle must be signed under")
@@ -108,9 +109,71 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cred, roots, err := tf.load()
+	if *signingKey != "" && *custody != "vault" {
+		return errors.New("--vault-signing-key needs --keystore vault")
+	}
+	if *tf.cert == "" || *tf.ca == "" {
+		return errors.New("--cert and --ca are required")
+	}
+	roots, err := pki.LoadCertPool(*tf.ca)
 	if err != nil {
 		return err
+	}
+	chain, err := pki.LoadCertificateChain(*tf.cert)
+	if err != nil {
+		return err
+	}
+	self, err := pki.IdentityFromCert(chain[0])
+	if err != nil {
+		return fmt.Errorf("--cert: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+
+	// Key custody comes first: without it the node neither starts nor
+	// answers.
+	var keys keystore.Store
+	var cred *pki.Credential
+	switch *custody {
+	case "file":
+		if *passFile == "" {
+			return errors.New("--passphrase-file is required: the keystore is encrypted at rest")
+		}
+		pass, err := os.ReadFile(*passFile)
+		if err != nil {
+			return err
+		}
+		if keys, err = keystore.OpenFileStore(*stateDir+"/keystore", []byte(strings.TrimSpace(string(pass)))); err != nil {
+			return err
+		}
+	case "vault":
+		vs, err := vaultstore.Open(ctx, vaultstore.Config{
+			Node: self.Name, TransitKey: *transitKey, Logger: logger,
+			AppRole: vaultstore.AppRole{RoleID: *roleID, WrappedSecretIDFile: *secretIDFile},
+		})
+		if err != nil {
+			return fmt.Errorf("--keystore vault: %w", err)
+		}
+		defer vs.Close()
+		keys = vs
+		if *signingKey != "" {
+			signer, err := vs.Signer(ctx, *signingKey)
+			if err != nil {
+				return fmt.Errorf("--vault-signing-key: %w", err)
+			}
+			if cred, err = pki.CredentialWithSigner(*tf.cert, signer); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("--keystore %q: want file or vault", *custody)
+	}
+	if cred == nil {
+		if *tf.key == "" {
+			return errors.New("--key is required (or --vault-signing-key)")
+		}
+		if cred, err = pki.LoadCredential(*tf.cert, *tf.key); err != nil {
+			return err
+		}
 	}
 	cid, err := coordinatorIdentity(cred, *coordID)
 	if err != nil {
@@ -168,38 +231,6 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	engine, err := policy.NewEngine(ctx, policy.Options{Bundle: bundle, VerificationKeys: trusted})
 	if err != nil {
 		return err
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	var keys keystore.Store
-	switch *custody {
-	case "file":
-		if *passFile == "" {
-			return errors.New("--passphrase-file is required: the keystore is encrypted at rest")
-		}
-		pass, err := os.ReadFile(*passFile)
-		if err != nil {
-			return err
-		}
-		if keys, err = keystore.OpenFileStore(*stateDir+"/keystore", []byte(strings.TrimSpace(string(pass)))); err != nil {
-			return err
-		}
-	case "vault":
-		id, err := cred.Identity()
-		if err != nil {
-			return err
-		}
-		vs, err := vaultstore.Open(ctx, vaultstore.Config{
-			Node: id.Name, TransitKey: *transitKey, Logger: logger,
-			AppRole: vaultstore.AppRole{RoleID: *roleID, WrappedSecretIDFile: *secretIDFile},
-		})
-		if err != nil {
-			// The node neither starts nor answers without its key custody.
-			return fmt.Errorf("--keystore vault: %w", err)
-		}
-		defer vs.Close()
-		keys = vs
-	default:
-		return fmt.Errorf("--keystore %q: want file or vault", *custody)
 	}
 	var models []*scoring.Model
 	for _, f := range modelFiles {

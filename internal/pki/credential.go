@@ -2,6 +2,7 @@ package pki
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/tls"
@@ -32,9 +33,14 @@ const (
 // A Credential is a party's certificate and private key. Chain holds the
 // intermediate certificates between Certificate and the root, if any; it
 // never includes the root itself.
+//
+// Key is any ECDSA P-256 signer: an in-memory *ecdsa.PrivateKey, or a key
+// that never leaves a key manager, such as a Vault transit key (see
+// vaultstore.Store.Signer); TLS handshakes and every signature then go
+// through it. Only an in-memory key can be written to a file.
 type Credential struct {
 	Certificate *x509.Certificate
-	Key         *ecdsa.PrivateKey
+	Key         crypto.Signer
 	Chain       []*x509.Certificate
 }
 
@@ -57,7 +63,11 @@ func (c *Credential) TLSCertificate() tls.Certificate {
 // private key (PKCS #8) to keyPath, both PEM-encoded. Each file is replaced
 // atomically; the key file is readable by its owner only.
 func (c *Credential) WriteFiles(certPath, keyPath string) error {
-	keyDER, err := x509.MarshalPKCS8PrivateKey(c.Key)
+	priv, ok := c.Key.(*ecdsa.PrivateKey)
+	if !ok {
+		return fmt.Errorf("pki: the private key of %s is held by a key manager and cannot be written to a file", c.Certificate.Subject)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
 		return fmt.Errorf("pki: encode private key: %w", err)
 	}
@@ -93,6 +103,26 @@ func LoadCredential(certPath, keyPath string) (*Credential, error) {
 	}
 	if !key.PublicKey.Equal(certs[0].PublicKey) {
 		return nil, fmt.Errorf("%w: %s does not hold the key for the certificate in %s", ErrKeyMismatch, keyPath, certPath)
+	}
+	return &Credential{Certificate: certs[0], Key: key, Chain: certs[1:]}, nil
+}
+
+// LoadCertificateChain reads PEM certificates, leaf first.
+func LoadCertificateChain(path string) ([]*x509.Certificate, error) {
+	return readCertificates(path)
+}
+
+// CredentialWithSigner reads the certificate chain at certPath and pairs it
+// with key, a signer held elsewhere (a key manager): the certificate must
+// certify key's public key.
+func CredentialWithSigner(certPath string, key crypto.Signer) (*Credential, error) {
+	certs, err := readCertificates(certPath)
+	if err != nil {
+		return nil, err
+	}
+	pub, ok := key.Public().(*ecdsa.PublicKey)
+	if !ok || !pub.Equal(certs[0].PublicKey) {
+		return nil, fmt.Errorf("%w: the certificate in %s is not for the managed key", ErrKeyMismatch, certPath)
 	}
 	return &Credential{Certificate: certs[0], Key: key, Chain: certs[1:]}, nil
 }

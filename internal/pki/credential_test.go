@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCredentialFiles(t *testing.T) {
@@ -42,7 +44,7 @@ func TestCredentialFiles(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadCredential: %v", err)
 	}
-	if !got.Certificate.Equal(cred.Certificate) || !got.Key.Equal(cred.Key) || len(got.Chain) != 0 {
+	if !got.Certificate.Equal(cred.Certificate) || !got.Key.(*ecdsa.PrivateKey).Equal(cred.Key) || len(got.Chain) != 0 {
 		t.Error("loaded credential differs from the written one")
 	}
 	if id, err := got.Identity(); err != nil || id != mustIdentity(t, cred) {
@@ -85,7 +87,7 @@ func TestLoadCredentialErrors(t *testing.T) {
 	certPEM, _ := os.ReadFile(certPath)
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	p384DER, _ := x509.MarshalPKCS8PrivateKey(p384)
-	sec1DER, _ := x509.MarshalECPrivateKey(cred.Key)
+	sec1DER, _ := x509.MarshalECPrivateKey(cred.Key.(*ecdsa.PrivateKey))
 
 	tests := []struct {
 		name       string
@@ -123,5 +125,42 @@ func TestLoadCredentialErrors(t *testing.T) {
 
 	if _, err := LoadCertPool(write("pool.pem", []byte("not a certificate"))); !errors.Is(err, ErrMalformed) {
 		t.Errorf("LoadCertPool(junk) = %v, want ErrMalformed", err)
+	}
+}
+
+// managedKey is a signer whose private key cannot be exported, like a
+// Vault transit key.
+type managedKey struct{ crypto.Signer }
+
+func TestCredentialWithManagedKey(t *testing.T) {
+	ca, err := NewCA("fed.example", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := ca.Issue(Identity{TrustDomain: "fed.example", Role: RoleNode, Name: "bank-a"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	managed := &Credential{Certificate: cred.Certificate, Key: managedKey{cred.Key}}
+	sig, err := Sign(managed.Key, "fedscore/test/v1", []byte("m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Verify(managed.Certificate, "fedscore/test/v1", []byte("m"), sig); err != nil {
+		t.Errorf("signature by a managed key: %v", err)
+	}
+	dir := t.TempDir()
+	if err := managed.WriteFiles(filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")); err == nil {
+		t.Error("a managed key was written to a file")
+	}
+	if err := cred.WriteFiles(filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CredentialWithSigner(filepath.Join(dir, "c.pem"), managed.Key); err != nil {
+		t.Errorf("certificate for the managed key refused: %v", err)
+	}
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if _, err := CredentialWithSigner(filepath.Join(dir, "c.pem"), other); !errors.Is(err, ErrKeyMismatch) {
+		t.Errorf("certificate for another key: %v", err)
 	}
 }
