@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -72,6 +73,9 @@ type Config struct {
 	Threshold int
 	// Models are the scoring models every node holds.
 	Models []*scoring.Model
+	// Keystore, when set, opens each partner's key custody (a Vault store,
+	// say) every time its node starts; nil means a file keystore in Dir.
+	Keystore func(ctx context.Context, partner string) (keystore.Store, error)
 	// PolicyData is merged over the default bundle's data, e.g.
 	// {"assume_consent_when_absent": true} for public data sets that carry
 	// no consent columns.
@@ -109,6 +113,7 @@ type Federation struct {
 
 type runningNode struct {
 	node   *node.Node
+	keys   keystore.Store
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -288,11 +293,7 @@ func (f *Federation) StartNode(name string) error {
 	if err != nil {
 		return err
 	}
-	pass, err := f.passphrase(dir)
-	if err != nil {
-		return err
-	}
-	keys, err := keystore.OpenFileStore(filepath.Join(dir, "keystore"), pass)
+	keys, err := f.keystore(name, dir)
 	if err != nil {
 		return err
 	}
@@ -305,7 +306,7 @@ func (f *Federation) StartNode(name string) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	rn := &runningNode{node: n, cancel: cancel, done: make(chan struct{})}
+	rn := &runningNode{node: n, keys: keys, cancel: cancel, done: make(chan struct{})}
 	f.nodes[name] = rn
 	go func() {
 		defer close(rn.done)
@@ -326,7 +327,24 @@ func (f *Federation) StopNode(name string) error {
 	}
 	rn.cancel()
 	<-rn.done
+	if c, ok := rn.keys.(io.Closer); ok {
+		return c.Close()
+	}
 	return nil
+}
+
+// keystore opens a partner's key custody.
+func (f *Federation) keystore(name, dir string) (keystore.Store, error) {
+	if f.cfg.Keystore != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return f.cfg.Keystore(ctx, name)
+	}
+	pass, err := f.passphrase(dir)
+	if err != nil {
+		return nil, err
+	}
+	return keystore.OpenFileStore(filepath.Join(dir, "keystore"), pass)
 }
 
 // nodeCredential issues a node's certificate once and reuses it across restarts.
