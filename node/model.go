@@ -118,3 +118,32 @@ func schemaTable(fields []source.Field) (*dataset.Table, error) {
 	}
 	return b.Build()
 }
+
+// trainRound fills the training block of vec with this node's gradient and
+// Hessian sums over its cohort at the round's model, and its example count.
+func (n *Node) trainRound(spec *query.Spec, cohort policy.CohortRule, vec []int64) (scoring.GradStats, error) {
+	var gs scoring.GradStats
+	if n.cfg.Data == nil {
+		return gs, fmt.Errorf("training needs in-memory data; this node's source is %s", n.cfg.Source.Name())
+	}
+	m, err := spec.TrainModel()
+	if err != nil {
+		return gs, err
+	}
+	rows, err := source.Cohort(n.cfg.Data, cohort)
+	if err != nil {
+		return gs, err
+	}
+	grad, hess, gs, err := scoring.GradientHessian(m, n.cfg.Data, rows, spec.Train.Clip, int64(1)<<spec.Train.ScaleBits)
+	if err != nil {
+		return gs, err
+	}
+	off, params, ok := spec.TrainSlots()
+	if !ok || len(grad) != params {
+		return gs, fmt.Errorf("the model has %d parameters, the query's layout another number", len(grad))
+	}
+	copy(vec[off:], grad)
+	copy(vec[off+params:], hess)
+	vec[off+params+len(hess)] = int64(gs.Examples)
+	return gs, nil
+}

@@ -203,6 +203,18 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 	if scored != nil {
 		model = scored.Info
 	}
+	if spec.Train != nil {
+		// A model in training is an automated-decision model too.
+		m, err := spec.TrainModel()
+		if err != nil {
+			return fail("training round: %v", err)
+		}
+		digest, err := m.Digest()
+		if err != nil {
+			return fail("training round: %v", err)
+		}
+		model = &policy.ModelInfo{Name: m.Name, Version: m.Version, Digest: digest, ProtectedInputs: m.ProtectedInputs}
+	}
 	fields, err := data.Schema(ctx)
 	if err != nil {
 		return fail("data source %s: %v", data.Name(), err)
@@ -262,6 +274,15 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 		return fail("data source %s: %v", data.Name(), err)
 	}
 	detail := map[string]string{"records": fmt.Sprint(stats.Rows), "selected": fmt.Sprint(stats.Selected), "epsilon": fmt.Sprint(spec.Epsilon)}
+	if spec.Train != nil {
+		gs, err := n.trainRound(spec, decision.Cohort, vec)
+		if err != nil {
+			return fail("training round: %v", err)
+		}
+		detail["train_examples"] = fmt.Sprint(gs.Examples)
+		detail["train_invalid_rows"] = fmt.Sprint(gs.Invalid)
+		detail["train_clipped"] = fmt.Sprint(gs.Clipped)
+	}
 	if scored != nil {
 		detail["model"] = scored.Info.Name + "@" + scored.Info.Version
 		detail["model_digest"] = scored.Info.Digest

@@ -2,8 +2,11 @@ package scoring
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
+
+	"github.com/fedscore/fedscore/node/dataset"
 )
 
 type scored struct {
@@ -84,4 +87,31 @@ func KS(labels []bool, scores []float64) float64 {
 		i = j
 	}
 	return ks
+}
+
+// Evaluate scores t with m and returns the AUC over the rows with a valid
+// target and score, and how many rows that was.
+func Evaluate(m *Model, t *dataset.Table) (auc float64, rows int, err error) {
+	sc, err := ScoreTable(m, t, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	tg, err := compileTarget(m.Target, m.Positive, m.Negative, t)
+	if err != nil {
+		return 0, 0, err
+	}
+	var labels []bool
+	var scores []float64
+	for i, p := range sc.Probability {
+		y, ok := tg.y(i)
+		if !ok || math.IsNaN(p) {
+			continue
+		}
+		labels = append(labels, y == 1)
+		scores = append(scores, p)
+	}
+	if len(labels) == 0 {
+		return 0, 0, fmt.Errorf("scoring: evaluate: no row with a valid target and score: %w", ErrInvalidArgument)
+	}
+	return AUC(labels, scores), len(labels), nil
 }

@@ -16,6 +16,7 @@
 //	audit        verify and read a node's audit log
 //	keys         key ceremony, status and rotation of the federation's epochs
 //	model        fit, sign, verify and audit scoring models
+//	train        train a scorecard across partners through the encrypted pipeline
 //	pki          create a development PKI and signed policy bundle for a federation
 //	version      print the version
 //
@@ -51,6 +52,7 @@ func commands() []command {
 		{"audit", "verify and read a node's audit log", runAudit},
 		{"keys", "key ceremony, status and rotation of the federation's epochs", runKeys},
 		{"model", "fit, sign, verify and audit scoring models", runModel},
+		{"train", "train a scorecard across partners through the encrypted pipeline", runTrain},
 		{"pki", "create a development PKI and signed policy bundle for a federation", runPKI},
 		{"bench", "benchmark loopback federations: latency, bytes, CPU and memory against baselines", runBench},
 		{"version", "print the version", runVersion},

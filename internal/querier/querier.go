@@ -78,8 +78,12 @@ func (c *Client) Status(ctx context.Context) (*pb.StatusResponse, error) {
 
 // Answer is a decrypted query result.
 type Answer struct {
-	QueryID  string
-	Result   *query.Result
+	QueryID string
+	Result  *query.Result
+	// Vector is the decrypted vector, the slots the release mask withholds
+	// zero, and Released the mask itself.
+	Vector   []int64
+	Released []bool
 	Partners []string
 	Receipts []*pb.PartnerReceipt
 	// TimingsMs holds the coordinator's phase timings plus the querier's
@@ -217,7 +221,11 @@ func (c *Client) open(spec *query.Spec, params crypto.Params, rk *crypto.Receive
 		timings[k] = v
 	}
 	timings["end_to_end"] = msSince(start)
-	return &Answer{QueryID: res.QueryId, Result: result, Partners: res.Partners, Receipts: res.Receipts, TimingsMs: timings}, nil
+	n := spec.Layout().VectorLen
+	return &Answer{
+		QueryID: res.QueryId, Result: result, Vector: vec[:n], Released: released,
+		Partners: res.Partners, Receipts: res.Receipts, TimingsMs: timings,
+	}, nil
 }
 
 func newQueryID() string {

@@ -60,6 +60,11 @@ func (s *Spec) Layout() Layout {
 			add(m.Kind, i, max(len(m.Bins)-1, 0))
 		}
 	}
+	if s.Train != nil {
+		if m, err := s.TrainModel(); err == nil {
+			add(KindTrain, -2, trainWidth(len(m.Params())))
+		}
+	}
 	return l
 }
 

@@ -27,6 +27,15 @@ func (s *Spec) NoiseBlocks() []NoiseBlock {
 	var out []NoiseBlock
 	for _, b := range l.Blocks {
 		nb := NoiseBlock{Offset: b.Offset, Len: b.Len, Sensitivity: 1}
+		if b.Kind == KindTrain {
+			// One example moves the gradient by at most clip (L2), the
+			// Hessian's upper triangle by at most clip²·P/4 in L1, and the
+			// example count by 1; the block's L1 sensitivity bounds all.
+			_, params, _ := s.TrainSlots()
+			clip := s.Train.Clip * math.Pow(2, float64(s.Train.ScaleBits))
+			l1 := clip*math.Sqrt(float64(params)) + clip*s.Train.Clip*float64(params)/4 + 1
+			nb.Sensitivity = int64(math.Ceil(l1))
+		}
 		if b.Kind == KindSum || b.Kind == KindMean {
 			clip := s.Metrics[b.Metric].Clip
 			nb.Sensitivity = int64(math.Ceil(max(math.Abs(clip[0]), math.Abs(clip[1])) * scale))

@@ -43,6 +43,8 @@ type Spec struct {
 	// propensity, risk_grade) the query reads; every node scores its own
 	// records with its signed copy of the model.
 	Model string `json:"model,omitempty" yaml:"model,omitempty"`
+	// Train, when set, makes the query a round of federated training.
+	Train *Train `json:"train,omitempty" yaml:"train,omitempty"`
 	// GroupBy lists the dimensions that split records into cells.
 	GroupBy []GroupBy `json:"group_by" yaml:"group_by"`
 	// Filter lists predicates that must all hold for a record to count.
@@ -232,6 +234,7 @@ func (s *Spec) Columns() []string {
 			cols = append(cols, m.Column)
 		}
 	}
+	cols = append(cols, s.trainColumns()...)
 	slices.Sort(cols)
 	return slices.Compact(cols)
 }

@@ -66,6 +66,7 @@ func (s *Spec) Validate(l Limits) error {
 	}
 	s.validateModel(&p)
 	s.validateEpsilon(&p)
+	s.validateTrain(&p)
 	if s.PipiaID != "" && !validPipiaID(s.PipiaID) {
 		p.add("pipia_id", "%q must match ^[A-Za-z0-9._-]{1,64}$", s.PipiaID)
 	}

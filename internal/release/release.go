@@ -95,7 +95,9 @@ func Compute(l query.Layout, counts []int64, minCell int64) (*Mask, error) {
 			}
 		default:
 			for c := range l.Cells {
-				m.Released[b.Offset+c] = !suppressed[c]
+				for i := range b.Bins {
+					m.Released[b.Offset+c*b.Bins+i] = !suppressed[c]
+				}
 			}
 		}
 	}
