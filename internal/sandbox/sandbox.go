@@ -8,12 +8,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"math"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -73,6 +76,10 @@ type Config struct {
 	Threshold int
 	// Models are the scoring models every node holds.
 	Models []*scoring.Model
+	// NoiseSeed, when non-zero, makes every node's differential-privacy
+	// noise deterministic (seeded from it and the partner's name), for
+	// statistical tests that must not flake. Never in production.
+	NoiseSeed uint64
 	// Keystore, when set, opens each partner's key custody (a Vault store,
 	// say) every time its node starts; nil means a file keystore in Dir.
 	Keystore func(ctx context.Context, partner string) (keystore.Store, error)
@@ -300,7 +307,8 @@ func (f *Federation) StartNode(name string) error {
 	n, err := node.New(node.Config{
 		Credential: cred, Roots: f.ca.Pool(), Coordinator: f.addr, CoordinatorIdentity: f.coordID,
 		Data: p.Data, Models: f.cfg.Models, Policy: f.engine, Keys: keys, StateDir: filepath.Join(dir, "state"),
-		RetryDelay: 200 * time.Millisecond, Logger: f.cfg.Logger.With("role", "node"),
+		NoiseSource: f.noiseSource(name),
+		RetryDelay:  200 * time.Millisecond, Logger: f.cfg.Logger.With("role", "node"),
 	})
 	if err != nil {
 		return err
@@ -331,6 +339,20 @@ func (f *Federation) StopNode(name string) error {
 		return c.Close()
 	}
 	return nil
+}
+
+// noiseSource returns a partner's deterministic noise seed stream, or nil
+// for crypto/rand.
+func (f *Federation) noiseSource(partner string) io.Reader {
+	if f.cfg.NoiseSeed == 0 {
+		return nil
+	}
+	h := fnv.New64a()
+	io.WriteString(h, partner)
+	var seed [32]byte
+	binary.LittleEndian.PutUint64(seed[:], f.cfg.NoiseSeed)
+	binary.LittleEndian.PutUint64(seed[8:], h.Sum64())
+	return mrand.NewChaCha8(seed)
 }
 
 // keystore opens a partner's key custody.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/internal/sandbox"
 	"github.com/fedscore/fedscore/internal/shareddata"
 	"github.com/fedscore/fedscore/node/dataset"
@@ -126,5 +127,41 @@ func TestFederatedTrainingMatchesCentral(t *testing.T) {
 	}
 	if !rep.Converged {
 		t.Errorf("training did not converge in %d rounds", rep.Rounds)
+	}
+
+	// Every partner scores its customers with the trained model; the
+	// per-segment score histograms equal the central computation.
+	scored, err := sandbox.Start(ctx, sandbox.Config{Partners: partners, Models: []*scoring.Model{m}, PolicyData: map[string]any{
+		"assume_consent_when_absent": true,
+		"purposes": map[string]any{"risk_analytics": map[string]any{
+			"allowed_columns": append(allowed, "score", "propensity", "risk_grade"),
+		}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer scored.Close()
+	spec, err := query.Parse([]byte(`
+purpose: risk_analytics
+pipia_id: PIPIA-2026-RA-01
+model: taiwan-default
+group_by:
+  - {column: age, bins: [20, 30, 40, 50, 80]}
+metrics:
+  - {kind: count}
+  - {kind: score_histogram, bins: [300, 450, 500, 550, 600, 850]}
+  - {kind: propensity_sum}
+min_partners: 3
+decimals: 4
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, err := scored.Query(ctx, spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := scored.Verify(ctx, spec, ans.Result); err != nil {
+		t.Error(err)
 	}
 }
