@@ -137,11 +137,7 @@ func runModelSign(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	pem, err := os.ReadFile(*key)
-	if err != nil {
-		return err
-	}
-	priv, err := policy.ParsePrivateKeyPEM(pem)
+	priv, err := readPrivateKey(*key)
 	if err != nil {
 		return err
 	}
@@ -158,13 +154,9 @@ func runModelSign(args []string, stdout, stderr io.Writer) error {
 
 // loadSignedModel verifies a signed model file against a public key file.
 func loadSignedModel(path, pubPath, keyID string) (*scoring.Model, error) {
-	pem, err := os.ReadFile(pubPath)
+	pub, err := readPublicKey(pubPath)
 	if err != nil {
 		return nil, err
-	}
-	pub, err := policy.ParsePublicKeyPEM(pem)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", pubPath, err)
 	}
 	return scoring.VerifyFile(path, policy.VerificationKey{ID: keyID, Key: pub})
 }

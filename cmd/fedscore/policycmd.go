@@ -15,11 +15,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/fedscore/fedscore/internal/atomicfile"
 	"github.com/fedscore/fedscore/policy"
 )
 
@@ -140,7 +140,7 @@ func runPolicyBuild(_ context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(*out, tarball, 0o644); err != nil {
+	if err := atomicfile.Write(*out, tarball, 0o644); err != nil {
 		return err
 	}
 	built, err := policy.OpenBundle(*out)
@@ -167,13 +167,9 @@ func runPolicySign(_ context.Context, args []string, stdout, stderr io.Writer) e
 	if err := required(fs, "key", "key-id", "o"); err != nil {
 		return err
 	}
-	keyPEM, err := os.ReadFile(*keyPath)
+	key, err := readPrivateKey(*keyPath)
 	if err != nil {
 		return err
-	}
-	key, err := policy.ParsePrivateKeyPEM(keyPEM)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *keyPath, err)
 	}
 	tarball, err := os.ReadFile(pos[0])
 	if err != nil {
@@ -187,7 +183,7 @@ func runPolicySign(_ context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(*out, signed, 0o644); err != nil {
+	if err := atomicfile.Write(*out, signed, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "signed %s: revision %s, %d files, key id %s, ES256\n", *out, info.Manifest.Revision, len(info.Files), info.KeyID)
@@ -205,13 +201,9 @@ func runPolicyVerify(_ context.Context, args []string, stdout, stderr io.Writer)
 	if err := required(fs, "pub", "key-id"); err != nil {
 		return err
 	}
-	pubPEM, err := os.ReadFile(*pubPath)
+	pub, err := readPublicKey(*pubPath)
 	if err != nil {
 		return err
-	}
-	pub, err := policy.ParsePublicKeyPEM(pubPEM)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *pubPath, err)
 	}
 	tarball, err := os.ReadFile(pos[0])
 	if err != nil {
@@ -363,33 +355,6 @@ func keyFingerprint(pub *ecdsa.PublicKey) string {
 	}
 	sum := sha256.Sum256(der)
 	return "SHA256:" + hex.EncodeToString(sum[:])
-}
-
-// writeFileAtomic writes data to path through a temporary file and a
-// rename, so that a node watching path never reads a half-written bundle.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after a successful rename, fails harmlessly
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // writeNewFile creates path with perm, refusing to overwrite a file.

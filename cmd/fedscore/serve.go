@@ -215,11 +215,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *bundlePath == "" || *bundleKey == "" {
 		return errors.New("--bundle and --bundle-key are required: a node runs only a signed policy bundle")
 	}
-	pem, err := os.ReadFile(*bundleKey)
-	if err != nil {
-		return err
-	}
-	pub, err := policy.ParsePublicKeyPEM(pem)
+	pub, err := readPublicKey(*bundleKey)
 	if err != nil {
 		return fmt.Errorf("--bundle-key: %w", err)
 	}
@@ -276,15 +272,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	cred, roots, err := tf.load()
-	if err != nil {
-		return err
-	}
-	cid, err := coordinatorIdentity(cred, *coordID)
-	if err != nil {
-		return err
-	}
-	c, err := querier.Dial(querier.Config{Credential: cred, Roots: roots, Coordinator: *coord, CoordinatorIdentity: cid, Timeout: *timeout})
+	c, err := dialQuerier(tf, *coord, *coordID, *timeout)
 	if err != nil {
 		return err
 	}
@@ -294,6 +282,19 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return printAnswer(stdout, ans, *asJSON, nil)
+}
+
+// dialQuerier prepares a querier client from the identity flags.
+func dialQuerier(tf tlsFlags, coord, coordID string, timeout time.Duration) (*querier.Client, error) {
+	cred, roots, err := tf.load()
+	if err != nil {
+		return nil, err
+	}
+	cid, err := coordinatorIdentity(cred, coordID)
+	if err != nil {
+		return nil, err
+	}
+	return querier.Dial(querier.Config{Credential: cred, Roots: roots, Coordinator: coord, CoordinatorIdentity: cid, Timeout: timeout})
 }
 
 // coordinatorIdentity is the identity the coordinator's certificate must

@@ -5,14 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/fedscore/fedscore/internal/atomicfile"
-	"github.com/fedscore/fedscore/internal/querier"
 	"github.com/fedscore/fedscore/internal/train"
 	"github.com/fedscore/fedscore/node/dataset"
-	"github.com/fedscore/fedscore/policy"
 	"github.com/fedscore/fedscore/scoring"
 )
 
@@ -43,15 +40,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	cred, roots, err := tf.load()
-	if err != nil {
-		return err
-	}
-	cid, err := coordinatorIdentity(cred, *coordID)
-	if err != nil {
-		return err
-	}
-	c, err := querier.Dial(querier.Config{Credential: cred, Roots: roots, Coordinator: *coord, CoordinatorIdentity: cid, Timeout: *timeout})
+	c, err := dialQuerier(tf, *coord, *coordID, *timeout)
 	if err != nil {
 		return err
 	}
@@ -68,11 +57,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var doc []byte
 	if *signKey != "" {
-		pem, err := os.ReadFile(*signKey)
-		if err != nil {
-			return err
-		}
-		priv, err := policy.ParsePrivateKeyPEM(pem)
+		priv, err := readPrivateKey(*signKey)
 		if err != nil {
 			return err
 		}
