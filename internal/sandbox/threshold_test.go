@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedscore/fedscore/internal/protocol"
 	"github.com/fedscore/fedscore/internal/query"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 )
@@ -179,4 +178,3 @@ func TestThresholdFederation(t *testing.T) {
 	}
 }
 
-var _ = protocol.Digest
