@@ -177,4 +177,3 @@ func TestThresholdFederation(t *testing.T) {
 		})
 	}
 }
-
