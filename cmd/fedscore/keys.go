@@ -44,8 +44,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fs := newFlags("keys "+sub, "--coordinator ADDR --cert F --key F --ca F", stderr)
 	tf := addTLSFlags(fs)
-	coord := fs.String("coordinator", "127.0.0.1:7443", "coordinator `address`")
-	coordID := fs.String("coordinator-id", "", "the coordinator's SPIFFE `id` (default: the coordinator of this party's trust domain)")
+	cf := addCoordinatorFlags(fs)
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
@@ -54,11 +53,11 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	cid, err := coordinatorIdentity(cred, *coordID)
+	cid, err := coordinatorIdentity(cred, *cf.id)
 	if err != nil {
 		return err
 	}
-	conn, err := grpc.NewClient(*coord, grpc.WithTransportCredentials(credentials.NewTLS(pki.ClientTLSConfig(cred, roots, cid))))
+	conn, err := grpc.NewClient(*cf.addr, grpc.WithTransportCredentials(credentials.NewTLS(pki.ClientTLSConfig(cred, roots, cid))))
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,17 @@ func addTLSFlags(fs *flag.FlagSet) tlsFlags {
 	}
 }
 
+// coordinatorFlags locate the coordinator a node, querier or operator
+// dials.
+type coordinatorFlags struct{ addr, id *string }
+
+func addCoordinatorFlags(fs *flag.FlagSet) coordinatorFlags {
+	return coordinatorFlags{
+		addr: fs.String("coordinator", "127.0.0.1:7443", "coordinator `address`"),
+		id:   fs.String("coordinator-id", "", "the coordinator's SPIFFE `id` (default: spiffe://<this party's trust domain>/coordinator/coordinator)"),
+	}
+}
+
 func (t tlsFlags) load() (*pki.Credential, *x509.CertPool, error) {
 	if *t.cert == "" || *t.key == "" || *t.ca == "" {
 		return nil, nil, errors.New("--cert, --key and --ca are required")
@@ -87,8 +98,7 @@ func runCoordinator(ctx context.Context, args []string, stdout, stderr io.Writer
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("node", "--coordinator ADDR (--data FILE | --pg-dsn DSN --pg-table T) --bundle F --bundle-key F --cert F --key F --ca F --passphrase-file F [--state-dir DIR]", stderr)
 	tf := addTLSFlags(fs)
-	coord := fs.String("coordinator", "127.0.0.1:7443", "coordinator `address`")
-	coordID := fs.String("coordinator-id", "", "the coordinator's SPIFFE `id` (default: spiffe://<this node's trust domain>/coordinator/coordinator)")
+	cf := addCoordinatorFlags(fs)
 	data := fs.String("data", "", "the partner's records: a CSV or Parquet (.parquet) `file`")
 	pgDSN := fs.String("pg-dsn", "", "instead of --data: a PostgreSQL connection `string`; every aggregation is pushed down to the database")
 	pgTable := fs.String("pg-table", "", "the PostgreSQL `table` (schema.table) holding the records")
@@ -175,7 +185,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
-	cid, err := coordinatorIdentity(cred, *coordID)
+	cid, err := coordinatorIdentity(cred, *cf.id)
 	if err != nil {
 		return err
 	}
@@ -237,7 +247,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		models = append(models, m)
 	}
 	n, err := node.New(node.Config{
-		Credential: cred, Roots: roots, Coordinator: *coord, CoordinatorIdentity: cid,
+		Credential: cred, Roots: roots, Coordinator: *cf.addr, CoordinatorIdentity: cid,
 		Data: table, Source: src, Models: models, Policy: engine, Keys: keys, StateDir: *stateDir, Logger: logger,
 	})
 	if err != nil {
@@ -257,8 +267,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("query", "-f QUERY.yaml --coordinator ADDR --cert F --key F --ca F [--json]", stderr)
 	tf := addTLSFlags(fs)
 	file := fs.String("f", "", "the query spec `file` (YAML or JSON)")
-	coord := fs.String("coordinator", "127.0.0.1:7443", "coordinator `address`")
-	coordID := fs.String("coordinator-id", "", "the coordinator's SPIFFE `id` (default: spiffe://<this querier's trust domain>/coordinator/coordinator)")
+	cf := addCoordinatorFlags(fs)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the answer")
 	if err := parse(fs, args); err != nil {
@@ -272,7 +281,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	c, err := dialQuerier(tf, *coord, *coordID, *timeout)
+	c, err := dialQuerier(tf, *cf.addr, *cf.id, *timeout)
 	if err != nil {
 		return err
 	}

@@ -16,8 +16,7 @@ import (
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("train", "--init MODEL.json --purpose P [--pipia ID] -o TRAINED.json --coordinator ADDR --cert F --key F --ca F", stderr)
 	tf := addTLSFlags(fs)
-	coord := fs.String("coordinator", "127.0.0.1:7443", "coordinator `address`")
-	coordID := fs.String("coordinator-id", "", "the coordinator's SPIFFE `id`")
+	cf := addCoordinatorFlags(fs)
 	initPath := fs.String("init", "", "the starting model `file` (e.g. from fedscore model fit on the owner's own data)")
 	purpose := fs.String("purpose", "risk_analytics", "the processing `purpose` of every round")
 	pipia := fs.String("pipia", "", "the approved impact assessment `id`")
@@ -40,7 +39,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	c, err := dialQuerier(tf, *coord, *coordID, *timeout)
+	c, err := dialQuerier(tf, *cf.addr, *cf.id, *timeout)
 	if err != nil {
 		return err
 	}
