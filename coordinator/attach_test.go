@@ -16,8 +16,8 @@ import (
 	"google.golang.org/grpc/peer"
 
 	"github.com/fedscore/fedscore/coordinator"
-	"github.com/fedscore/fedscore/internal/pki"
 	"github.com/fedscore/fedscore/internal/wire"
+	"github.com/fedscore/fedscore/pki"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 )
 

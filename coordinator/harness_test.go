@@ -16,16 +16,16 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/fedscore/fedscore/coordinator"
-	"github.com/fedscore/fedscore/internal/keystore"
-	"github.com/fedscore/fedscore/internal/pki"
-	"github.com/fedscore/fedscore/internal/querier"
 	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/internal/sandbox"
 	"github.com/fedscore/fedscore/internal/wire"
+	"github.com/fedscore/fedscore/keystore"
 	"github.com/fedscore/fedscore/node"
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/pki"
 	"github.com/fedscore/fedscore/policy"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
+	"github.com/fedscore/fedscore/querier"
 )
 
 const trustDomain = "test.fedscore.local"

@@ -9,10 +9,10 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/fedscore/fedscore/crypto"
-	"github.com/fedscore/fedscore/internal/pki"
-	"github.com/fedscore/fedscore/internal/protocol"
-	"github.com/fedscore/fedscore/internal/querier"
+	"github.com/fedscore/fedscore/pki"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
+	"github.com/fedscore/fedscore/protocol"
+	"github.com/fedscore/fedscore/querier"
 )
 
 const rogueName = "rogue-bank"

@@ -22,8 +22,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/fedscore/fedscore/crypto"
-	"github.com/fedscore/fedscore/internal/pki"
 	"github.com/fedscore/fedscore/internal/wire"
+	"github.com/fedscore/fedscore/pki"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 )
 

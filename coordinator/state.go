@@ -3,7 +3,7 @@ package coordinator
 import (
 	"path/filepath"
 
-	"github.com/fedscore/fedscore/internal/protocol"
+	"github.com/fedscore/fedscore/protocol"
 )
 
 // Epoch is the federation epoch the coordinator runs.

@@ -92,7 +92,7 @@ func (p Params) checkPoints(what string, points []ShamirPoint) error {
 // shares with the given threshold, one per recipient point, in the order
 // of recipients (the member's own point included). Share i must reach the
 // member with point recipients[i] privately and authenticated (see
-// internal/sharebox); every share is secret. Call it once per setup: the
+// keystore/sharebox); every share is secret. Call it once per setup: the
 // shares of one call come from one random polynomial, and shares from
 // different calls must never be mixed.
 func (p Params) ShamirShares(sk *SecretShare, threshold int, recipients []ShamirPoint) ([][]byte, error) {

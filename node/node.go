@@ -16,17 +16,17 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/fedscore/fedscore/audit"
 	"github.com/fedscore/fedscore/crypto"
-	"github.com/fedscore/fedscore/internal/audit"
-	"github.com/fedscore/fedscore/internal/dp"
-	"github.com/fedscore/fedscore/internal/keystore"
-	"github.com/fedscore/fedscore/internal/pki"
-	"github.com/fedscore/fedscore/internal/protocol"
 	"github.com/fedscore/fedscore/internal/wire"
+	"github.com/fedscore/fedscore/keystore"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/node/source"
+	"github.com/fedscore/fedscore/pki"
 	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/privacy"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
+	"github.com/fedscore/fedscore/protocol"
 	"github.com/fedscore/fedscore/scoring"
 )
 
@@ -77,7 +77,7 @@ type Node struct {
 	log      *slog.Logger
 	ledger   *Ledger
 	budget   *budgetLedger
-	privacy  *dp.Ledger
+	privacy  *privacy.Ledger
 	auditLog *audit.Log
 	archive  *queryArchive
 
@@ -129,7 +129,7 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	privacy, err := dp.OpenLedger(filepath.Join(cfg.StateDir, "privacy-ledger.json"))
+	epsilonLedger, err := privacy.OpenLedger(filepath.Join(cfg.StateDir, "privacy-ledger.json"))
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
@@ -158,7 +158,7 @@ func New(cfg Config) (*Node, error) {
 		log:      cfg.Logger.With("node", id.Name),
 		ledger:   ledger,
 		budget:   budget,
-		privacy:  privacy,
+		privacy:  epsilonLedger,
 		auditLog: auditLog,
 		archive:  archive,
 		epoch:    st,

@@ -3,8 +3,8 @@ package node
 import (
 	"io"
 
-	"github.com/fedscore/fedscore/internal/dp"
 	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/privacy"
 )
 
 // addNoise adds this node's share of discrete Laplace noise to every slot
@@ -12,9 +12,9 @@ import (
 // query's ε calls for, split evenly across the vector's blocks.
 func addNoise(vec []int64, spec *query.Spec, parties int, seed io.Reader) error {
 	blocks := spec.NoiseBlocks()
-	eps := dp.SplitEpsilon(spec.Epsilon, len(blocks))
+	eps := privacy.SplitEpsilon(spec.Epsilon, len(blocks))
 	for _, b := range blocks {
-		s, err := dp.NewShareSampler(seed, parties, dp.Calibration{Epsilon: eps, Sensitivity: b.Sensitivity})
+		s, err := privacy.NewShareSampler(seed, parties, privacy.Calibration{Epsilon: eps, Sensitivity: b.Sensitivity})
 		if err != nil {
 			return err
 		}

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/fedscore/fedscore/crypto"
-	"github.com/fedscore/fedscore/internal/pki"
-	"github.com/fedscore/fedscore/internal/protocol"
-	"github.com/fedscore/fedscore/internal/sharebox"
+	"github.com/fedscore/fedscore/keystore/sharebox"
+	"github.com/fedscore/fedscore/pki"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
+	"github.com/fedscore/fedscore/protocol"
 )
 
 // pendingSetup is a key generation the node has contributed to.

@@ -14,8 +14,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/fedscore/fedscore/internal/pki"
 	"github.com/fedscore/fedscore/internal/sandbox"
+	"github.com/fedscore/fedscore/pki"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 )
 

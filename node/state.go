@@ -3,7 +3,7 @@ package node
 import (
 	"path/filepath"
 
-	"github.com/fedscore/fedscore/internal/protocol"
+	"github.com/fedscore/fedscore/protocol"
 )
 
 const stateFile = "epoch.json"

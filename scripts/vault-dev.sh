@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Vault server that the integration tests of
-# internal/keystore/vaultstore run in dev mode, into bin/vault, and prints
+# keystore/vault run in dev mode, into bin/vault, and prints
 # its path.
 #
 # The server is Vault v1.14.1 (the last MPL-2.0 line), pinned with its sdk
@@ -10,7 +10,7 @@
 # Go version and tools/vault/go.{mod,sum}, so later runs only copy it.
 #
 # Run the integration tests with:
-#   ./scripts/vault-dev.sh && FEDSCORE_VAULT_TESTS=1 go test ./internal/keystore/vaultstore/
+#   ./scripts/vault-dev.sh && FEDSCORE_VAULT_TESTS=1 go test ./keystore/vault/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -17,10 +17,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/fedscore/fedscore/internal/audit"
-	"github.com/fedscore/fedscore/internal/pki"
+	"github.com/fedscore/fedscore/audit"
 	"github.com/fedscore/fedscore/node"
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/pki"
 )
 
 const auditSynopsis = `Usage: fedscore audit <subcommand> FILE [flags]

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedscore/fedscore/internal/audit"
-	"github.com/fedscore/fedscore/internal/pki"
+	"github.com/fedscore/fedscore/audit"
+	"github.com/fedscore/fedscore/pki"
 )
 
 // auditFixture writes a closed audit log of three queries (admission,

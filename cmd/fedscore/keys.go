@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
-	"github.com/fedscore/fedscore/internal/pki"
+	"github.com/fedscore/fedscore/pki"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 )
 

@@ -7,7 +7,7 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/fedscore/fedscore/internal/querier"
+	"github.com/fedscore/fedscore/querier"
 )
 
 // printAnswer writes a query answer as a table or as JSON:

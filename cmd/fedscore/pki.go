@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/fedscore/fedscore/internal/atomicfile"
-	"github.com/fedscore/fedscore/internal/pki"
+	"github.com/fedscore/fedscore/pki"
 	"github.com/fedscore/fedscore/policy"
 )
 

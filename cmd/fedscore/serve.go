@@ -15,14 +15,14 @@ import (
 	"time"
 
 	"github.com/fedscore/fedscore/coordinator"
-	"github.com/fedscore/fedscore/internal/keystore"
-	"github.com/fedscore/fedscore/internal/keystore/vaultstore"
-	"github.com/fedscore/fedscore/internal/pki"
-	"github.com/fedscore/fedscore/internal/querier"
+	"github.com/fedscore/fedscore/keystore"
+	"github.com/fedscore/fedscore/keystore/vault"
 	"github.com/fedscore/fedscore/node"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/node/source"
+	"github.com/fedscore/fedscore/pki"
 	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/querier"
 	"github.com/fedscore/fedscore/scoring"
 )
 
@@ -156,9 +156,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	case "vault":
-		vs, err := vaultstore.Open(ctx, vaultstore.Config{
+		vs, err := vault.Open(ctx, vault.Config{
 			Node: self.Name, TransitKey: *transitKey, Logger: logger,
-			AppRole: vaultstore.AppRole{RoleID: *roleID, WrappedSecretIDFile: *secretIDFile},
+			AppRole: vault.AppRole{RoleID: *roleID, WrappedSecretIDFile: *secretIDFile},
 		})
 		if err != nil {
 			return fmt.Errorf("--keystore vault: %w", err)

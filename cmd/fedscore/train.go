@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/fedscore/fedscore/internal/atomicfile"
-	"github.com/fedscore/fedscore/internal/train"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/scoring"
+	"github.com/fedscore/fedscore/train"
 )
 
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -11,10 +11,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fedscore/fedscore/internal/query"
-	"github.com/fedscore/fedscore/internal/release"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/privacy/release"
 )
 
 // Baselines are the same query's costs without the federation, in ms

@@ -8,15 +8,15 @@ import (
 	"time"
 
 	"github.com/fedscore/fedscore/crypto"
-	"github.com/fedscore/fedscore/internal/pki"
-	"github.com/fedscore/fedscore/internal/protocol"
 	"github.com/fedscore/fedscore/internal/query"
-	"github.com/fedscore/fedscore/internal/release"
 	"github.com/fedscore/fedscore/internal/sandbox"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/node/source"
+	"github.com/fedscore/fedscore/pki"
 	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/privacy/release"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
+	"github.com/fedscore/fedscore/protocol"
 )
 
 // Components are one node's costs per query, in ms, measured in process

@@ -15,11 +15,11 @@ import (
 
 	"github.com/fedscore/fedscore/crypto"
 	"github.com/fedscore/fedscore/internal/query"
-	"github.com/fedscore/fedscore/internal/release"
 	"github.com/fedscore/fedscore/internal/sandbox"
 	"github.com/fedscore/fedscore/internal/synth"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/privacy/release"
 )
 
 // runner holds one Run's state.

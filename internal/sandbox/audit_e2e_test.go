@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedscore/fedscore/internal/audit"
+	"github.com/fedscore/fedscore/audit"
 	"github.com/fedscore/fedscore/node"
 )
 

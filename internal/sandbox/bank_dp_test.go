@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedscore/fedscore/internal/dp"
 	"github.com/fedscore/fedscore/internal/shareddata"
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/privacy"
 )
 
 // TestBankMarketingFivePartnersWithAndWithoutNoise splits the UCI Bank
@@ -80,7 +80,7 @@ func TestBankMarketingFivePartnersWithAndWithoutNoise(t *testing.T) {
 	}
 	// Discrete Laplace of scale t has variance 2p/(1−p)², p = e^(−1/t);
 	// the count block gets ε / blocks with sensitivity 1.
-	eps := dp.SplitEpsilon(spec.Epsilon, len(spec.NoiseBlocks()))
+	eps := privacy.SplitEpsilon(spec.Epsilon, len(spec.NoiseBlocks()))
 	p := math.Exp(-eps)
 	want := 2 * p / ((1 - p) * (1 - p))
 	got := sum2 / float64(n)

@@ -22,14 +22,14 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fedscore/fedscore/crypto"
-	"github.com/fedscore/fedscore/internal/pki"
-	"github.com/fedscore/fedscore/internal/protocol"
 	"github.com/fedscore/fedscore/internal/query"
-	"github.com/fedscore/fedscore/internal/release"
 	"github.com/fedscore/fedscore/internal/shareddata"
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/pki"
 	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/privacy/release"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
+	"github.com/fedscore/fedscore/protocol"
 )
 
 // filterSpec exercises sum, mean and histogram metrics, in and between

@@ -13,8 +13,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
-	"github.com/fedscore/fedscore/internal/keystore"
-	"github.com/fedscore/fedscore/internal/pki"
+	"github.com/fedscore/fedscore/keystore"
+	"github.com/fedscore/fedscore/pki"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 )
 

@@ -26,17 +26,17 @@ import (
 	"time"
 
 	"github.com/fedscore/fedscore/coordinator"
-	"github.com/fedscore/fedscore/internal/dp"
-	"github.com/fedscore/fedscore/internal/keystore"
-	"github.com/fedscore/fedscore/internal/pki"
-	"github.com/fedscore/fedscore/internal/querier"
 	"github.com/fedscore/fedscore/internal/query"
-	"github.com/fedscore/fedscore/internal/release"
+	"github.com/fedscore/fedscore/keystore"
 	"github.com/fedscore/fedscore/node"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/node/source"
+	"github.com/fedscore/fedscore/pki"
 	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/privacy"
+	"github.com/fedscore/fedscore/privacy/release"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
+	"github.com/fedscore/fedscore/querier"
 	"github.com/fedscore/fedscore/scoring"
 )
 
@@ -533,7 +533,7 @@ func (f *Federation) VerifyNoisy(ctx context.Context, spec *query.Spec, got *que
 		return err
 	}
 	blocks := spec.NoiseBlocks()
-	eps := dp.SplitEpsilon(spec.Epsilon, len(blocks))
+	eps := privacy.SplitEpsilon(spec.Epsilon, len(blocks))
 	// Re-encode the answer into slots, so that it compares slot by slot.
 	want, err := query.DecodeReleased(spec, exact, nil)
 	if err != nil {
@@ -563,7 +563,7 @@ func (f *Federation) VerifyNoisy(ctx context.Context, spec *query.Spec, got *que
 		default:
 			continue // labels and means
 		}
-		bound := float64(dp.Bound(dp.Calibration{Epsilon: eps, Sensitivity: sens}, beta))
+		bound := float64(privacy.Bound(privacy.Calibration{Epsilon: eps, Sensitivity: sens}, beta))
 		for r, row := range got.Rows {
 			v := row.Values[col]
 			if v == nil {
