@@ -11,14 +11,14 @@ race:
 fuzz:
 	go test -run '^$$' -fuzz FuzzUnmarshalCiphertext -fuzztime 30s -fuzzminimizetime 0 ./crypto/
 	go test -run '^$$' -fuzz FuzzReadCSV -fuzztime 30s ./node/dataset/
-	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/query/
+	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./query/
 	go test -run '^$$' -fuzz FuzzParseIdentity -fuzztime 30s ./pki/
 	go test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./audit/
 	go test -run '^$$' -fuzz FuzzDecodeModel -fuzztime 30s ./scoring/
 	go test -run '^$$' -fuzz FuzzUnmarshalThresholdShare -fuzztime 30s -fuzzminimizetime 0 ./crypto/
 
 bench:
-	go test -run '^$$' -bench . -benchtime 20x -count 5 ./crypto/ ./internal/query/
+	go test -run '^$$' -bench . -benchtime 20x -count 5 ./crypto/ ./node/aggregate/
 
 proto:
 	./scripts/gen-proto.sh

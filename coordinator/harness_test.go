@@ -16,7 +16,6 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/fedscore/fedscore/coordinator"
-	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/internal/sandbox"
 	"github.com/fedscore/fedscore/internal/wire"
 	"github.com/fedscore/fedscore/keystore"
@@ -26,6 +25,7 @@ import (
 	"github.com/fedscore/fedscore/policy"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 	"github.com/fedscore/fedscore/querier"
+	"github.com/fedscore/fedscore/query"
 )
 
 const trustDomain = "test.fedscore.local"

@@ -15,11 +15,11 @@ import (
 
 	"github.com/fedscore/fedscore/coordinator"
 	"github.com/fedscore/fedscore/crypto"
-	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/internal/wire"
 	"github.com/fedscore/fedscore/pki"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 	"github.com/fedscore/fedscore/protocol"
+	"github.com/fedscore/fedscore/query"
 )
 
 // rogueNode speaks the node protocol from the test side with a valid member

@@ -2,12 +2,12 @@ package node
 
 import (
 	"fmt"
-	"math"
 
-	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/node/aggregate"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/query"
 	"github.com/fedscore/fedscore/scoring"
 )
 
@@ -60,31 +60,7 @@ func (n *Node) dataFor(spec *query.Spec) (source.Source, *ScoredData, error) {
 // ScoreRecords scores every record of t with m and returns t with the
 // score, propensity and risk_grade columns added.
 func ScoreRecords(t *dataset.Table, m *scoring.Model) (*ScoredData, error) {
-	for _, name := range []string{query.ScoreColumn, query.PropensityColumn, query.GradeColumn} {
-		if _, clash := t.Column(name); clash {
-			return nil, fmt.Errorf("model %s: the data already has a column %q", m.Name, name)
-		}
-	}
-	sc, err := scoring.ScoreTable(m, t, nil)
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", m.Name, err)
-	}
-	b := dataset.NewBuilder()
-	for _, c := range t.Columns() {
-		switch c.Kind {
-		case dataset.KindNumber:
-			b.AddNumber(c.Name, c.Numbers)
-		case dataset.KindCategory:
-			b.AddCategoryCodes(c.Name, c.Dict, c.Codes)
-		case dataset.KindBool:
-			b.AddBool(c.Name, c.Bools, c.Missing)
-		}
-	}
-	// Invalid records have NaN outputs, which the dataset reads as missing.
-	b.AddNumber(query.ScoreColumn, sc.Score)
-	b.AddNumber(query.PropensityColumn, sc.Probability)
-	b.AddCategory(query.GradeColumn, sc.Grade)
-	table, err := b.Build()
+	table, invalid, err := aggregate.WithScores(t, m)
 	if err != nil {
 		return nil, err
 	}
@@ -93,12 +69,6 @@ func ScoreRecords(t *dataset.Table, m *scoring.Model) (*ScoredData, error) {
 		return nil, err
 	}
 	info := &policy.ModelInfo{Name: m.Name, Version: m.Version, Digest: digest, ProtectedInputs: m.ProtectedInputs}
-	invalid := 0
-	for _, s := range sc.Score {
-		if math.IsNaN(s) {
-			invalid++
-		}
-	}
 	return &ScoredData{Table: table, model: m, Info: info, invalid: invalid}, nil
 }
 
@@ -122,28 +92,12 @@ func schemaTable(fields []source.Field) (*dataset.Table, error) {
 // trainRound fills the training block of vec with this node's gradient and
 // Hessian sums over its cohort at the round's model, and its example count.
 func (n *Node) trainRound(spec *query.Spec, cohort policy.CohortRule, vec []int64) (scoring.GradStats, error) {
-	var gs scoring.GradStats
 	if n.cfg.Data == nil {
-		return gs, fmt.Errorf("training needs in-memory data; this node's source is %s", n.cfg.Source.Name())
-	}
-	m, err := spec.TrainModel()
-	if err != nil {
-		return gs, err
+		return scoring.GradStats{}, fmt.Errorf("training needs in-memory data; this node's source is %s", n.cfg.Source.Name())
 	}
 	rows, err := source.Cohort(n.cfg.Data, cohort)
 	if err != nil {
-		return gs, err
+		return scoring.GradStats{}, err
 	}
-	grad, hess, gs, err := scoring.GradientHessian(m, n.cfg.Data, rows, spec.Train.Clip, int64(1)<<spec.Train.ScaleBits)
-	if err != nil {
-		return gs, err
-	}
-	off, params, ok := spec.TrainSlots()
-	if !ok || len(grad) != params {
-		return gs, fmt.Errorf("the model has %d parameters, the query's layout another number", len(grad))
-	}
-	copy(vec[off:], grad)
-	copy(vec[off+params:], hess)
-	vec[off+params+len(hess)] = int64(gs.Examples)
-	return gs, nil
+	return aggregate.Train(spec, n.cfg.Data, rows, vec)
 }

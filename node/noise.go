@@ -3,8 +3,8 @@ package node
 import (
 	"io"
 
-	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/privacy"
+	"github.com/fedscore/fedscore/query"
 )
 
 // addNoise adds this node's share of discrete Laplace noise to every slot

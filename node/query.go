@@ -14,12 +14,13 @@ import (
 
 	"github.com/fedscore/fedscore/audit"
 	"github.com/fedscore/fedscore/crypto"
-	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/node/aggregate"
 	"github.com/fedscore/fedscore/pki"
 	"github.com/fedscore/fedscore/policy"
 	"github.com/fedscore/fedscore/privacy/release"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 	"github.com/fedscore/fedscore/protocol"
+	"github.com/fedscore/fedscore/query"
 )
 
 // stage is how far a query has come at this node. Each task is accepted
@@ -205,7 +206,7 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 	}
 	if spec.Train != nil {
 		// A model in training is an automated-decision model too.
-		m, err := spec.TrainModel()
+		m, err := aggregate.TrainModel(spec)
 		if err != nil {
 			return fail("training round: %v", err)
 		}

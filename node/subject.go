@@ -11,10 +11,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/node/aggregate"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/query"
 )
 
 // QueryArchiveFile is the name of the node's archive of admitted queries in
@@ -128,7 +129,7 @@ func subjectUse(ctx context.Context, rec QueryRecord, t *dataset.Table, row int)
 	}
 	only := make([]bool, t.Rows())
 	only[row] = true
-	vec, _, err := query.Aggregate(ctx, spec, t, only)
+	vec, _, err := aggregate.Aggregate(ctx, spec, t, only)
 	if err != nil {
 		return use, err
 	}

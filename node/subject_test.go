@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/query"
 )
 
 func TestSubjectQueries(t *testing.T) {

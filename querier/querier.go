@@ -18,12 +18,12 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/fedscore/fedscore/crypto"
-	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/internal/wire"
 	"github.com/fedscore/fedscore/pki"
 	"github.com/fedscore/fedscore/privacy/release"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 	"github.com/fedscore/fedscore/protocol"
+	"github.com/fedscore/fedscore/query"
 )
 
 // Config configures a Client.

@@ -11,8 +11,8 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/querier"
+	"github.com/fedscore/fedscore/query"
 	"github.com/fedscore/fedscore/scoring"
 )
 

@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/internal/sandbox"
 	"github.com/fedscore/fedscore/internal/shareddata"
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/query"
 	"github.com/fedscore/fedscore/scoring"
 )
 

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/internal/sandbox"
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/query"
 )
 
 // partnerFlags collects repeated --partner NAME=FILE.csv flags.

@@ -10,11 +10,12 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/node/aggregate"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/policy"
 	"github.com/fedscore/fedscore/privacy/release"
+	"github.com/fedscore/fedscore/query"
 )
 
 // Baselines are the same query's costs without the federation, in ms
@@ -163,7 +164,7 @@ func scan(ctx context.Context, spec *query.Spec, t *dataset.Table, rule policy.C
 	if err != nil {
 		return nil, fmt.Errorf("bench: cohort: %w", err)
 	}
-	vec, _, err := query.Aggregate(ctx, spec, t, cohort)
+	vec, _, err := aggregate.Aggregate(ctx, spec, t, cohort)
 	if err != nil {
 		return nil, fmt.Errorf("bench: aggregate: %w", err)
 	}

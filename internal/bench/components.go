@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/fedscore/fedscore/crypto"
-	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/internal/sandbox"
+	"github.com/fedscore/fedscore/node/aggregate"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/pki"
@@ -17,6 +17,7 @@ import (
 	"github.com/fedscore/fedscore/privacy/release"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 	"github.com/fedscore/fedscore/protocol"
+	"github.com/fedscore/fedscore/query"
 )
 
 // Components are one node's costs per query, in ms, measured in process
@@ -178,7 +179,7 @@ func (c *componentBench) measure(ctx context.Context, spec *query.Spec, table *d
 	if err != nil {
 		return fail(fmt.Errorf("bench: cohort: %w", err))
 	}
-	vec, _, err := query.Aggregate(ctx, spec, table, cohort)
+	vec, _, err := aggregate.Aggregate(ctx, spec, table, cohort)
 	if err != nil {
 		return fail(fmt.Errorf("bench: aggregate: %w", err))
 	}

@@ -3,8 +3,8 @@ package bench
 import (
 	"fmt"
 
-	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/internal/sandbox"
+	"github.com/fedscore/fedscore/query"
 )
 
 // ValuesPerCell is the number of vector slots one group-by cell of a

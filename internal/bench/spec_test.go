@@ -3,7 +3,7 @@ package bench
 import (
 	"testing"
 
-	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/query"
 )
 
 func TestSpecCells(t *testing.T) {

@@ -4,8 +4,8 @@ import (
 	_ "embed"
 	"fmt"
 
-	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/internal/synth"
+	"github.com/fedscore/fedscore/query"
 )
 
 //go:embed default_query.yaml

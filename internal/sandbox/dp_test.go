@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/query"
 )
 
 // TestDifferentialPrivacy runs a query with ε set: the opened values

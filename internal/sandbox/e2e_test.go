@@ -22,14 +22,15 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fedscore/fedscore/crypto"
-	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/internal/shareddata"
+	"github.com/fedscore/fedscore/node/aggregate"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/pki"
 	"github.com/fedscore/fedscore/policy"
 	"github.com/fedscore/fedscore/privacy/release"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 	"github.com/fedscore/fedscore/protocol"
+	"github.com/fedscore/fedscore/query"
 )
 
 // filterSpec exercises sum, mean and histogram metrics, in and between
@@ -640,7 +641,7 @@ func TestNothingLeavesANodeButCiphertexts(t *testing.T) {
 // plaintextVector is the aggregate vector partner p computes for s.
 func plaintextVector(t *testing.T, ctx context.Context, engine *policy.Engine, s *query.Spec, p Partner) []int64 {
 	t.Helper()
-	vec, _, err := query.Aggregate(ctx, s, p.Data, policyCohort(t, ctx, engine, s, p))
+	vec, _, err := aggregate.Aggregate(ctx, s, p.Data, policyCohort(t, ctx, engine, s, p))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/query"
 	"github.com/fedscore/fedscore/scoring"
 )
 

@@ -26,9 +26,9 @@ import (
 	"time"
 
 	"github.com/fedscore/fedscore/coordinator"
-	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/keystore"
 	"github.com/fedscore/fedscore/node"
+	"github.com/fedscore/fedscore/node/aggregate"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/pki"
@@ -37,6 +37,7 @@ import (
 	"github.com/fedscore/fedscore/privacy/release"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 	"github.com/fedscore/fedscore/querier"
+	"github.com/fedscore/fedscore/query"
 	"github.com/fedscore/fedscore/scoring"
 )
 
@@ -452,7 +453,7 @@ func (f *Federation) expected(ctx context.Context, spec *query.Spec) ([]int64, *
 		if err != nil {
 			return nil, nil, err
 		}
-		vec, _, err := query.Aggregate(ctx, spec, data, cohort)
+		vec, _, err := aggregate.Aggregate(ctx, spec, data, cohort)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", p.Name, err)
 		}

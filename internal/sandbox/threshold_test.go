@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedscore/fedscore/internal/query"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
+	"github.com/fedscore/fedscore/query"
 )
 
 // shareCounter records how many decryption and key-switch shares each node

@@ -16,12 +16,12 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/fedscore/fedscore/crypto"
-	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/internal/wire"
 	"github.com/fedscore/fedscore/pki"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 	"github.com/fedscore/fedscore/protocol"
 	"github.com/fedscore/fedscore/querier"
+	"github.com/fedscore/fedscore/query"
 )
 
 // countingCoordinator counts the Query streams that reach the coordinator.

@@ -25,3 +25,14 @@ func (t *Table) Column(name string) (*Column, bool) {
 func (t *Table) Columns() []*Column {
 	return append([]*Column(nil), t.cols...)
 }
+
+// ColumnKind returns the kind of the named column as its name, "number",
+// "category" or "bool", so that a table serves as the schema a query is
+// checked against.
+func (t *Table) ColumnKind(name string) (string, bool) {
+	c, ok := t.Column(name)
+	if !ok {
+		return "", false
+	}
+	return c.Kind.String(), true
+}

@@ -11,10 +11,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/internal/synth"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/query"
 )
 
 // benchRows is the number of synthetic records of the benchmarks:

@@ -3,7 +3,7 @@
 // PostgreSQL database ([Postgres]) to which the whole per-cell aggregation
 // is pushed down, so that the node never loads a row.
 //
-// Every source computes exactly what [query.Aggregate] computes on the
+// Every source computes exactly what [aggregate.Aggregate] computes on the
 // same records, after the record-level conditions of the policy decision's
 // [policy.CohortRule] have been applied as [Cohort] applies them. A
 // database source compiles those conditions into the SQL it sends. The

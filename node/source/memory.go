@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/node/aggregate"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/query"
 )
 
 // Memory is a source over an in-memory table, such as one loaded from a
@@ -35,16 +36,16 @@ func (m *Memory) Schema(ctx context.Context) ([]Field, error) {
 }
 
 // Aggregate applies the cohort rule with [Cohort] and aggregates the
-// admitted records with query.Aggregate.
-func (m *Memory) Aggregate(ctx context.Context, spec *query.Spec, cohort policy.CohortRule) ([]int64, query.Stats, error) {
+// admitted records with aggregate.Aggregate.
+func (m *Memory) Aggregate(ctx context.Context, spec *query.Spec, cohort policy.CohortRule) ([]int64, aggregate.Stats, error) {
 	if m.Table == nil {
-		return nil, query.Stats{}, fmt.Errorf("source %s: %w", m.Name(), errNoTable)
+		return nil, aggregate.Stats{}, fmt.Errorf("source %s: %w", m.Name(), errNoTable)
 	}
 	in, err := Cohort(m.Table, cohort)
 	if err != nil {
-		return nil, query.Stats{Rows: m.Table.Rows()}, fmt.Errorf("source %s: %w", m.Name(), err)
+		return nil, aggregate.Stats{Rows: m.Table.Rows()}, fmt.Errorf("source %s: %w", m.Name(), err)
 	}
-	vec, st, err := query.Aggregate(ctx, spec, m.Table, in)
+	vec, st, err := aggregate.Aggregate(ctx, spec, m.Table, in)
 	if err != nil {
 		return nil, st, fmt.Errorf("source %s: %w", m.Name(), err)
 	}

@@ -11,9 +11,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/node/aggregate"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/query"
 )
 
 // DefaultPostgresTimeout bounds connecting and each aggregation when
@@ -276,9 +277,9 @@ func (p *Postgres) Schema(ctx context.Context) ([]Field, error) {
 // statement is sent. Stats.Rows is the planner's estimate of the table's
 // rows, since counting them would scan the table again; -1 when the table
 // has never been analysed. The other Stats are exact.
-func (p *Postgres) Aggregate(ctx context.Context, spec *query.Spec, cohort policy.CohortRule) ([]int64, query.Stats, error) {
-	var st query.Stats
-	fail := func(err error) ([]int64, query.Stats, error) {
+func (p *Postgres) Aggregate(ctx context.Context, spec *query.Spec, cohort policy.CohortRule) ([]int64, aggregate.Stats, error) {
+	var st aggregate.Stats
+	fail := func(err error) ([]int64, aggregate.Stats, error) {
 		return nil, st, fmt.Errorf("source %s: %w", p.name, err)
 	}
 	if err := spec.Validate(query.Limits{}); err != nil {
@@ -309,7 +310,7 @@ func (p *Postgres) Aggregate(ctx context.Context, spec *query.Spec, cohort polic
 	vec := make([]int64, plan.layout.VectorLen)
 	for i, s := range plan.stmts {
 		if err := runStatement(ctx, tx, s, plan.layout.Cells, vec, &st, i == 0); err != nil {
-			st = query.Stats{Rows: st.Rows}
+			st = aggregate.Stats{Rows: st.Rows}
 			return fail(err)
 		}
 	}
@@ -319,7 +320,7 @@ func (p *Postgres) Aggregate(ctx context.Context, spec *query.Spec, cohort polic
 // runStatement runs one statement and adds its rows into vec and st. The
 // counts and the cohort statistics are taken from the first statement
 // only.
-func runStatement(ctx context.Context, tx pgx.Tx, s sqlStatement, cells int, vec []int64, st *query.Stats, first bool) error {
+func runStatement(ctx context.Context, tx pgx.Tx, s sqlStatement, cells int, vec []int64, st *aggregate.Stats, first bool) error {
 	rows, err := tx.Query(ctx, s.sql, s.args...)
 	if err != nil {
 		return fmt.Errorf("aggregate: %w", err)

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/internal/synth"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/query"
 )
 
 // openTest opens a Postgres source on a test table.

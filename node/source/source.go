@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 
-	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/node/aggregate"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/query"
 )
 
 // A Source holds a partner's records and computes its per-query vector
@@ -19,9 +20,9 @@ type Source interface {
 	Schema(ctx context.Context) ([]Field, error)
 	// Aggregate returns the partner's vector for spec over the records
 	// the cohort rule admits, with exactly the semantics of
-	// query.Aggregate over the cohort Cohort selects. On error no part of
+	// aggregate.Aggregate over the cohort Cohort selects. On error no part of
 	// a vector is returned.
-	Aggregate(ctx context.Context, spec *query.Spec, cohort policy.CohortRule) ([]int64, query.Stats, error)
+	Aggregate(ctx context.Context, spec *query.Spec, cohort policy.CohortRule) ([]int64, aggregate.Stats, error)
 	// Close releases the source's resources.
 	Close() error
 }

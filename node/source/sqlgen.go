@@ -8,9 +8,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/query"
 )
 
 // A sqlColumn is one column a database source allows: the name queries
@@ -66,7 +66,7 @@ func (a *sqlArgs) bind(v any, typ string) string {
 // built, so a hostile name never reaches the database.
 //
 // The statements run in one snapshot and together give exactly
-// query.Aggregate's vector over the records that Cohort admits:
+// aggregate.Aggregate's vector over the records that Cohort admits:
 //   - numbers are compared, clipped and scaled as float8, like Go's
 //     float64; a NULL or NaN number is missing;
 //   - a NULL or empty category is missing, as in a CSV file;

@@ -16,7 +16,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/query"
 )
 
 // ErrCounts reports opened counts that do not fit the query's layout.

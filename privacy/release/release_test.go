@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/fedscore/fedscore/internal/query"
+	"github.com/fedscore/fedscore/query"
 )
 
 func spec2D(hist bool) *query.Spec {

@@ -1,9 +1,10 @@
-package query
+package aggregate
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fedscore/fedscore/query"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -59,7 +60,7 @@ func randomTable(t testing.TB, rows int, seed uint64) *dataset.Table {
 
 // referenceAggregate is a deliberately naive implementation of Aggregate:
 // row by row, through generic accessors.
-func referenceAggregate(s *Spec, t *dataset.Table, cohort []bool) ([]int64, Stats) {
+func referenceAggregate(s *query.Spec, t *dataset.Table, cohort []bool) ([]int64, Stats) {
 	l := s.Layout()
 	vec := make([]int64, l.VectorLen)
 	st := Stats{Rows: t.Rows()}
@@ -97,26 +98,26 @@ func referenceAggregate(s *Spec, t *dataset.Table, cohort []bool) ([]int64, Stat
 			}
 			x, _ := v.(float64)
 			switch f.Op {
-			case OpEq:
+			case query.OpEq:
 				ok = v == f.Value
-			case OpNe:
+			case query.OpNe:
 				ok = v != f.Value
-			case OpLt:
+			case query.OpLt:
 				ok = x < f.Value.(float64)
-			case OpLe:
+			case query.OpLe:
 				ok = x <= f.Value.(float64)
-			case OpGt:
+			case query.OpGt:
 				ok = x > f.Value.(float64)
-			case OpGe:
+			case query.OpGe:
 				ok = x >= f.Value.(float64)
-			case OpBetween:
+			case query.OpBetween:
 				ok = x >= f.Values[0].(float64) && x <= f.Values[1].(float64)
-			case OpIn, OpNotIn:
+			case query.OpIn, query.OpNotIn:
 				found := false
 				for _, w := range f.Values {
 					found = found || v == w
 				}
-				ok = found == (f.Op == OpIn)
+				ok = found == (f.Op == query.OpIn)
 			}
 			if !ok {
 				break
@@ -158,7 +159,7 @@ func referenceAggregate(s *Spec, t *dataset.Table, cohort []bool) ([]int64, Stat
 				continue
 			}
 			x := v.(float64)
-			if m.Kind == KindHistogram {
+			if m.Kind == query.KindHistogram {
 				if k := inBins(m.Bins, x); k >= 0 {
 					vec[b.Offset+cell*b.Bins+k]++
 				} else {
@@ -176,49 +177,49 @@ func referenceAggregate(s *Spec, t *dataset.Table, cohort []bool) ([]int64, Stat
 func TestAggregateMatchesReference(t *testing.T) {
 	tab := randomTable(t, 20000, 7)
 	clip := func(lo, hi float64) *[2]float64 { return &[2]float64{lo, hi} }
-	specs := map[string]*Spec{
-		"count only": {Metrics: []Metric{{Kind: KindCount}}},
+	specs := map[string]*query.Spec{
+		"count only": {Metrics: []query.Metric{{Kind: query.KindCount}}},
 		"bins and values": {
-			GroupBy: []GroupBy{
+			GroupBy: []query.GroupBy{
 				{Column: "age", Bins: []float64{18, 25, 35, 45, 55, 65, 100}},
 				{Column: "region", Values: []string{"east", "north", "west"}},
 			},
-			Metrics: []Metric{
-				{Kind: KindSum, Column: "income", Clip: clip(-1000, 50000)},
-				{Kind: KindMean, Column: "score", Clip: clip(300, 850)},
+			Metrics: []query.Metric{
+				{Kind: query.KindSum, Column: "income", Clip: clip(-1000, 50000)},
+				{Kind: query.KindMean, Column: "score", Clip: clip(300, 850)},
 			},
 		},
 		"filters and histogram": {
-			GroupBy: []GroupBy{{Column: "has_card", Values: []string{"true", "false"}}},
-			Filter: []Predicate{
-				{Column: "age", Op: OpGe, Value: 18.0},
-				{Column: "region", Op: OpNotIn, Values: []any{"northwest"}},
-				{Column: "score", Op: OpBetween, Values: []any{400.0, 800.0}},
+			GroupBy: []query.GroupBy{{Column: "has_card", Values: []string{"true", "false"}}},
+			Filter: []query.Predicate{
+				{Column: "age", Op: query.OpGe, Value: 18.0},
+				{Column: "region", Op: query.OpNotIn, Values: []any{"northwest"}},
+				{Column: "score", Op: query.OpBetween, Values: []any{400.0, 800.0}},
 			},
-			Metrics: []Metric{
-				{Kind: KindHistogram, Column: "score", Bins: []float64{300, 500, 600, 700, 760}},
-				{Kind: KindSum, Column: "income", Clip: clip(0, 1e5)},
+			Metrics: []query.Metric{
+				{Kind: query.KindHistogram, Column: "score", Bins: []float64{300, 500, 600, 700, 760}},
+				{Kind: query.KindSum, Column: "income", Clip: clip(0, 1e5)},
 			},
 			Decimals: 0,
 		},
 		"every op": {
-			GroupBy: []GroupBy{{Column: "region", Values: regions}},
-			Filter: []Predicate{
-				{Column: "age", Op: OpLt, Value: 80.0},
-				{Column: "age", Op: OpGt, Value: 20.0},
-				{Column: "age", Op: OpLe, Value: 70.0},
-				{Column: "age", Op: OpNe, Value: 30.0},
-				{Column: "score", Op: OpIn, Values: []any{500.0, 600.0, 700.0, 701.0, 702.0}},
-				{Column: "has_card", Op: OpEq, Value: true},
-				{Column: "region", Op: OpNe, Value: "east"},
+			GroupBy: []query.GroupBy{{Column: "region", Values: regions}},
+			Filter: []query.Predicate{
+				{Column: "age", Op: query.OpLt, Value: 80.0},
+				{Column: "age", Op: query.OpGt, Value: 20.0},
+				{Column: "age", Op: query.OpLe, Value: 70.0},
+				{Column: "age", Op: query.OpNe, Value: 30.0},
+				{Column: "score", Op: query.OpIn, Values: []any{500.0, 600.0, 700.0, 701.0, 702.0}},
+				{Column: "has_card", Op: query.OpEq, Value: true},
+				{Column: "region", Op: query.OpNe, Value: "east"},
 			},
-			Metrics:  []Metric{{Kind: KindMean, Column: "income", Clip: clip(-500, 500)}},
+			Metrics:  []query.Metric{{Kind: query.KindMean, Column: "income", Clip: clip(-500, 500)}},
 			Decimals: 6,
 		},
 		"equality on category": {
-			GroupBy: []GroupBy{{Column: "score", Bins: []float64{300, 850}}},
-			Filter:  []Predicate{{Column: "region", Op: OpEq, Value: "south"}, {Column: "has_card", Op: OpIn, Values: []any{false}}},
-			Metrics: []Metric{{Kind: KindCount}},
+			GroupBy: []query.GroupBy{{Column: "score", Bins: []float64{300, 850}}},
+			Filter:  []query.Predicate{{Column: "region", Op: query.OpEq, Value: "south"}, {Column: "has_card", Op: query.OpIn, Values: []any{false}}},
+			Metrics: []query.Metric{{Kind: query.KindCount}},
 		},
 	}
 	for name, s := range specs {
@@ -263,8 +264,8 @@ func TestAggregateRounding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Spec{Purpose: "test_purpose", MinPartners: 2, Decimals: 2,
-		Metrics: []Metric{{Kind: KindSum, Column: "x", Clip: &[2]float64{-1, 1}}}}
+	s := &query.Spec{Purpose: "test_purpose", MinPartners: 2, Decimals: 2,
+		Metrics: []query.Metric{{Kind: query.KindSum, Column: "x", Clip: &[2]float64{-1, 1}}}}
 	vec, st, err := Aggregate(context.Background(), s, tab, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -290,23 +291,23 @@ func TestAggregateErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := func(col string, hi float64) *Spec {
-		return &Spec{Purpose: "test_purpose", MinPartners: 2, Decimals: 3,
-			Metrics: []Metric{{Kind: KindSum, Column: col, Clip: &[2]float64{0, hi}}}}
+	sum := func(col string, hi float64) *query.Spec {
+		return &query.Spec{Purpose: "test_purpose", MinPartners: 2, Decimals: 3,
+			Metrics: []query.Metric{{Kind: query.KindSum, Column: col, Clip: &[2]float64{0, hi}}}}
 	}
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	tests := []struct {
 		name   string
 		ctx    context.Context
-		spec   *Spec
+		spec   *query.Spec
 		cohort []bool
 		want   error
 	}{
-		{"overflow", context.Background(), sum("x", 4e12), nil, ErrOverflow},
-		{"invalid spec", context.Background(), &Spec{}, nil, ErrInvalidSpec},
-		{"unknown column", context.Background(), sum("y", 1), nil, ErrColumnMismatch},
-		{"wrong kind", context.Background(), sum("c", 1), nil, ErrColumnMismatch},
+		{"overflow", context.Background(), sum("x", 4e12), nil, query.ErrOverflow},
+		{"invalid spec", context.Background(), &query.Spec{}, nil, query.ErrInvalidSpec},
+		{"unknown column", context.Background(), sum("y", 1), nil, query.ErrColumnMismatch},
+		{"wrong kind", context.Background(), sum("c", 1), nil, query.ErrColumnMismatch},
 		{"cohort length", context.Background(), sum("x", 1), make([]bool, 2), ErrCohortLength},
 		{"cancelled", cancelled, sum("x", 1), nil, context.Canceled},
 	}
@@ -324,23 +325,23 @@ func TestCheckColumns(t *testing.T) {
 	tab := randomTable(t, 10, 1)
 	tests := []struct {
 		name  string
-		spec  Spec
+		spec  query.Spec
 		field string
 	}{
-		{"unknown group", Spec{GroupBy: []GroupBy{{Column: "nope", Values: []string{"a"}}}}, "group_by[0].column"},
-		{"bins on category", Spec{GroupBy: []GroupBy{{Column: "region", Bins: []float64{0, 1}}}}, "group_by[0].column"},
-		{"values on number", Spec{GroupBy: []GroupBy{{Column: "age", Values: []string{"1"}}}}, "group_by[0].column"},
-		{"bool values", Spec{GroupBy: []GroupBy{{Column: "has_card", Values: []string{"yes"}}}}, "group_by[0].values[0]"},
-		{"order on category", Spec{Filter: []Predicate{{Column: "region", Op: OpLt, Value: 1.0}}}, "filter[0].column"},
-		{"string on number", Spec{Filter: []Predicate{{Column: "age", Op: OpEq, Value: "30"}}}, "filter[0].column"},
-		{"number on bool", Spec{Filter: []Predicate{{Column: "has_card", Op: OpIn, Values: []any{1.0}}}}, "filter[0].column"},
-		{"sum of category", Spec{Metrics: []Metric{{Kind: KindSum, Column: "region"}}}, "metrics[0].column"},
+		{"unknown group", query.Spec{GroupBy: []query.GroupBy{{Column: "nope", Values: []string{"a"}}}}, "group_by[0].column"},
+		{"bins on category", query.Spec{GroupBy: []query.GroupBy{{Column: "region", Bins: []float64{0, 1}}}}, "group_by[0].column"},
+		{"values on number", query.Spec{GroupBy: []query.GroupBy{{Column: "age", Values: []string{"1"}}}}, "group_by[0].column"},
+		{"bool values", query.Spec{GroupBy: []query.GroupBy{{Column: "has_card", Values: []string{"yes"}}}}, "group_by[0].values[0]"},
+		{"order on category", query.Spec{Filter: []query.Predicate{{Column: "region", Op: query.OpLt, Value: 1.0}}}, "filter[0].column"},
+		{"string on number", query.Spec{Filter: []query.Predicate{{Column: "age", Op: query.OpEq, Value: "30"}}}, "filter[0].column"},
+		{"number on bool", query.Spec{Filter: []query.Predicate{{Column: "has_card", Op: query.OpIn, Values: []any{1.0}}}}, "filter[0].column"},
+		{"sum of category", query.Spec{Metrics: []query.Metric{{Kind: query.KindSum, Column: "region"}}}, "metrics[0].column"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.spec.CheckColumns(tab)
-			var fe *FieldError
-			if !errors.Is(err, ErrColumnMismatch) || !errors.Is(err, ErrInvalidSpec) || !errors.As(err, &fe) {
+			var fe *query.FieldError
+			if !errors.Is(err, query.ErrColumnMismatch) || !errors.Is(err, query.ErrInvalidSpec) || !errors.As(err, &fe) {
 				t.Fatalf("got %v, want a FieldError wrapping ErrColumnMismatch", err)
 			}
 			if fe.Field != tt.field {
@@ -348,23 +349,27 @@ func TestCheckColumns(t *testing.T) {
 			}
 		})
 	}
-	if err := validSpec().CheckColumns(tab); err == nil {
+	absent := &query.Spec{
+		GroupBy: []query.GroupBy{{Column: "city_tier", Bins: []float64{1, 2, 3}}},
+		Metrics: []query.Metric{{Kind: query.KindSum, Column: "annual_txn_amount", Clip: &[2]float64{0, 1e6}}},
+	}
+	if err := absent.CheckColumns(tab); err == nil {
 		t.Error("spec with columns absent from the table passed")
 	}
 }
 
 func BenchmarkAggregate(b *testing.B) {
 	tab := randomTable(b, 1_000_000, 42)
-	s := &Spec{
+	s := &query.Spec{
 		Purpose: "bench_purpose", MinPartners: 2, Decimals: 2,
-		GroupBy: []GroupBy{
+		GroupBy: []query.GroupBy{
 			{Column: "age", Bins: []float64{18, 25, 35, 45, 55, 65, 100}},
 			{Column: "region", Values: regions},
 		},
-		Metrics: []Metric{
-			{Kind: KindCount},
-			{Kind: KindSum, Column: "income", Clip: &[2]float64{-10000, 100000}},
-			{Kind: KindSum, Column: "score", Clip: &[2]float64{300, 850}},
+		Metrics: []query.Metric{
+			{Kind: query.KindCount},
+			{Kind: query.KindSum, Column: "income", Clip: &[2]float64{-10000, 100000}},
+			{Kind: query.KindSum, Column: "score", Clip: &[2]float64{300, 850}},
 		},
 	}
 	ctx := context.Background()

@@ -2,8 +2,7 @@ package query
 
 import (
 	"math"
-
-	"github.com/fedscore/fedscore/node/dataset"
+	"strconv"
 )
 
 // countColumn is the result column holding cell counts.
@@ -61,8 +60,8 @@ func (s *Spec) Layout() Layout {
 		}
 	}
 	if s.Train != nil {
-		if m, err := s.TrainModel(); err == nil {
-			add(KindTrain, -2, trainWidth(len(m.Params())))
+		if m, err := s.Train.model(); err == nil {
+			add(KindTrain, -2, trainWidth(m.params()))
 		}
 	}
 	return l
@@ -100,7 +99,7 @@ func binLabels(edges []float64) []string {
 		if i+2 == len(edges) {
 			closing = "]"
 		}
-		labels = append(labels, "["+dataset.FormatNumber(edges[i])+","+dataset.FormatNumber(edges[i+1])+closing)
+		labels = append(labels, "["+formatNumber(edges[i])+","+formatNumber(edges[i+1])+closing)
 	}
 	return labels
 }
@@ -127,21 +126,12 @@ func metricName(m Metric) string {
 	return m.Kind
 }
 
-// binIndex returns the bin of v among strictly increasing edges, or -1
-// when v is outside them or NaN. The last bin is closed.
-func binIndex(edges []float64, v float64) int {
-	n := len(edges)
-	if !(v >= edges[0] && v <= edges[n-1]) {
-		return -1
+// formatNumber writes a bin edge as partners' data files write numbers
+// (as node/dataset does): exactly, and without an exponent for whole numbers
+// of moderate size, so that labels read like the data.
+func formatNumber(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
-	lo, hi := 0, n-1 // edges[lo] <= v, and v < edges[hi] or hi is last
-	for hi-lo > 1 {
-		mid := int(uint(lo+hi) >> 1)
-		if v >= edges[mid] {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return lo
+	return strconv.FormatFloat(v, 'g', -1, 64)
 }

@@ -1,8 +1,9 @@
-package query
+package aggregate
 
 import (
 	"context"
 	"encoding/csv"
+	"github.com/fedscore/fedscore/query"
 	"os"
 	"strconv"
 	"strings"
@@ -31,7 +32,7 @@ min_partners: 2
 
 func TestBankFull(t *testing.T) {
 	path := sharedData(t, "bank-full.csv")
-	s, err := Parse([]byte(bankSpec))
+	s, err := query.Parse([]byte(bankSpec))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestBankFull(t *testing.T) {
 		t.Errorf("stats = %+v", st)
 	}
 
-	res, err := Decode(s, vec)
+	res, err := query.Decode(s, vec)
 	if err != nil {
 		t.Fatal(err)
 	}

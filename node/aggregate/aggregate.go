@@ -1,12 +1,17 @@
-package query
+package aggregate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/query"
 )
+
+// ErrCohortLength reports a cohort mask not as long as the table.
+var ErrCohortLength = errors.New("cohort length differs from the table")
 
 // Stats describes one partner's aggregation. It stays on the partner.
 type Stats struct {
@@ -22,7 +27,7 @@ type Stats struct {
 // tight. Cancellation is checked once per block.
 const blockRows = 4096
 
-// Aggregate computes this partner's vector, laid out as [Spec.Layout],
+// Aggregate computes this partner's vector, laid out as [query.Spec.Layout],
 // over the rows where cohort[i] is true (a nil cohort selects every row)
 // and every filter predicate holds.
 //
@@ -35,25 +40,26 @@ const blockRows = 4096
 // filter on the column to exclude such records instead. Histogram values
 // outside the edges, or missing, are not counted in any bin.
 //
-// s must be valid under the default [Limits] and fit t (see
-// [Spec.CheckColumns]). Sums that overflow int64 fail with ErrOverflow.
-func Aggregate(ctx context.Context, s *Spec, t *dataset.Table, cohort []bool) ([]int64, Stats, error) {
+// s must be valid under the default [query.Limits] and fit t (see
+// [query.Spec.CheckColumns]). Sums that overflow int64 fail with
+// [query.ErrOverflow].
+func Aggregate(ctx context.Context, s *query.Spec, t *dataset.Table, cohort []bool) ([]int64, Stats, error) {
 	st := Stats{Rows: t.Rows()}
-	if err := s.Validate(Limits{}); err != nil {
+	if err := s.Validate(query.Limits{}); err != nil {
 		return nil, st, err
 	}
 	if err := s.CheckColumns(t); err != nil {
 		return nil, st, err
 	}
 	if cohort != nil && len(cohort) != t.Rows() {
-		return nil, st, fmt.Errorf("query: %w: %d entries for %d rows", ErrCohortLength, len(cohort), t.Rows())
+		return nil, st, fmt.Errorf("aggregate: %w: %d entries for %d rows", ErrCohortLength, len(cohort), t.Rows())
 	}
 	p := compile(s, t)
 	vec := make([]int64, p.layout.VectorLen)
 	cell := make([]int32, blockRows)
 	for lo := 0; lo < t.Rows(); lo += blockRows {
 		if err := ctx.Err(); err != nil {
-			return nil, st, fmt.Errorf("query: aggregate: %w", err)
+			return nil, st, fmt.Errorf("aggregate: %w", err)
 		}
 		hi := min(lo+blockRows, t.Rows())
 		if err := p.block(vec, cell[:hi-lo], lo, cohort, &st); err != nil {
@@ -65,7 +71,7 @@ func Aggregate(ctx context.Context, s *Spec, t *dataset.Table, cohort []bool) ([
 
 // A plan is a spec compiled against one table.
 type plan struct {
-	layout  Layout
+	layout  query.Layout
 	filters []filterPlan
 	groups  []groupPlan
 	sums    []sumPlan
@@ -109,7 +115,7 @@ type histPlan struct {
 	bins   int32
 }
 
-func compile(s *Spec, t *dataset.Table) *plan {
+func compile(s *query.Spec, t *dataset.Table) *plan {
 	p := &plan{layout: s.Layout()}
 	col := func(name string) *dataset.Column {
 		c, _ := t.Column(name) // CheckColumns has vouched for it
@@ -149,10 +155,10 @@ func compile(s *Spec, t *dataset.Table) *plan {
 	scale := math.Pow10(s.Decimals)
 	for _, b := range p.layout.Blocks {
 		switch b.Kind {
-		case KindSum, KindMean:
+		case query.KindSum, query.KindMean:
 			m := s.Metrics[b.Metric]
 			p.sums = append(p.sums, sumPlan{nums: col(m.Column).Numbers, lo: m.Clip[0], hi: m.Clip[1], scale: scale, offset: b.Offset})
-		case KindHistogram:
+		case query.KindHistogram:
 			m := s.Metrics[b.Metric]
 			p.hists = append(p.hists, histPlan{nums: col(m.Column).Numbers, edges: m.Bins, offset: b.Offset, bins: int32(b.Bins)})
 		}
@@ -160,22 +166,22 @@ func compile(s *Spec, t *dataset.Table) *plan {
 	return p
 }
 
-func compileFilter(f Predicate, c *dataset.Column) filterPlan {
+func compileFilter(f query.Predicate, c *dataset.Column) filterPlan {
 	fp := filterPlan{op: f.Op}
 	lits := f.Values
 	if f.Value != nil {
 		lits = []any{f.Value}
 	}
-	negate := f.Op == OpNe || f.Op == OpNotIn
+	negate := f.Op == query.OpNe || f.Op == query.OpNotIn
 	switch c.Kind {
 	case dataset.KindNumber:
 		fp.nums = c.Numbers
 		switch f.Op {
-		case OpIn, OpNotIn:
+		case query.OpIn, query.OpNotIn:
 			for _, v := range lits {
 				fp.set = append(fp.set, v.(float64))
 			}
-		case OpBetween:
+		case query.OpBetween:
 			fp.x, fp.y = lits[0].(float64), lits[1].(float64)
 		default:
 			fp.x = lits[0].(float64)
@@ -290,19 +296,19 @@ func (f *filterPlan) matchNumber(v float64) bool {
 		return false
 	}
 	switch f.op {
-	case OpEq:
+	case query.OpEq:
 		return v == f.x
-	case OpNe:
+	case query.OpNe:
 		return v != f.x
-	case OpLt:
+	case query.OpLt:
 		return v < f.x
-	case OpLe:
+	case query.OpLe:
 		return v <= f.x
-	case OpGt:
+	case query.OpGt:
 		return v > f.x
-	case OpGe:
+	case query.OpGe:
 		return v >= f.x
-	case OpBetween:
+	case query.OpBetween:
 		return v >= f.x && v <= f.y
 	}
 	in := false
@@ -312,7 +318,7 @@ func (f *filterPlan) matchNumber(v float64) bool {
 			break
 		}
 	}
-	return in == (f.op == OpIn)
+	return in == (f.op == query.OpIn)
 }
 
 func (g *groupPlan) apply(cell []int32, lo int) {
@@ -371,7 +377,7 @@ func (s *sumPlan) apply(vec []int64, cell []int32, lo int, st *Stats) error {
 		x := int64(math.Round(min(max(v, s.lo), s.hi) * s.scale))
 		sum := out[c] + x
 		if (x > 0 && sum < out[c]) || (x < 0 && sum > out[c]) {
-			return fmt.Errorf("query: aggregate: cell %d: %w", c, ErrOverflow)
+			return fmt.Errorf("aggregate: cell %d: %w", c, query.ErrOverflow)
 		}
 		out[c] = sum
 	}
@@ -397,4 +403,23 @@ func (h *histPlan) apply(vec []int64, cell []int32, lo int, st *Stats) {
 		}
 		out[c*h.bins+int32(b)]++
 	}
+}
+
+// binIndex returns the bin of v among strictly increasing edges, or -1
+// when v is outside them or NaN. The last bin is closed.
+func binIndex(edges []float64, v float64) int {
+	n := len(edges)
+	if !(v >= edges[0] && v <= edges[n-1]) {
+		return -1
+	}
+	lo, hi := 0, n-1 // edges[lo] <= v, and v < edges[hi] or hi is last
+	for hi-lo > 1 {
+		mid := int(uint(lo+hi) >> 1)
+		if v >= edges[mid] {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
 }

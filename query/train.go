@@ -1,9 +1,8 @@
 package query
 
 import (
+	"encoding/json"
 	"fmt"
-
-	"github.com/fedscore/fedscore/scoring"
 )
 
 // KindTrain is the block of a training round: each node's gradient and
@@ -25,13 +24,31 @@ type Train struct {
 	ScaleBits int `json:"scale_bits" yaml:"scale_bits"`
 }
 
-// TrainModel decodes the round's model.
-func (s *Spec) TrainModel() (*scoring.Model, error) {
-	if s.Train == nil {
-		return nil, fmt.Errorf("query: not a training round")
-	}
-	return scoring.Decode([]byte(s.Train.Model))
+// MaxTrainParams is the most parameters a model in training may have.
+const MaxTrainParams = 64
+
+// trainModel is what the spec reads of a training round's model document:
+// its label and input columns, which fix the round's columns and the width
+// of its block. Package scoring owns the document's format; the node that
+// evaluates the round decodes and checks the model in full.
+type trainModel struct {
+	Target   string `json:"target"`
+	Features []struct {
+		Column string `json:"column"`
+	} `json:"features"`
 }
+
+func (t *Train) model() (*trainModel, error) {
+	var m trainModel
+	if err := json.Unmarshal([]byte(t.Model), &m); err != nil {
+		return nil, fmt.Errorf("not a scoring model document: %w", err)
+	}
+	return &m, nil
+}
+
+// params is the number of trainable parameters: the intercept and one
+// weight per feature, in scoring's order.
+func (m *trainModel) params() int { return len(m.Features) + 1 }
 
 // trainWidth is the block width of a model with p parameters: p gradient
 // entries, the p(p+1)/2 upper-triangle Hessian entries and the example
@@ -43,11 +60,11 @@ func trainWidth(p int) int { return p + p*(p+1)/2 + 1 }
 func (s *Spec) TrainSlots() (offset, params int, ok bool) {
 	for _, b := range s.Layout().Blocks {
 		if b.Kind == KindTrain {
-			m, err := s.TrainModel()
+			m, err := s.Train.model()
 			if err != nil {
 				return 0, 0, false
 			}
-			return b.Offset, len(m.Params()), true
+			return b.Offset, m.params(), true
 		}
 	}
 	return 0, 0, false
@@ -57,12 +74,12 @@ func (s *Spec) validateTrain(p *problems) {
 	if s.Train == nil {
 		return
 	}
-	m, err := s.TrainModel()
+	m, err := s.Train.model()
 	switch {
 	case err != nil:
 		p.add("train.model", "%v", err)
-	case len(m.Params()) > 64:
-		p.add("train.model", "%d parameters; at most 64", len(m.Params()))
+	case m.params() > MaxTrainParams:
+		p.add("train.model", "%d parameters; at most %d", m.params(), MaxTrainParams)
 	}
 	if !(s.Train.Clip > 0) || s.Train.Clip > 1e3 {
 		p.add("train.clip", "%v must be in (0, 1000]", s.Train.Clip)
@@ -77,7 +94,10 @@ func (s *Spec) validateTrain(p *problems) {
 
 // trainColumns lists the columns a training round reads.
 func (s *Spec) trainColumns() []string {
-	m, err := s.TrainModel()
+	if s.Train == nil {
+		return nil
+	}
+	m, err := s.Train.model()
 	if err != nil {
 		return nil
 	}

@@ -13,8 +13,6 @@ var (
 	// ErrColumnMismatch marks a spec that does not fit a table: an unknown
 	// column or one of the wrong kind. It wraps ErrInvalidSpec.
 	ErrColumnMismatch = fmt.Errorf("%w: spec does not fit the table", ErrInvalidSpec)
-	// ErrCohortLength reports a cohort mask not as long as the table.
-	ErrCohortLength = errors.New("cohort length differs from the table")
 	// ErrOverflow reports a sum that does not fit in int64.
 	ErrOverflow = errors.New("sum overflows int64")
 	// ErrVectorLength reports a vector shorter than the spec's layout.
