@@ -9,6 +9,7 @@ import (
 	"github.com/fedscore/fedscore/policy"
 	"github.com/fedscore/fedscore/query"
 	"github.com/fedscore/fedscore/scoring"
+	"github.com/fedscore/fedscore/scoring/fit"
 )
 
 // ScoredData is a node's records with the columns a scoring model derives
@@ -91,13 +92,13 @@ func schemaTable(fields []source.Field) (*dataset.Table, error) {
 
 // trainRound fills the training block of vec with this node's gradient and
 // Hessian sums over its cohort at the round's model, and its example count.
-func (n *Node) trainRound(spec *query.Spec, cohort policy.CohortRule, vec []int64) (scoring.GradStats, error) {
+func (n *Node) trainRound(spec *query.Spec, cohort policy.CohortRule, vec []int64) (fit.GradStats, error) {
 	if n.cfg.Data == nil {
-		return scoring.GradStats{}, fmt.Errorf("training needs in-memory data; this node's source is %s", n.cfg.Source.Name())
+		return fit.GradStats{}, fmt.Errorf("training needs in-memory data; this node's source is %s", n.cfg.Source.Name())
 	}
 	rows, err := source.Cohort(n.cfg.Data, cohort)
 	if err != nil {
-		return scoring.GradStats{}, err
+		return fit.GradStats{}, err
 	}
 	return aggregate.Train(spec, n.cfg.Data, rows, vec)
 }

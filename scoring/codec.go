@@ -34,11 +34,8 @@ func Decode(data []byte) (*Model, error) {
 // decodeModel decodes and validates a model, prefixing field paths with
 // prefix (such as "model.").
 func decodeModel(data []byte, prefix string) (*Model, error) {
-	if err := strictDecode(data, &Model{}, prefix); err != nil {
-		return nil, err
-	}
 	var m Model
-	if err := decodeJSON(data, &m); err != nil {
+	if err := decodeStrict(data, &m, prefix); err != nil {
 		return nil, err
 	}
 	if err := m.Validate(); err != nil {
@@ -148,8 +145,19 @@ func (m *Model) Digest() (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// decodeJSON decodes a document strictDecode accepted.
-func decodeJSON(data []byte, v any) error {
+// DecodeStrict decodes the JSON document data into v, a pointer to a
+// struct, as strictly as [Decode] reads a model: a syntax error, an
+// unknown, duplicate or wrongly cased key, a value of the wrong type, a
+// number out of range or trailing data is a [FieldError] naming the field.
+// It serves the files that configure models, such as fit configurations.
+func DecodeStrict(data []byte, v any) error { return decodeStrict(data, v, "") }
+
+// decodeStrict is DecodeStrict with field paths prefixed by prefix (such
+// as "model.").
+func decodeStrict(data []byte, v any, prefix string) error {
+	if err := checkShape(data, v, prefix); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -158,9 +166,9 @@ func decodeJSON(data []byte, v any) error {
 	return nil
 }
 
-// strictDecode checks data against the JSON shape of v's type without
+// checkShape checks data against the JSON shape of v's type without
 // decoding it, reporting the first problem with the path of its field.
-func strictDecode(data []byte, v any, prefix string) error {
+func checkShape(data []byte, v any, prefix string) error {
 	d := &walker{dec: json.NewDecoder(bytes.NewReader(data)), data: data}
 	d.dec.UseNumber()
 	root := strings.TrimSuffix(prefix, ".")
@@ -257,28 +265,13 @@ func (w *walker) tokenValue(tok json.Token, t reflect.Type, path string) error {
 			return w.fail(path, "want an object, got "+describe(tok))
 		}
 		fields := jsonFields(t)
-		seen := make(map[string]bool)
-		for w.dec.More() {
-			ktok, err := w.token(path)
-			if err != nil {
-				return err
-			}
-			key := ktok.(string)
-			kp := joinPath(path, key)
-			if seen[key] {
-				return w.fail(kp, "duplicate key")
-			}
-			seen[key] = true
+		return w.object(path, joinPath, func(key, kp string) error {
 			ft, ok := fields[key]
 			if !ok {
 				return w.fail(kp, "unknown field")
 			}
-			if err := w.value(ft, kp); err != nil {
-				return err
-			}
-		}
-		_, err := w.token(path)
-		return err
+			return w.value(ft, kp)
+		})
 	case reflect.Map:
 		if tok == nil {
 			return nil
@@ -286,24 +279,7 @@ func (w *walker) tokenValue(tok json.Token, t reflect.Type, path string) error {
 		if tok != json.Delim('{') {
 			return w.fail(path, "want an object, got "+describe(tok))
 		}
-		seen := make(map[string]bool)
-		for w.dec.More() {
-			ktok, err := w.token(path)
-			if err != nil {
-				return err
-			}
-			key := ktok.(string)
-			kp := path + "[" + strconv.Quote(key) + "]"
-			if seen[key] {
-				return w.fail(kp, "duplicate key")
-			}
-			seen[key] = true
-			if err := w.value(t.Elem(), kp); err != nil {
-				return err
-			}
-		}
-		_, err := w.token(path)
-		return err
+		return w.object(path, mapKeyPath, func(_, kp string) error { return w.value(t.Elem(), kp) })
 	case reflect.Slice:
 		if tok == nil {
 			return nil
@@ -311,13 +287,7 @@ func (w *walker) tokenValue(tok json.Token, t reflect.Type, path string) error {
 		if tok != json.Delim('[') {
 			return w.fail(path, "want an array, got "+describe(tok))
 		}
-		for i := 0; w.dec.More(); i++ {
-			if err := w.value(t.Elem(), path+"["+strconv.Itoa(i)+"]"); err != nil {
-				return err
-			}
-		}
-		_, err := w.token(path)
-		return err
+		return w.array(path, func(ip string) error { return w.value(t.Elem(), ip) })
 	case reflect.Float64:
 		n, ok := tok.(json.Number)
 		if !ok {
@@ -353,58 +323,64 @@ func (w *walker) tokenValue(tok json.Token, t reflect.Type, path string) error {
 
 // anyValue checks any JSON value for duplicate keys and depth.
 func (w *walker) anyValue(tok json.Token, path string) error {
+	next := func(p string) error {
+		tok, err := w.token(p)
+		if err != nil {
+			return err
+		}
+		w.depth++
+		defer func() { w.depth-- }()
+		if w.depth > 64 {
+			return w.fail(p, "nested too deeply")
+		}
+		return w.anyValue(tok, p)
+	}
 	switch tok {
 	case json.Delim('{'):
-		seen := make(map[string]bool)
-		for w.dec.More() {
-			ktok, err := w.token(path)
-			if err != nil {
-				return err
-			}
-			key := ktok.(string)
-			kp := joinPath(path, key)
-			if seen[key] {
-				return w.fail(kp, "duplicate key")
-			}
-			seen[key] = true
-			vtok, err := w.token(kp)
-			if err != nil {
-				return err
-			}
-			w.depth++
-			if w.depth > 64 {
-				return w.fail(kp, "nested too deeply")
-			}
-			err = w.anyValue(vtok, kp)
-			w.depth--
-			if err != nil {
-				return err
-			}
-		}
-		_, err := w.token(path)
-		return err
+		return w.object(path, joinPath, func(_, kp string) error { return next(kp) })
 	case json.Delim('['):
-		for i := 0; w.dec.More(); i++ {
-			ip := path + "[" + strconv.Itoa(i) + "]"
-			vtok, err := w.token(ip)
-			if err != nil {
-				return err
-			}
-			w.depth++
-			if w.depth > 64 {
-				return w.fail(ip, "nested too deeply")
-			}
-			err = w.anyValue(vtok, ip)
-			w.depth--
-			if err != nil {
-				return err
-			}
-		}
-		_, err := w.token(path)
-		return err
+		return w.array(path, next)
 	}
 	return nil
 }
+
+// object walks the members of an object whose '{' has been read,
+// refusing duplicate keys: each calls member with its key and its path
+// (keyPath of the object's path and the key). It reads the closing '}'.
+func (w *walker) object(path string, keyPath func(path, key string) string, member func(key, kp string) error) error {
+	seen := make(map[string]bool)
+	for w.dec.More() {
+		ktok, err := w.token(path)
+		if err != nil {
+			return err
+		}
+		key := ktok.(string)
+		kp := keyPath(path, key)
+		if seen[key] {
+			return w.fail(kp, "duplicate key")
+		}
+		seen[key] = true
+		if err := member(key, kp); err != nil {
+			return err
+		}
+	}
+	_, err := w.token(path)
+	return err
+}
+
+// array walks the elements of an array whose '[' has been read, calling
+// elem with each element's path. It reads the closing ']'.
+func (w *walker) array(path string, elem func(ip string) error) error {
+	for i := 0; w.dec.More(); i++ {
+		if err := elem(path + "[" + strconv.Itoa(i) + "]"); err != nil {
+			return err
+		}
+	}
+	_, err := w.token(path)
+	return err
+}
+
+func mapKeyPath(path, key string) string { return path + "[" + strconv.Quote(key) + "]" }
 
 func joinPath(path, key string) string {
 	if path == "" {

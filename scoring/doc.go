@@ -32,7 +32,7 @@
 // number outside the feature's declared Min/Max range, or a non-finite
 // number, is invalid. Scoring never guesses for such a row and never drops
 // it silently: [Scores] counts invalid rows per feature and reason, and
-// leaves their outputs NaN. [Fit] and [Gradient] likewise count the rows
+// leaves their outputs NaN. [fit.Fit] and [fit.Gradient] likewise count the rows
 // they leave out.
 //
 // # Files and signatures
@@ -45,21 +45,18 @@
 // The signature covers the canonical JSON of the model, whose SHA-256 is
 // the model's [Model.Digest].
 //
-// # Fitting, federated training and fairness review
-//
-// [Fit] trains a scorecard on one partner's own data by Newton's method
-// (IRLS) with an L2 penalty, after computing the encodings (means,
-// standard deviations, WOE tables) from additive statistics
-// ([ComputeStats], [EncodingStats.Add], [InitModel]). Because those
-// statistics and the per-example-clipped gradient sums of [Gradient] are
-// additive, a federation can compute both under encryption and open only
-// their totals: that is how a model is trained across partners without
-// any record leaving its node.
+// # Protected attributes
 //
 // [ProtectedInputs] reports the features that use a protected attribute
-// (gender, age, ethnicity, marital status, ...) directly, and [CheckUse]
-// refuses such a model unless the purpose is one the policy allows for
-// it, such as a fairness audit. [Audit] reports per-group score
-// distributions, grade shares and approval-rate parity for a fairness
-// review.
+// (gender, age, ethnicity, marital status, ...) directly; decoding,
+// verifying and fitting fill [Model.ProtectedInputs] with them. Whether a
+// purpose may use such a model is the policy's decision, which the node
+// asks with the model's protected inputs.
+//
+// # Fitting, federated training and fairness review
+//
+// Package scoring/fit fits a scorecard on one partner's data and computes
+// the additive statistics and clipped gradient sums that let a federation
+// train one under encryption; package scoring/fairness reports per-group
+// score distributions for a fairness review.
 package scoring

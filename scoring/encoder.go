@@ -355,8 +355,9 @@ func (c *InvalidCount) String() string {
 	return s
 }
 
-// target is a compiled label column.
-type target struct {
+// Labels is a model's target column bound to a table: each row's label,
+// for fitting, evaluating and auditing a model.
+type Labels struct {
 	name       string
 	kind       dataset.Kind
 	nums       []float64
@@ -368,8 +369,11 @@ type target struct {
 	codeY      []int8 // per code: 1, 0 or −1 (neither)
 }
 
-// compileTarget binds m's target column in t.
-func compileTarget(name, positive, negative string, t *dataset.Table) (*target, error) {
+// BindLabels binds the target column name of t, whose values positive and
+// negative mean the event and its absence (empty: "1" and "0" for a number
+// column, "true" and "false" for a bool column; a category column needs
+// both), as [Model.Target], [Model.Positive] and [Model.Negative] say.
+func BindLabels(name, positive, negative string, t *dataset.Table) (*Labels, error) {
 	if name == "" {
 		return nil, fmt.Errorf("scoring: the model names no target column: %w", ErrInvalidArgument)
 	}
@@ -377,7 +381,7 @@ func compileTarget(name, positive, negative string, t *dataset.Table) (*target, 
 	if !ok {
 		return nil, fmt.Errorf("scoring: target column %q: no such column in the data: %w: %w", name, ErrColumn, dataset.ErrUnknownColumn)
 	}
-	tg := &target{name: name, kind: col.Kind}
+	tg := &Labels{name: name, kind: col.Kind}
 	switch col.Kind {
 	case dataset.KindNumber:
 		tg.nums = col.Numbers
@@ -434,9 +438,9 @@ func parseBoolLabel(s string) (bool, bool) {
 	return false, false
 }
 
-// y returns row i's label: 1, 0, or ok false when the row's target is
+// At returns row i's label: 1, 0, or ok false when the row's target is
 // missing or neither value.
-func (tg *target) y(i int) (float64, bool) {
+func (tg *Labels) At(i int) (y float64, ok bool) {
 	switch tg.kind {
 	case dataset.KindNumber:
 		switch tg.nums[i] {
@@ -468,8 +472,9 @@ func (tg *target) y(i int) (float64, bool) {
 	return 0, false
 }
 
-// checkSelection checks that a row selection fits a table of n rows.
-func checkSelection(rows []bool, n int) error {
+// CheckSelection checks that a row selection (nil: all rows) fits a table
+// of n rows.
+func CheckSelection(rows []bool, n int) error {
 	if rows != nil && len(rows) != n {
 		return fmt.Errorf("scoring: row selection has %d entries for %d rows: %w", len(rows), n, ErrInvalidArgument)
 	}

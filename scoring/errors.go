@@ -30,17 +30,6 @@ var (
 
 	// ErrInvalidArgument reports an unusable argument or configuration.
 	ErrInvalidArgument = errors.New("invalid argument")
-
-	// ErrFit reports that a model could not be fitted, for example because
-	// no usable rows remain or the target has a single class.
-	ErrFit = errors.New("model fit failed")
-
-	// ErrProtectedInput reports a model that uses a protected attribute
-	// directly, for a purpose that does not allow it.
-	ErrProtectedInput = errors.New("model uses a protected attribute")
-
-	// ErrOverflow reports a fixed-point value that does not fit in int64.
-	ErrOverflow = errors.New("fixed-point overflow")
 )
 
 // A FieldError reports a problem with one field of a model. It matches

@@ -201,7 +201,7 @@ func clonePtr(p *float64) *float64 {
 }
 
 // Params returns the model's trainable parameters: the intercept, then
-// each feature's weight. This is the order of [Gradient]'s entries.
+// each feature's weight. This is the order of [fit.Gradient]'s entries.
 func (m *Model) Params() []float64 {
 	p := make([]float64, len(m.Features)+1)
 	p[0] = m.Intercept
@@ -484,8 +484,9 @@ func (m *Model) GradeOf(score float64) string {
 	return ""
 }
 
-// sigmoid is the logistic function, stable for large |x|.
-func sigmoid(x float64) float64 {
+// Probability is the event probability of a logit: the logistic function,
+// stable for large |x|.
+func Probability(x float64) float64 {
 	if x >= 0 {
 		return 1 / (1 + math.Exp(-x))
 	}

@@ -1,9 +1,7 @@
 package scoring
 
 import (
-	"fmt"
 	"slices"
-	"strings"
 	"unicode"
 )
 
@@ -96,33 +94,4 @@ func containsRun(words, run []string) bool {
 		}
 	}
 	return false
-}
-
-// A UsePolicy says whether a model may use protected attributes for a
-// purpose. A node builds it from its active policy bundle.
-type UsePolicy struct {
-	// Protected lists the protected attributes; nil means
-	// [DefaultProtectedAttributes].
-	Protected []string
-	// Purpose is the purpose the model is to be used for, such as
-	// "credit_scoring" or "fairness_audit".
-	Purpose string
-	// AllowedPurposes lists the purposes for which a model may use
-	// protected attributes directly, such as "fairness_audit".
-	AllowedPurposes []string
-}
-
-// CheckUse refuses, with [ErrProtectedInput], a model that uses a
-// protected attribute directly unless p allows it for p.Purpose.
-func CheckUse(m *Model, p UsePolicy) error {
-	used := ProtectedInputs(m, p.Protected)
-	if len(used) == 0 || (p.Purpose != "" && slices.Contains(p.AllowedPurposes, p.Purpose)) {
-		return nil
-	}
-	allowed := "no purpose"
-	if len(p.AllowedPurposes) > 0 {
-		allowed = "only " + strings.Join(p.AllowedPurposes, ", ")
-	}
-	return fmt.Errorf("scoring: model %s %s uses %s for purpose %q; the policy allows this for %s: %w",
-		m.Name, m.Version, strings.Join(used, ", "), p.Purpose, allowed, ErrProtectedInput)
 }

@@ -55,6 +55,36 @@ func Compile(m *Model, t *dataset.Table) (*Scorer, error) {
 // Model returns the scorer's model. It must not be modified.
 func (s *Scorer) Model() *Model { return s.model }
 
+// Encode writes row i's encoded feature values, in feature order, into x,
+// which must hold one entry per feature, and reports whether every value
+// is valid. With inv (one entry per feature) it counts each invalid value
+// by feature and reason.
+func (s *Scorer) Encode(i int, x []float64, inv []InvalidCount) bool {
+	ok := true
+	for j, e := range s.enc {
+		v, st := e.at(i)
+		if st != stOK {
+			if inv != nil {
+				inv[j].add(st)
+			}
+			ok = false
+			continue
+		}
+		x[j] = v
+	}
+	return ok
+}
+
+// InvalidCounts returns a zero count per feature, to collect what
+// [Scorer.Encode] finds.
+func (s *Scorer) InvalidCounts() []InvalidCount {
+	out := make([]InvalidCount, len(s.enc))
+	for j, e := range s.enc {
+		out[j] = InvalidCount{Column: e.column, Encoding: e.enc}
+	}
+	return out
+}
+
 // A Result is the score of one row.
 type Result struct {
 	Logit       float64 `json:"logit"`
@@ -87,7 +117,7 @@ func (s *Scorer) Score(i int) (Result, error) {
 
 func (s *Scorer) result(logit float64) Result {
 	score := s.scale.points(logit)
-	return Result{Logit: logit, Probability: sigmoid(logit), Score: score, Grade: s.model.GradeOf(score)}
+	return Result{Logit: logit, Probability: Probability(logit), Score: score, Grade: s.model.GradeOf(score)}
 }
 
 // A Contribution is one feature's part in a row's score, for explaining
@@ -196,7 +226,7 @@ const (
 // goroutines.
 func (s *Scorer) ScoreInto(dst *Scores, rows []bool) error {
 	n := s.table.Rows()
-	if err := checkSelection(rows, n); err != nil {
+	if err := CheckSelection(rows, n); err != nil {
 		return err
 	}
 	dst.Logit = resize(dst.Logit, n)
@@ -289,7 +319,7 @@ func (s *Scorer) scoreRange(dst *Scores, rows []bool, lo, hi int, inv *[]Invalid
 			}
 			*scored++
 			p := sc.points(l)
-			prob[k] = sigmoid(l)
+			prob[k] = Probability(l)
 			score[k] = p
 			g := ""
 			for q := range grades {

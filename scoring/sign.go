@@ -10,8 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-
-	"github.com/fedscore/fedscore/policy"
 )
 
 // Signed model files
@@ -39,6 +37,14 @@ const (
 	signingAlg    = "ES256"
 	signingDomain = "fedscore.model.v1"
 )
+
+// A VerificationKey is a public key trusted to sign models under its key
+// ID: ECDSA P-256, the keys that sign policy bundles. It has the fields of
+// VerificationKey, so one converts to the other.
+type VerificationKey struct {
+	ID  string
+	Key *ecdsa.PublicKey // P-256
+}
 
 // A Signature is the signature block of a signed model file.
 type Signature struct {
@@ -94,7 +100,7 @@ func Sign(m *Model, key *ecdsa.PrivateKey, keyID string) ([]byte, error) {
 	}
 	out = append(out, '\n')
 	// Never hand out a signature that a node would reject.
-	if _, err := Verify(out, policy.VerificationKey{ID: keyID, Key: &key.PublicKey}); err != nil {
+	if _, err := Verify(out, VerificationKey{ID: keyID, Key: &key.PublicKey}); err != nil {
 		return nil, fmt.Errorf("scoring: signing: the signed model does not verify: %w", err)
 	}
 	return out, nil
@@ -114,18 +120,18 @@ func signingHash(keyID, digest string) [32]byte {
 // file data, under the key's ID, and that the model is unchanged since
 // and valid. It returns the model, with ProtectedInputs filled in. Errors
 // wrap [ErrUnsigned], [ErrBadSignature] or [ErrInvalidModel].
-func Verify(data []byte, keys ...policy.VerificationKey) (*Model, error) {
+func Verify(data []byte, keys ...VerificationKey) (*Model, error) {
 	m, _, err := VerifyWithSignature(data, keys...)
 	return m, err
 }
 
 // VerifyWithSignature is [Verify] that also returns the verified
 // signature block, for audit records.
-func VerifyWithSignature(data []byte, keys ...policy.VerificationKey) (*Model, *Signature, error) {
+func VerifyWithSignature(data []byte, keys ...VerificationKey) (*Model, *Signature, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
 		// Let the strict decoder describe the problem.
-		if err := strictDecode(data, &signedFile{}, ""); err != nil {
+		if err := checkShape(data, &signedFile{}, ""); err != nil {
 			return nil, nil, err
 		}
 		return nil, nil, fieldErr("", err.Error())
@@ -136,12 +142,9 @@ func VerifyWithSignature(data []byte, keys ...policy.VerificationKey) (*Model, *
 		}
 		return nil, nil, fmt.Errorf("scoring: no signature: %w", ErrUnsigned)
 	}
-	if err := strictDecode(data, &signedFile{}, ""); err != nil {
-		return nil, nil, err
-	}
 	var f signedFile
-	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, nil, fieldErr("", err.Error())
+	if err := decodeStrict(data, &f, ""); err != nil {
+		return nil, nil, err
 	}
 	if f.Format != SignedModelFormat {
 		return nil, nil, fieldErr("format", fmt.Sprintf("%q is not %q", f.Format, SignedModelFormat))
@@ -198,7 +201,7 @@ func VerifyWithSignature(data []byte, keys ...policy.VerificationKey) (*Model, *
 }
 
 // VerifyFile reads a signed model file and verifies it as [Verify] does.
-func VerifyFile(path string, keys ...policy.VerificationKey) (*Model, error) {
+func VerifyFile(path string, keys ...VerificationKey) (*Model, error) {
 	data, err := readFileLimited(path)
 	if err != nil {
 		return nil, err

@@ -17,7 +17,7 @@ import (
 
 // testKey returns a P-256 key that went through the policy package's PEM
 // handling, as a regulator's key file does.
-func testKey(t testing.TB) (*ecdsa.PrivateKey, policy.VerificationKey) {
+func testKey(t testing.TB) (*ecdsa.PrivateKey, VerificationKey) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -39,7 +39,7 @@ func testKey(t testing.TB) (*ecdsa.PrivateKey, policy.VerificationKey) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return k2, policy.VerificationKey{ID: "regulator", Key: pk}
+	return k2, VerificationKey{ID: "regulator", Key: pk}
 }
 
 func TestSignVerify(t *testing.T) {
@@ -111,25 +111,25 @@ func TestVerifyRejects(t *testing.T) {
 	tests := []struct {
 		name string
 		data []byte
-		keys []policy.VerificationKey
+		keys []VerificationKey
 		want error
 	}{
-		{"tampered weight", replace(`"weight": 0.5`, `"weight": 0.6`), []policy.VerificationKey{vk}, ErrBadSignature},
-		{"tampered weight and digest", withDigest, []policy.VerificationKey{vk}, ErrBadSignature},
-		{"tampered grade cut", replace(`"min_score": 600`, `"min_score": 599`), []policy.VerificationKey{vk}, ErrBadSignature},
-		{"other key under the same ID", signed, []policy.VerificationKey{{ID: vk.ID, Key: other.Key}}, ErrBadSignature},
-		{"right key under another ID", signed, []policy.VerificationKey{{ID: "consortium", Key: vk.Key}}, ErrBadSignature},
-		{"key ID changed in the file", replace(`"key_id": "regulator"`, `"key_id": "consortium"`), []policy.VerificationKey{vk, {ID: "consortium", Key: vk.Key}}, ErrBadSignature},
+		{"tampered weight", replace(`"weight": 0.5`, `"weight": 0.6`), []VerificationKey{vk}, ErrBadSignature},
+		{"tampered weight and digest", withDigest, []VerificationKey{vk}, ErrBadSignature},
+		{"tampered grade cut", replace(`"min_score": 600`, `"min_score": 599`), []VerificationKey{vk}, ErrBadSignature},
+		{"other key under the same ID", signed, []VerificationKey{{ID: vk.ID, Key: other.Key}}, ErrBadSignature},
+		{"right key under another ID", signed, []VerificationKey{{ID: "consortium", Key: vk.Key}}, ErrBadSignature},
+		{"key ID changed in the file", replace(`"key_id": "regulator"`, `"key_id": "consortium"`), []VerificationKey{vk, {ID: "consortium", Key: vk.Key}}, ErrBadSignature},
 		{"no keys", signed, nil, ErrBadSignature},
-		{"alg none", replace(`"alg": "ES256"`, `"alg": "none"`), []policy.VerificationKey{vk}, ErrBadSignature},
-		{"truncated sig", replace(f.Signature.Sig, f.Signature.Sig[:20]), []policy.VerificationKey{vk}, ErrBadSignature},
-		{"plain model file", plain, []policy.VerificationKey{vk}, ErrUnsigned},
-		{"null signature", nullSig, []policy.VerificationKey{vk}, ErrUnsigned},
-		{"duplicate signature", replace(`"signature": {`, `"signature": null, "signature": {`), []policy.VerificationKey{vk}, ErrInvalidModel},
-		{"unknown envelope field", replace(`"format":`, `"comment": "hi", "format":`), []policy.VerificationKey{vk}, ErrInvalidModel},
-		{"invalid model inside", replace(`"std": 2`, `"std": -2`), []policy.VerificationKey{vk}, ErrInvalidModel},
-		{"wrong format", replace(SignedModelFormat, "fedscore.signed-model.v0"), []policy.VerificationKey{vk}, ErrInvalidModel},
-		{"not JSON", []byte("model"), []policy.VerificationKey{vk}, ErrInvalidModel},
+		{"alg none", replace(`"alg": "ES256"`, `"alg": "none"`), []VerificationKey{vk}, ErrBadSignature},
+		{"truncated sig", replace(f.Signature.Sig, f.Signature.Sig[:20]), []VerificationKey{vk}, ErrBadSignature},
+		{"plain model file", plain, []VerificationKey{vk}, ErrUnsigned},
+		{"null signature", nullSig, []VerificationKey{vk}, ErrUnsigned},
+		{"duplicate signature", replace(`"signature": {`, `"signature": null, "signature": {`), []VerificationKey{vk}, ErrInvalidModel},
+		{"unknown envelope field", replace(`"format":`, `"comment": "hi", "format":`), []VerificationKey{vk}, ErrInvalidModel},
+		{"invalid model inside", replace(`"std": 2`, `"std": -2`), []VerificationKey{vk}, ErrInvalidModel},
+		{"wrong format", replace(SignedModelFormat, "fedscore.signed-model.v0"), []VerificationKey{vk}, ErrInvalidModel},
+		{"not JSON", []byte("model"), []VerificationKey{vk}, ErrInvalidModel},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

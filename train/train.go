@@ -35,7 +35,7 @@ type Config struct {
 	// ScaleBits sets the fixed point (default 16).
 	Clip      float64
 	ScaleBits int
-	// L2 is the ridge penalty, as in scoring.FitConfig.
+	// L2 is the ridge penalty, as in fit.Config.
 	L2 float64
 	// Progress, if set, is told each round's mean log-loss gradient norm.
 	Progress func(round int, gradNorm float64, examples int64)
@@ -112,7 +112,7 @@ func Run(ctx context.Context, client *querier.Client, cfg Config) (*scoring.Mode
 				k++
 			}
 		}
-		// The intercept is not penalised, as in scoring.Fit.
+		// The intercept is not penalised, as in fit.Fit.
 		for i := 1; i < p; i++ {
 			grad[i] += cfg.L2 * theta[i]
 			hess[i][i] += cfg.L2

@@ -11,12 +11,13 @@ import (
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/query"
 	"github.com/fedscore/fedscore/scoring"
+	"github.com/fedscore/fedscore/scoring/fit"
 )
 
 const target = "default_next_month"
 
-func features() []scoring.FeatureSpec {
-	return []scoring.FeatureSpec{
+func features() []fit.FeatureSpec {
+	return []fit.FeatureSpec{
 		{Column: "LIMIT_BAL", Encoding: scoring.Standardized},
 		{Column: "PAY_0", Encoding: scoring.WOEBins, Cuts: []float64{-2, -1, 0, 1, 2}},
 		{Column: "PAY_2", Encoding: scoring.Standardized},
@@ -56,7 +57,7 @@ func subset(t *testing.T, tab *dataset.Table, keep func(i int) bool) *dataset.Ta
 
 func auc(t *testing.T, m *scoring.Model, tab *dataset.Table) float64 {
 	t.Helper()
-	a, _, err := scoring.Evaluate(m, tab)
+	a, _, err := fit.Evaluate(m, tab)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,13 +89,13 @@ func TestFederatedTrainingMatchesCentral(t *testing.T) {
 		partners = append(partners, sandbox.Partner{Name: name, Data: subset(t, train, func(i int) bool { return int(tid.Numbers[i])%3 == p })})
 	}
 
-	central, _, err := scoring.Fit(train, scoring.FitConfig{Name: "central", Version: "1", Target: target, Features: features(), L2: 1e-4})
+	central, _, err := fit.Fit(train, fit.Config{Name: "central", Version: "1", Target: target, Features: features(), L2: 1e-4})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The model owner starts from a model fitted on its own data (the
 	// first partner's): its encodings, and weights to refine.
-	init, _, err := scoring.Fit(partners[0].Data, scoring.FitConfig{Name: "taiwan-default", Version: "1", Target: target, Features: features(), L2: 1e-4})
+	init, _, err := fit.Fit(partners[0].Data, fit.Config{Name: "taiwan-default", Version: "1", Target: target, Features: features(), L2: 1e-4})
 	if err != nil {
 		t.Fatal(err)
 	}

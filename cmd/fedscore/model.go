@@ -13,8 +13,9 @@ import (
 
 	"github.com/fedscore/fedscore/internal/atomicfile"
 	"github.com/fedscore/fedscore/node/dataset"
-	"github.com/fedscore/fedscore/policy"
 	"github.com/fedscore/fedscore/scoring"
+	"github.com/fedscore/fedscore/scoring/fairness"
+	"github.com/fedscore/fedscore/scoring/fit"
 )
 
 const modelSynopsis = `Usage: fedscore model <subcommand> [flags]
@@ -81,27 +82,31 @@ func runModelFit(args []string, stdout, stderr io.Writer) error {
 	if *data == "" || *out == "" {
 		return errors.New("--data and -o are required")
 	}
-	var cfg *scoring.FitConfig
+	var cfg *fit.Config
 	if *config != "" {
 		b, err := os.ReadFile(*config)
 		if err != nil {
 			return err
 		}
-		if cfg, err = scoring.DecodeFitConfig(b); err != nil {
+		if cfg, err = decodeFitConfig(b); err != nil {
 			return err
 		}
 	} else {
-		specs, err := scoring.ParseFeatureSpecs(*features)
+		specs, err := parseFeatureSpecs(*features)
 		if err != nil {
 			return err
 		}
-		cfg = &scoring.FitConfig{Name: *name, Version: *version, Target: *target, Positive: *positive, Features: specs, L2: *l2}
+		cfg = &fit.Config{Name: *name, Version: *version, Target: *target, Positive: *positive, Features: specs, L2: *l2}
 	}
 	opts, err := csvOptions(*mapping)
 	if err != nil {
 		return err
 	}
-	m, rep, err := scoring.FitFromCSV(*data, opts, *cfg)
+	t, err := dataset.LoadCSVFile(*data, opts)
+	if err != nil {
+		return err
+	}
+	m, rep, err := fit.Fit(t, *cfg)
 	if err != nil {
 		return err
 	}
@@ -112,7 +117,7 @@ func runModelFit(args []string, stdout, stderr io.Writer) error {
 	if err := atomicfile.Write(*out, b, 0o644); err != nil {
 		return err
 	}
-	if err := rep.WriteText(stdout); err != nil {
+	if err := writeFitReport(stdout, rep); err != nil {
 		return err
 	}
 	if len(m.ProtectedInputs) > 0 {
@@ -158,7 +163,7 @@ func loadSignedModel(path, pubPath, keyID string) (*scoring.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return scoring.VerifyFile(path, policy.VerificationKey{ID: keyID, Key: pub})
+	return scoring.VerifyFile(path, scoring.VerificationKey{ID: keyID, Key: pub})
 }
 
 func runModelVerify(args []string, stdout, stderr io.Writer) error {
@@ -176,7 +181,7 @@ func runModelVerify(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return scoring.WriteSummary(stdout, m)
+	return writeModelSummary(stdout, m)
 }
 
 func runModelAudit(args []string, stdout, stderr io.Writer) error {
@@ -206,7 +211,7 @@ func runModelAudit(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg := scoring.AuditConfig{Group: *group, Cutoff: *cutoff}
+	cfg := fairness.Config{Group: *group, Cutoff: *cutoff}
 	for _, b := range splitList(*bands) {
 		v, err := strconv.ParseFloat(strings.TrimSpace(b), 64)
 		if err != nil {
@@ -218,7 +223,11 @@ func runModelAudit(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep, err := scoring.AuditFromCSV(m, *data, opts, cfg)
+	t, err := dataset.LoadCSVFile(*data, opts)
+	if err != nil {
+		return err
+	}
+	rep, err := fairness.AuditWith(m, t, cfg)
 	if err != nil {
 		return err
 	}

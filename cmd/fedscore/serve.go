@@ -240,7 +240,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	var models []*scoring.Model
 	for _, f := range modelFiles {
-		m, err := scoring.VerifyFile(f, trusted...)
+		m, err := scoring.VerifyFile(f, scoring.VerificationKey(trusted[0]))
 		if err != nil {
 			return err
 		}

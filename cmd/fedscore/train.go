@@ -10,6 +10,7 @@ import (
 	"github.com/fedscore/fedscore/internal/atomicfile"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/scoring"
+	"github.com/fedscore/fedscore/scoring/fit"
 	"github.com/fedscore/fedscore/train"
 )
 
@@ -76,7 +77,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		auc, n, err := scoring.Evaluate(m, t)
+		auc, n, err := fit.Evaluate(m, t)
 		if err != nil {
 			return err
 		}

@@ -8,16 +8,13 @@ import (
 
 	"github.com/fedscore/fedscore/query"
 	"github.com/fedscore/fedscore/scoring"
+	"github.com/fedscore/fedscore/scoring/fit"
 )
 
 // fitTestModel fits a small scorecard on one partner's own data.
-func fitTestModel(t *testing.T, p Partner, name string, features string) *scoring.Model {
+func fitTestModel(t *testing.T, p Partner, name string, specs ...fit.FeatureSpec) *scoring.Model {
 	t.Helper()
-	specs, err := scoring.ParseFeatureSpecs(features)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, _, err := scoring.Fit(p.Data, scoring.FitConfig{
+	m, _, err := fit.Fit(p.Data, fit.Config{
 		Name: name, Version: "1", Target: "has_credit_card", Positive: "true", Negative: "false",
 		Features: specs, L2: 1e-3,
 	})
@@ -38,8 +35,10 @@ func TestScoreQueries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fair := fitTestModel(t, partners[0], "card-propensity", "annual_txn_amount,credit_utilization,delinquencies_12m,income_tier:categorical")
-	biased := fitTestModel(t, partners[0], "card-propensity-age", "age,annual_txn_amount")
+	std := func(col string) fit.FeatureSpec { return fit.FeatureSpec{Column: col, Encoding: scoring.Standardized} }
+	fair := fitTestModel(t, partners[0], "card-propensity", std("annual_txn_amount"), std("credit_utilization"), std("delinquencies_12m"),
+		fit.FeatureSpec{Column: "income_tier", Encoding: scoring.Categorical})
+	biased := fitTestModel(t, partners[0], "card-propensity-age", std("age"), std("annual_txn_amount"))
 	if len(biased.ProtectedInputs) == 0 {
 		t.Fatal("a model on age reports no protected input")
 	}

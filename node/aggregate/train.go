@@ -6,6 +6,7 @@ import (
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/query"
 	"github.com/fedscore/fedscore/scoring"
+	"github.com/fedscore/fedscore/scoring/fit"
 )
 
 // TrainModel decodes and checks the model of a training round.
@@ -19,13 +20,13 @@ func TrainModel(s *query.Spec) (*scoring.Model, error) {
 // Train fills the training block of vec, laid out as [query.Spec.Layout],
 // with the gradient and Hessian sums over the rows that rows selects of
 // the logistic loss at the round's model, and their example count.
-func Train(s *query.Spec, t *dataset.Table, rows []bool, vec []int64) (scoring.GradStats, error) {
-	var gs scoring.GradStats
+func Train(s *query.Spec, t *dataset.Table, rows []bool, vec []int64) (fit.GradStats, error) {
+	var gs fit.GradStats
 	m, err := TrainModel(s)
 	if err != nil {
 		return gs, err
 	}
-	grad, hess, gs, err := scoring.GradientHessian(m, t, rows, s.Train.Clip, int64(1)<<s.Train.ScaleBits)
+	grad, hess, gs, err := fit.GradientHessian(m, t, rows, s.Train.Clip, int64(1)<<s.Train.ScaleBits)
 	if err != nil {
 		return gs, err
 	}

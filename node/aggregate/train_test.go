@@ -8,6 +8,7 @@ import (
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/query"
 	"github.com/fedscore/fedscore/scoring"
+	"github.com/fedscore/fedscore/scoring/fit"
 )
 
 // TestTrainMatchesModel holds the spec's view of a training round's model
@@ -69,7 +70,7 @@ func TestTrainMatchesModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	grad, hess, wantStats, err := scoring.GradientHessian(m, tab, nil, 5, 1<<12)
+	grad, hess, wantStats, err := fit.GradientHessian(m, tab, nil, 5, 1<<12)
 	if err != nil {
 		t.Fatal(err)
 	}

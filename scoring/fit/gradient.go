@@ -1,10 +1,11 @@
-package scoring
+package fit
 
 import (
 	"fmt"
 	"math"
 
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/scoring"
 )
 
 // maxFixedPoint bounds the magnitude of a fixed-point gradient entry:
@@ -21,8 +22,8 @@ type GradStats struct {
 	Invalid  int `json:"invalid"`
 	// InvalidTarget counts rows left out for their target,
 	// InvalidFeatures per feature those left out for its value.
-	InvalidTarget   int            `json:"invalid_target"`
-	InvalidFeatures []InvalidCount `json:"invalid_features"`
+	InvalidTarget   int                    `json:"invalid_target"`
+	InvalidFeatures []scoring.InvalidCount `json:"invalid_features"`
 	// Clipped counts the examples whose gradient was scaled down to the
 	// clipping norm.
 	Clipped int `json:"clipped"`
@@ -32,7 +33,7 @@ type GradStats struct {
 // the per-example gradients of the logistic loss at m's parameters, each
 // clipped to L2 norm at most clip, in fixed point: entry k is the sum of
 // the k-th components times scale, rounded. Entry 0 is the intercept's,
-// entry j+1 feature j's (the order of [Model.Params]).
+// entry j+1 feature j's (the order of [scoring.Model.Params]).
 //
 // This is one partner's share of a federated training step: each node
 // encrypts its vector and its example count, the federation adds them,
@@ -40,7 +41,7 @@ type GradStats struct {
 // Clipping bounds every customer's influence on the sum, as differential
 // privacy requires. Rows with an invalid target or feature value are left
 // out and counted.
-func Gradient(m *Model, t *dataset.Table, rows []bool, clip float64, scale int64) ([]int64, GradStats, error) {
+func Gradient(m *scoring.Model, t *dataset.Table, rows []bool, clip float64, scale int64) ([]int64, GradStats, error) {
 	g, _, gs, err := accumulate(m, t, rows, clip, scale, false)
 	return g, gs, err
 }
@@ -50,30 +51,30 @@ func Gradient(m *Model, t *dataset.Table, rows []bool, clip float64, scale int64
 // most clip, as the upper triangle row by row ((P·(P+1))/2 entries for P
 // parameters), in the same fixed point. The federation's total lets the
 // model owner take Newton steps, which converge in a handful of rounds.
-func GradientHessian(m *Model, t *dataset.Table, rows []bool, clip float64, scale int64) (grad, hess []int64, gs GradStats, err error) {
+func GradientHessian(m *scoring.Model, t *dataset.Table, rows []bool, clip float64, scale int64) (grad, hess []int64, gs GradStats, err error) {
 	return accumulate(m, t, rows, clip, scale, true)
 }
 
-func accumulate(m *Model, t *dataset.Table, rows []bool, clip float64, scale int64, withHessian bool) ([]int64, []int64, GradStats, error) {
+func accumulate(m *scoring.Model, t *dataset.Table, rows []bool, clip float64, scale int64, withHessian bool) ([]int64, []int64, GradStats, error) {
 	var gs GradStats
 	if !(clip > 0) {
-		return nil, nil, gs, fmt.Errorf("scoring: gradient: clip %v is not positive (use +Inf for no clipping): %w", clip, ErrInvalidArgument)
+		return nil, nil, gs, fmt.Errorf("scoring: gradient: clip %v is not positive (use +Inf for no clipping): %w", clip, scoring.ErrInvalidArgument)
 	}
 	if scale < 1 {
-		return nil, nil, gs, fmt.Errorf("scoring: gradient: scale %d is below 1: %w", scale, ErrInvalidArgument)
+		return nil, nil, gs, fmt.Errorf("scoring: gradient: scale %d is below 1: %w", scale, scoring.ErrInvalidArgument)
 	}
-	if err := checkSelection(rows, t.Rows()); err != nil {
+	if err := scoring.CheckSelection(rows, t.Rows()); err != nil {
 		return nil, nil, gs, err
 	}
-	s, err := Compile(m, t)
+	s, err := scoring.Compile(m, t)
 	if err != nil {
 		return nil, nil, gs, err
 	}
-	tg, err := compileTarget(m.Target, m.Positive, m.Negative, t)
+	tg, err := scoring.BindLabels(m.Target, m.Positive, m.Negative, t)
 	if err != nil {
 		return nil, nil, gs, err
 	}
-	d := len(s.enc)
+	d := len(m.Features)
 	sum := make([]float64, d+1)
 	var hsum []float64
 	if withHessian {
@@ -81,40 +82,33 @@ func accumulate(m *Model, t *dataset.Table, rows []bool, clip float64, scale int
 	}
 	x := make([]float64, d)
 	z := make([]float64, d+1)
-	gs.InvalidFeatures = make([]InvalidCount, d)
-	for j, e := range s.enc {
-		gs.InvalidFeatures[j] = InvalidCount{Column: e.column, Encoding: e.enc}
-	}
+	gs.InvalidFeatures = s.InvalidCounts()
 	for i := range t.Rows() {
 		if rows != nil && !rows[i] {
 			continue
 		}
 		gs.Rows++
 		ok := true
-		y, valid := tg.y(i)
+		y, valid := tg.At(i)
 		if !valid {
 			gs.InvalidTarget++
 			ok = false
 		}
-		eta := m.Intercept
-		norm2 := 1.0
-		for j, e := range s.enc {
-			v, st := e.at(i)
-			if st != stOK {
-				gs.InvalidFeatures[j].add(st)
-				ok = false
-				continue
-			}
-			x[j] = v
-			eta += s.weight[j] * v
-			norm2 += v * v
+		if !s.Encode(i, x, gs.InvalidFeatures) {
+			ok = false
 		}
 		if !ok {
 			gs.Invalid++
 			continue
 		}
+		eta := m.Intercept
+		norm2 := 1.0
+		for j, v := range x {
+			eta += m.Features[j].Weight * v
+			norm2 += v * v
+		}
 		gs.Examples++
-		p := sigmoid(eta)
+		p := scoring.Probability(eta)
 		r := p - y
 		if n := math.Abs(r) * math.Sqrt(norm2); n > clip {
 			r *= clip / n
@@ -173,7 +167,7 @@ func fixedPoint(sum []float64, scale int64) ([]int64, error) {
 // into the mean gradient of the log loss over its examples.
 func DecodeGradient(sum []int64, scale int64, examples int) ([]float64, error) {
 	if scale < 1 || examples < 1 {
-		return nil, fmt.Errorf("scoring: decoding a gradient with scale %d over %d examples: %w", scale, examples, ErrInvalidArgument)
+		return nil, fmt.Errorf("scoring: decoding a gradient with scale %d over %d examples: %w", scale, examples, scoring.ErrInvalidArgument)
 	}
 	out := make([]float64, len(sum))
 	for k, v := range sum {

@@ -1,4 +1,4 @@
-package scoring
+package fit
 
 import (
 	"cmp"
@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/scoring"
 )
 
 type scored struct {
@@ -91,19 +92,19 @@ func KS(labels []bool, scores []float64) float64 {
 
 // Evaluate scores t with m and returns the AUC over the rows with a valid
 // target and score, and how many rows that was.
-func Evaluate(m *Model, t *dataset.Table) (auc float64, rows int, err error) {
-	sc, err := ScoreTable(m, t, nil)
+func Evaluate(m *scoring.Model, t *dataset.Table) (auc float64, rows int, err error) {
+	sc, err := scoring.ScoreTable(m, t, nil)
 	if err != nil {
 		return 0, 0, err
 	}
-	tg, err := compileTarget(m.Target, m.Positive, m.Negative, t)
+	tg, err := scoring.BindLabels(m.Target, m.Positive, m.Negative, t)
 	if err != nil {
 		return 0, 0, err
 	}
 	var labels []bool
 	var scores []float64
 	for i, p := range sc.Probability {
-		y, ok := tg.y(i)
+		y, ok := tg.At(i)
 		if !ok || math.IsNaN(p) {
 			continue
 		}
@@ -111,7 +112,7 @@ func Evaluate(m *Model, t *dataset.Table) (auc float64, rows int, err error) {
 		scores = append(scores, p)
 	}
 	if len(labels) == 0 {
-		return 0, 0, fmt.Errorf("scoring: evaluate: no row with a valid target and score: %w", ErrInvalidArgument)
+		return 0, 0, fmt.Errorf("scoring: evaluate: no row with a valid target and score: %w", scoring.ErrInvalidArgument)
 	}
 	return AUC(labels, scores), len(labels), nil
 }

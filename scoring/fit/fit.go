@@ -1,4 +1,4 @@
-package scoring
+package fit
 
 import (
 	"fmt"
@@ -6,22 +6,23 @@ import (
 	"slices"
 
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/scoring"
 )
 
-// Defaults of FitConfig.
+// Defaults of Config.
 const (
 	DefaultMaxIter   = 100
 	DefaultTolerance = 1e-8
 )
 
-// FitConfig says what [Fit] fits.
-type FitConfig struct {
+// Config says what [Fit] fits.
+type Config struct {
 	// Name, Version and Description label the model.
 	Name        string `json:"name"`
 	Version     string `json:"version"`
 	Description string `json:"description,omitempty"`
 
-	// Target is the label column; Positive and Negative as in [Model].
+	// Target is the label column; Positive and Negative as in [scoring.Model].
 	Target   string `json:"target"`
 	Positive string `json:"positive,omitempty"`
 	Negative string `json:"negative,omitempty"`
@@ -46,13 +47,13 @@ type FitConfig struct {
 	Rows []bool `json:"-"`
 
 	// Scale and Grades are copied into the model; zero values mean
-	// DefaultScoreScale and DefaultGrades.
-	Scale  ScoreScale `json:"scale"`
-	Grades []GradeCut `json:"grades,omitempty"`
+	// scoring.DefaultScoreScale and scoring.DefaultGrades.
+	Scale  scoring.ScoreScale `json:"scale"`
+	Grades []scoring.GradeCut `json:"grades,omitempty"`
 }
 
-// A FitReport describes a fit.
-type FitReport struct {
+// A Report describes a fit.
+type Report struct {
 	// Rows counts the selected rows, Used those the model was fitted on;
 	// the others are counted below, never dropped silently.
 	Rows int `json:"rows"`
@@ -66,7 +67,7 @@ type FitReport struct {
 	InvalidWeight int `json:"invalid_weight,omitempty"`
 	// InvalidFeatures counts, per feature, the rows left out because of
 	// its value; a row can count for several features.
-	InvalidFeatures []InvalidCount `json:"invalid_features"`
+	InvalidFeatures []scoring.InvalidCount `json:"invalid_features"`
 
 	Iterations int  `json:"iterations"`
 	Converged  bool `json:"converged"`
@@ -80,7 +81,7 @@ type FitReport struct {
 }
 
 // Excluded returns the number of selected rows the fit left out.
-func (r *FitReport) Excluded() int { return r.Rows - r.Used }
+func (r *Report) Excluded() int { return r.Rows - r.Used }
 
 // Fit fits a logistic scorecard on the rows cfg.Rows selects: it computes
 // the encodings from the data ([ComputeStats], [InitModel]) and then the
@@ -88,7 +89,7 @@ func (r *FitReport) Excluded() int { return r.Rows - r.Used }
 // an L2 penalty and step halving. It is meant for up to about a hundred
 // features. Rows with an invalid target or feature value are left out
 // and counted in the report.
-func Fit(t *dataset.Table, cfg FitConfig) (*Model, *FitReport, error) {
+func Fit(t *dataset.Table, cfg Config) (*scoring.Model, *Report, error) {
 	maxIter := cfg.MaxIter
 	if maxIter == 0 {
 		maxIter = DefaultMaxIter
@@ -99,17 +100,17 @@ func Fit(t *dataset.Table, cfg FitConfig) (*Model, *FitReport, error) {
 	}
 	switch {
 	case maxIter < 0:
-		return nil, nil, fmt.Errorf("scoring: fit: max_iter %d is negative: %w", cfg.MaxIter, ErrInvalidArgument)
+		return nil, nil, fmt.Errorf("scoring: fit: max_iter %d is negative: %w", cfg.MaxIter, scoring.ErrInvalidArgument)
 	case !(tol > 0) || math.IsInf(tol, 0):
-		return nil, nil, fmt.Errorf("scoring: fit: tolerance %v is not a positive number: %w", cfg.Tolerance, ErrInvalidArgument)
+		return nil, nil, fmt.Errorf("scoring: fit: tolerance %v is not a positive number: %w", cfg.Tolerance, scoring.ErrInvalidArgument)
 	case !(cfg.L2 >= 0) || math.IsInf(cfg.L2, 0):
-		return nil, nil, fmt.Errorf("scoring: fit: l2 %v is not a non-negative number: %w", cfg.L2, ErrInvalidArgument)
+		return nil, nil, fmt.Errorf("scoring: fit: l2 %v is not a non-negative number: %w", cfg.L2, scoring.ErrInvalidArgument)
 	}
 	st, err := ComputeStats(t, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	rep := &FitReport{Rows: st.Rows, Used: st.Used, InvalidTarget: st.InvalidTarget, InvalidWeight: st.InvalidWeight}
+	rep := &Report{Rows: st.Rows, Used: st.Used, InvalidTarget: st.InvalidTarget, InvalidWeight: st.InvalidWeight}
 	for _, fs := range st.Features {
 		rep.InvalidFeatures = append(rep.InvalidFeatures, fs.Invalid)
 	}
@@ -148,7 +149,7 @@ func Fit(t *dataset.Table, cfg FitConfig) (*Model, *FitReport, error) {
 	}
 	rep.TrainAUC = AUC(labels, res.eta)
 	rep.TrainKS = KS(labels, res.eta)
-	m.ProtectedInputs = ProtectedInputs(m, nil)
+	m.ProtectedInputs = scoring.ProtectedInputs(m, nil)
 	return m, rep, nil
 }
 
@@ -161,12 +162,12 @@ type design struct {
 	wsum float64
 }
 
-func buildDesign(m *Model, t *dataset.Table, rows []bool, weightColumn string) (*design, error) {
-	s, err := Compile(m, t)
+func buildDesign(m *scoring.Model, t *dataset.Table, rows []bool, weightColumn string) (*design, error) {
+	s, err := scoring.Compile(m, t)
 	if err != nil {
 		return nil, err
 	}
-	tg, err := compileTarget(m.Target, m.Positive, m.Negative, t)
+	tg, err := scoring.BindLabels(m.Target, m.Positive, m.Negative, t)
 	if err != nil {
 		return nil, err
 	}
@@ -174,16 +175,15 @@ func buildDesign(m *Model, t *dataset.Table, rows []bool, weightColumn string) (
 	if err != nil {
 		return nil, err
 	}
-	p := len(s.enc) + 1
+	p := len(m.Features) + 1
 	d := &design{p: p}
 	xi := make([]float64, p)
 	xi[0] = 1
-rows:
 	for i := range t.Rows() {
 		if rows != nil && !rows[i] {
 			continue
 		}
-		y, ok := tg.y(i)
+		y, ok := tg.At(i)
 		if !ok {
 			continue
 		}
@@ -194,12 +194,8 @@ rows:
 				continue
 			}
 		}
-		for j, e := range s.enc {
-			x, st := e.at(i)
-			if st != stOK {
-				continue rows
-			}
-			xi[j+1] = x
+		if !s.Encode(i, xi[1:], nil) {
+			continue
 		}
 		d.x = append(d.x, xi...)
 		d.y = append(d.y, y)
@@ -276,7 +272,7 @@ func newton(d *design, beta []float64, l2 float64, maxIter int, tol float64) (*n
 		clear(h)
 		for i := range d.n {
 			row := d.x[i*p : i*p+p]
-			mu := sigmoid(eta[i])
+			mu := scoring.Probability(eta[i])
 			r := mu - d.y[i]
 			v := mu * (1 - mu)
 			if d.w != nil {

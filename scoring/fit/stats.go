@@ -1,4 +1,4 @@
-package scoring
+package fit
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/scoring"
 )
 
 // DefaultWOEBins is the number of quantile bins of a woe_bins feature
@@ -21,8 +22,8 @@ const woeSmoothing = 0.5
 
 // A FeatureSpec asks [Fit] for one feature.
 type FeatureSpec struct {
-	Column   string   `json:"column"`
-	Encoding Encoding `json:"encoding"`
+	Column   string           `json:"column"`
+	Encoding scoring.Encoding `json:"encoding"`
 	// Bins is the number of quantile bins of a woe_bins feature (default
 	// DefaultWOEBins); a column with at most Bins distinct values gets
 	// one bin per value. Cuts gives the cut points instead, as a
@@ -79,8 +80,8 @@ type EncodingStats struct {
 
 // FeatureStats are the statistics of one feature.
 type FeatureStats struct {
-	Column   string   `json:"column"`
-	Encoding Encoding `json:"encoding"`
+	Column   string           `json:"column"`
+	Encoding scoring.Encoding `json:"encoding"`
 	// Cuts are the bin cut points of a woe_bins feature.
 	Cuts []float64 `json:"cuts,omitempty"`
 	// Count, Sum and SumSq are the weighted count, sum and sum of squares
@@ -96,7 +97,7 @@ type FeatureStats struct {
 	// Missing holds the event counts of used rows whose value is missing.
 	Missing EventCounts `json:"missing"`
 	// Invalid counts the selected rows left out because of this feature.
-	Invalid InvalidCount `json:"invalid"`
+	Invalid scoring.InvalidCount `json:"invalid"`
 }
 
 // specColumn is a FeatureSpec bound to its column.
@@ -106,34 +107,34 @@ type specColumn struct {
 	lo, hi float64
 }
 
-func bindSpecs(cfg *FitConfig, t *dataset.Table) ([]*specColumn, error) {
+func bindSpecs(cfg *Config, t *dataset.Table) ([]*specColumn, error) {
 	if len(cfg.Features) == 0 {
-		return nil, fmt.Errorf("scoring: fit: no features: %w", ErrInvalidArgument)
+		return nil, fmt.Errorf("scoring: fit: no features: %w", scoring.ErrInvalidArgument)
 	}
-	if len(cfg.Features) > MaxFeatures {
-		return nil, fmt.Errorf("scoring: fit: %d features, at most %d: %w", len(cfg.Features), MaxFeatures, ErrInvalidArgument)
+	if len(cfg.Features) > scoring.MaxFeatures {
+		return nil, fmt.Errorf("scoring: fit: %d features, at most %d: %w", len(cfg.Features), scoring.MaxFeatures, scoring.ErrInvalidArgument)
 	}
 	out := make([]*specColumn, len(cfg.Features))
 	for i, s := range cfg.Features {
 		label := fmt.Sprintf("features[%d] (column %q, %s)", i, s.Column, s.Encoding)
 		col, ok := t.Column(s.Column)
 		if !ok {
-			return nil, fmt.Errorf("scoring: fit: %s: no such column in the data: %w: %w", label, ErrColumn, dataset.ErrUnknownColumn)
+			return nil, fmt.Errorf("scoring: fit: %s: no such column in the data: %w: %w", label, scoring.ErrColumn, dataset.ErrUnknownColumn)
 		}
 		bad := func(format string, args ...any) error {
-			return fmt.Errorf("scoring: fit: %s: %s: %w", label, fmt.Sprintf(format, args...), ErrInvalidArgument)
+			return fmt.Errorf("scoring: fit: %s: %s: %w", label, fmt.Sprintf(format, args...), scoring.ErrInvalidArgument)
 		}
 		switch s.Encoding {
-		case Standardized:
+		case scoring.Standardized:
 			if col.Kind == dataset.KindCategory {
-				return nil, fmt.Errorf("scoring: fit: %s: column is category, standardized needs a number or bool column: %w", label, ErrColumn)
+				return nil, fmt.Errorf("scoring: fit: %s: column is category, standardized needs a number or bool column: %w", label, scoring.ErrColumn)
 			}
-		case WOEBins:
+		case scoring.WOEBins:
 			if col.Kind != dataset.KindNumber {
-				return nil, fmt.Errorf("scoring: fit: %s: column is %s, woe_bins needs a number column: %w", label, col.Kind, ErrColumn)
+				return nil, fmt.Errorf("scoring: fit: %s: column is %s, woe_bins needs a number column: %w", label, col.Kind, scoring.ErrColumn)
 			}
-			if s.Bins < 0 || s.Bins > MaxBins+1 {
-				return nil, bad("bins %d is outside [2, %d]", s.Bins, MaxBins+1)
+			if s.Bins < 0 || s.Bins > scoring.MaxBins+1 {
+				return nil, bad("bins %d is outside [2, %d]", s.Bins, scoring.MaxBins+1)
 			}
 			if s.Bins == 1 {
 				return nil, bad("bins 1: a woe_bins feature needs at least 2 bins")
@@ -143,20 +144,20 @@ func bindSpecs(cfg *FitConfig, t *dataset.Table) ([]*specColumn, error) {
 					return nil, bad("cuts must be finite and strictly ascending, got %v", s.Cuts)
 				}
 			}
-			if len(s.Cuts) > MaxBins {
-				return nil, bad("%d cut points, at most %d", len(s.Cuts), MaxBins)
+			if len(s.Cuts) > scoring.MaxBins {
+				return nil, bad("%d cut points, at most %d", len(s.Cuts), scoring.MaxBins)
 			}
-		case Categorical:
+		case scoring.Categorical:
 			if s.Min != nil || s.Max != nil {
 				return nil, bad("min and max do not apply to a categorical feature")
 			}
 		default:
 			return nil, bad("encoding %q is not standardized, woe_bins or categorical", string(s.Encoding))
 		}
-		if s.Encoding != WOEBins && (s.Bins != 0 || s.Cuts != nil) {
+		if s.Encoding != scoring.WOEBins && (s.Bins != 0 || s.Cuts != nil) {
 			return nil, bad("bins and cuts apply only to woe_bins")
 		}
-		if s.Unknown && s.Encoding != Categorical {
+		if s.Unknown && s.Encoding != scoring.Categorical {
 			return nil, bad("unknown applies only to categorical")
 		}
 		sc := &specColumn{spec: s, col: col, lo: math.Inf(-1), hi: math.Inf(1)}
@@ -174,25 +175,34 @@ func bindSpecs(cfg *FitConfig, t *dataset.Table) ([]*specColumn, error) {
 	return out, nil
 }
 
-// check classifies row i: present reports a value; st is stOK for a
-// present value or an allowed missing one.
-func (c *specColumn) check(i int) (present bool, st status) {
+// check classifies row i: present reports a value, ok a present value or
+// an allowed missing one. With inv, an invalid value is counted there.
+func (c *specColumn) check(i int, inv *scoring.InvalidCount) (present, ok bool) {
 	if c.col.IsMissing(i) {
 		if c.spec.Missing {
-			return false, stOK
+			return false, true
 		}
-		return false, stMissing
+		if inv != nil {
+			inv.Missing++
+		}
+		return false, false
 	}
 	if c.col.Kind == dataset.KindNumber {
 		v := c.col.Numbers[i]
 		if math.IsInf(v, 0) {
-			return false, stNonFinite
+			if inv != nil {
+				inv.NonFinite++
+			}
+			return false, false
 		}
 		if v < c.lo || v > c.hi {
-			return false, stOutOfRange
+			if inv != nil {
+				inv.OutOfRange++
+			}
+			return false, false
 		}
 	}
-	return true, stOK
+	return true, true
 }
 
 // number returns row i's value of a number or bool column.
@@ -224,17 +234,17 @@ func sampleWeights(name string, t *dataset.Table) ([]float64, error) {
 	}
 	col, ok := t.Column(name)
 	if !ok {
-		return nil, fmt.Errorf("scoring: fit: weight column %q: no such column in the data: %w: %w", name, ErrColumn, dataset.ErrUnknownColumn)
+		return nil, fmt.Errorf("scoring: fit: weight column %q: no such column in the data: %w: %w", name, scoring.ErrColumn, dataset.ErrUnknownColumn)
 	}
 	if col.Kind != dataset.KindNumber {
-		return nil, fmt.Errorf("scoring: fit: weight column %q is %s, not number: %w", name, col.Kind, ErrColumn)
+		return nil, fmt.Errorf("scoring: fit: weight column %q is %s, not number: %w", name, col.Kind, scoring.ErrColumn)
 	}
 	return col.Numbers, nil
 }
 
 // usableRows marks the selected rows with a valid target, weight and
 // feature values, counting the others into st.
-func usableRows(cfg *FitConfig, t *dataset.Table, specs []*specColumn, tg *target, weights []float64, st *EncodingStats) (used []bool, y []float64) {
+func usableRows(cfg *Config, t *dataset.Table, specs []*specColumn, tg *scoring.Labels, weights []float64, st *EncodingStats) (used []bool, y []float64) {
 	n := t.Rows()
 	used = make([]bool, n)
 	y = make([]float64, n)
@@ -244,7 +254,7 @@ func usableRows(cfg *FitConfig, t *dataset.Table, specs []*specColumn, tg *targe
 		}
 		st.Rows++
 		ok := true
-		yi, valid := tg.y(i)
+		yi, valid := tg.At(i)
 		if !valid {
 			st.InvalidTarget++
 			ok = false
@@ -256,8 +266,7 @@ func usableRows(cfg *FitConfig, t *dataset.Table, specs []*specColumn, tg *targe
 			}
 		}
 		for j, s := range specs {
-			if _, fs := s.check(i); fs != stOK {
-				st.Features[j].Invalid.add(fs)
+			if _, valid := s.check(i, &st.Features[j].Invalid); !valid {
 				ok = false
 			}
 		}
@@ -272,15 +281,15 @@ func usableRows(cfg *FitConfig, t *dataset.Table, specs []*specColumn, tg *targe
 // ComputeStats computes the encoding statistics of the rows cfg.Rows
 // selects (nil: all rows). A woe_bins feature without Cuts is binned at
 // quantiles of these rows.
-func ComputeStats(t *dataset.Table, cfg FitConfig) (*EncodingStats, error) {
-	if err := checkSelection(cfg.Rows, t.Rows()); err != nil {
+func ComputeStats(t *dataset.Table, cfg Config) (*EncodingStats, error) {
+	if err := scoring.CheckSelection(cfg.Rows, t.Rows()); err != nil {
 		return nil, err
 	}
 	specs, err := bindSpecs(&cfg, t)
 	if err != nil {
 		return nil, err
 	}
-	tg, err := compileTarget(cfg.Target, cfg.Positive, cfg.Negative, t)
+	tg, err := scoring.BindLabels(cfg.Target, cfg.Positive, cfg.Negative, t)
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +300,7 @@ func ComputeStats(t *dataset.Table, cfg FitConfig) (*EncodingStats, error) {
 	st := &EncodingStats{Features: make([]FeatureStats, len(specs))}
 	for j, s := range specs {
 		st.Features[j] = FeatureStats{Column: s.spec.Column, Encoding: s.spec.Encoding,
-			Invalid: InvalidCount{Column: s.spec.Column, Encoding: s.spec.Encoding}}
+			Invalid: scoring.InvalidCount{Column: s.spec.Column, Encoding: s.spec.Encoding}}
 	}
 	used, y := usableRows(&cfg, t, specs, tg, weights, st)
 	w := func(i int) float64 {
@@ -307,7 +316,7 @@ func ComputeStats(t *dataset.Table, cfg FitConfig) (*EncodingStats, error) {
 	}
 	for j, s := range specs {
 		fs := &st.Features[j]
-		if s.spec.Encoding == WOEBins {
+		if s.spec.Encoding == scoring.WOEBins {
 			cuts := slices.Clone(s.spec.Cuts)
 			if cuts == nil {
 				cuts, err = quantileCuts(s, used, cmpOr(s.spec.Bins, DefaultWOEBins))
@@ -318,7 +327,7 @@ func ComputeStats(t *dataset.Table, cfg FitConfig) (*EncodingStats, error) {
 			fs.Cuts = cuts
 			fs.Bins = make([]EventCounts, len(cuts)+1)
 		}
-		if s.spec.Encoding == Categorical {
+		if s.spec.Encoding == scoring.Categorical {
 			fs.Categories = make(map[string]EventCounts)
 		}
 		for i, ok := range used {
@@ -326,19 +335,19 @@ func ComputeStats(t *dataset.Table, cfg FitConfig) (*EncodingStats, error) {
 				continue
 			}
 			wi := w(i)
-			if present, _ := s.check(i); !present {
+			if present, _ := s.check(i, nil); !present {
 				fs.Missing.add(y[i], wi)
 				continue
 			}
 			switch s.spec.Encoding {
-			case Standardized:
+			case scoring.Standardized:
 				v := s.number(i)
 				fs.Count += wi
 				fs.Sum += wi * v
 				fs.SumSq += wi * v * v
-			case WOEBins:
+			case scoring.WOEBins:
 				fs.Bins[sort.SearchFloat64s(fs.Cuts, s.number(i))].add(y[i], wi)
-			case Categorical:
+			case scoring.Categorical:
 				k := s.category(i)
 				c := fs.Categories[k]
 				c.add(y[i], wi)
@@ -363,7 +372,7 @@ func quantileCuts(s *specColumn, used []bool, bins int) ([]float64, error) {
 	var vals []float64
 	for i, ok := range used {
 		if ok {
-			if present, _ := s.check(i); present {
+			if present, _ := s.check(i, nil); present {
 				vals = append(vals, s.col.Numbers[i])
 			}
 		}
@@ -394,15 +403,15 @@ func quantileCuts(s *specColumn, used []bool, bins int) ([]float64, error) {
 // feature specs and cut points.
 func (s *EncodingStats) Add(other *EncodingStats) error {
 	if len(s.Features) != len(other.Features) {
-		return fmt.Errorf("scoring: adding stats of %d features to stats of %d: %w", len(other.Features), len(s.Features), ErrInvalidArgument)
+		return fmt.Errorf("scoring: adding stats of %d features to stats of %d: %w", len(other.Features), len(s.Features), scoring.ErrInvalidArgument)
 	}
 	for j := range s.Features {
 		a, b := &s.Features[j], &other.Features[j]
 		if a.Column != b.Column || a.Encoding != b.Encoding {
-			return fmt.Errorf("scoring: adding stats: feature %d is %q (%s) here and %q (%s) there: %w", j, a.Column, a.Encoding, b.Column, b.Encoding, ErrInvalidArgument)
+			return fmt.Errorf("scoring: adding stats: feature %d is %q (%s) here and %q (%s) there: %w", j, a.Column, a.Encoding, b.Column, b.Encoding, scoring.ErrInvalidArgument)
 		}
 		if !slices.Equal(a.Cuts, b.Cuts) {
-			return fmt.Errorf("scoring: adding stats: feature %q has cuts %v here and %v there; give the federation fixed cuts: %w", a.Column, a.Cuts, b.Cuts, ErrInvalidArgument)
+			return fmt.Errorf("scoring: adding stats: feature %q has cuts %v here and %v there; give the federation fixed cuts: %w", a.Column, a.Cuts, b.Cuts, scoring.ErrInvalidArgument)
 		}
 	}
 	s.Rows += other.Rows
@@ -459,35 +468,41 @@ func (c EventCounts) total() float64 { return c.Events + c.NonEvents }
 
 // InitModel builds the model that cfg describes, with encodings from st
 // and zero weights; the intercept is the logit of the event rate.
-func InitModel(cfg FitConfig, st *EncodingStats) (*Model, error) {
+func InitModel(cfg Config, st *EncodingStats) (*scoring.Model, error) {
 	if len(st.Features) != len(cfg.Features) {
-		return nil, fmt.Errorf("scoring: stats of %d features for %d feature specs: %w", len(st.Features), len(cfg.Features), ErrInvalidArgument)
+		return nil, fmt.Errorf("scoring: stats of %d features for %d feature specs: %w", len(st.Features), len(cfg.Features), scoring.ErrInvalidArgument)
 	}
 	if st.Target.Events <= 0 || st.Target.NonEvents <= 0 {
 		return nil, fmt.Errorf("scoring: fit: %v events and %v non-events among %d usable rows; both classes are needed: %w",
 			st.Target.Events, st.Target.NonEvents, st.Used, ErrFit)
 	}
-	m := &Model{
+	m := &scoring.Model{
 		Name: cfg.Name, Version: cfg.Version, Description: cfg.Description,
 		Target: cfg.Target, Positive: cfg.Positive, Negative: cfg.Negative,
 		Intercept: math.Log(st.Target.Events / st.Target.NonEvents),
 		Score:     cfg.Scale, Grades: slices.Clone(cfg.Grades),
 	}
-	if m.Score == (ScoreScale{}) {
-		m.Score = DefaultScoreScale()
+	if m.Score == (scoring.ScoreScale{}) {
+		m.Score = scoring.DefaultScoreScale()
 	}
 	if m.Grades == nil {
-		m.Grades = DefaultGrades()
+		m.Grades = scoring.DefaultGrades()
 	}
 	for j, s := range cfg.Features {
 		fs := &st.Features[j]
 		if fs.Column != s.Column || fs.Encoding != s.Encoding {
-			return nil, fmt.Errorf("scoring: stats feature %d is %q (%s), spec is %q (%s): %w", j, fs.Column, fs.Encoding, s.Column, s.Encoding, ErrInvalidArgument)
+			return nil, fmt.Errorf("scoring: stats feature %d is %q (%s), spec is %q (%s): %w", j, fs.Column, fs.Encoding, s.Column, s.Encoding, scoring.ErrInvalidArgument)
 		}
-		f := Feature{Column: s.Column, Encoding: s.Encoding, Min: clonePtr(s.Min), Max: clonePtr(s.Max)}
+		f := scoring.Feature{Column: s.Column, Encoding: s.Encoding}
+		if s.Min != nil {
+			f.Min = new(*s.Min)
+		}
+		if s.Max != nil {
+			f.Max = new(*s.Max)
+		}
 		var missing float64
 		switch s.Encoding {
-		case Standardized:
+		case scoring.Standardized:
 			if fs.Count <= 0 {
 				return nil, fmt.Errorf("scoring: fit: feature %q has no values: %w", s.Column, ErrFit)
 			}
@@ -498,7 +513,7 @@ func InitModel(cfg FitConfig, st *EncodingStats) (*Model, error) {
 				return nil, fmt.Errorf("scoring: fit: feature %q is constant (mean %v, std %v) on the usable rows: %w", s.Column, mean, std, ErrFit)
 			}
 			f.Mean, f.Std = mean, std
-		case WOEBins:
+		case scoring.WOEBins:
 			f.Bins = slices.Clone(fs.Cuts)
 			groups := fs.Bins
 			if s.Missing && fs.Missing.total() > 0 {
@@ -509,7 +524,7 @@ func InitModel(cfg FitConfig, st *EncodingStats) (*Model, error) {
 			if len(w) > len(fs.Bins) {
 				missing = w[len(fs.Bins)]
 			}
-		case Categorical:
+		case scoring.Categorical:
 			keys := slices.Sorted(maps.Keys(fs.Categories))
 			if len(keys) == 0 {
 				return nil, fmt.Errorf("scoring: fit: feature %q has no values: %w", s.Column, ErrFit)
@@ -541,6 +556,6 @@ func InitModel(cfg FitConfig, st *EncodingStats) (*Model, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	m.ProtectedInputs = ProtectedInputs(m, nil)
+	m.ProtectedInputs = scoring.ProtectedInputs(m, nil)
 	return m, nil
 }

@@ -1,13 +1,14 @@
-package scoring
+package fit
 
 import (
 	"errors"
+	"github.com/fedscore/fedscore/scoring"
 	"math"
 	"testing"
 )
 
 // meanLoss is the mean log loss of m on the valid rows of tab.
-func meanLoss(t *testing.T, tab interface{ Rows() int }, sc *Scores, y []float64) float64 {
+func meanLoss(t *testing.T, tab interface{ Rows() int }, sc *scoring.Scores, y []float64) float64 {
 	t.Helper()
 	var sum float64
 	var n int
@@ -53,7 +54,7 @@ func TestGradientMatchesFiniteDifferences(t *testing.T) {
 			if err := mm.SetParams(p); err != nil {
 				t.Fatal(err)
 			}
-			sc, err := ScoreTable(mm, tab, nil)
+			sc, err := scoring.ScoreTable(mm, tab, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,19 +99,19 @@ func TestGradientClipsAndChecks(t *testing.T) {
 
 	tests := []struct {
 		name  string
-		model func() *Model
+		model func() *scoring.Model
 		clip  float64
 		scale int64
 		rows  []bool
 		want  error
 	}{
-		{"zero clip", func() *Model { return m }, 0, 1, nil, ErrInvalidArgument},
-		{"NaN clip", func() *Model { return m }, math.NaN(), 1, nil, ErrInvalidArgument},
-		{"zero scale", func() *Model { return m }, 1, 0, nil, ErrInvalidArgument},
-		{"overflow", func() *Model { return m }, math.Inf(1), 1 << 62, nil, ErrOverflow},
-		{"short selection", func() *Model { return m }, 1, 1, []bool{true}, ErrInvalidArgument},
-		{"no target", func() *Model { mm := m.Clone(); mm.Target = ""; return mm }, 1, 1, nil, ErrInvalidArgument},
-		{"invalid model", func() *Model { mm := m.Clone(); mm.Features[0].Std = 0; return mm }, 1, 1, nil, ErrInvalidModel},
+		{"zero clip", func() *scoring.Model { return m }, 0, 1, nil, scoring.ErrInvalidArgument},
+		{"NaN clip", func() *scoring.Model { return m }, math.NaN(), 1, nil, scoring.ErrInvalidArgument},
+		{"zero scale", func() *scoring.Model { return m }, 1, 0, nil, scoring.ErrInvalidArgument},
+		{"overflow", func() *scoring.Model { return m }, math.Inf(1), 1 << 62, nil, ErrOverflow},
+		{"short selection", func() *scoring.Model { return m }, 1, 1, []bool{true}, scoring.ErrInvalidArgument},
+		{"no target", func() *scoring.Model { mm := m.Clone(); mm.Target = ""; return mm }, 1, 1, nil, scoring.ErrInvalidArgument},
+		{"invalid model", func() *scoring.Model { mm := m.Clone(); mm.Features[0].Std = 0; return mm }, 1, 1, nil, scoring.ErrInvalidModel},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,7 +120,7 @@ func TestGradientClipsAndChecks(t *testing.T) {
 			}
 		})
 	}
-	if _, err := DecodeGradient([]int64{1}, 1, 0); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := DecodeGradient([]int64{1}, 1, 0); !errors.Is(err, scoring.ErrInvalidArgument) {
 		t.Errorf("DecodeGradient with no examples = %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package scoring
+package fairness
 
 import (
 	"encoding/json"
@@ -8,15 +8,17 @@ import (
 	"testing"
 
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/scoring"
+	"github.com/fedscore/fedscore/scoring/fit"
 )
 
 func TestAuditTaiwan(t *testing.T) {
 	tab, train, test := loadTaiwan(t)
-	m, _, err := Fit(tab, taiwanConfig(train))
+	m, _, err := fit.Fit(tab, taiwanConfig(train))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := AuditWith(m, tab, AuditConfig{Group: "SEX", Rows: test})
+	rep, err := AuditWith(m, tab, Config{Group: "SEX", Rows: test})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +73,7 @@ func TestAuditTaiwan(t *testing.T) {
 	}
 
 	// Age bands, in order, and a minimum group size.
-	rep, err = AuditWith(m, tab, AuditConfig{Group: "AGE", GroupBands: []float64{25, 35, 45, 60}, Rows: test, MinGroupSize: 200, Cutoff: 525})
+	rep, err = AuditWith(m, tab, Config{Group: "AGE", GroupBands: []float64{25, 35, 45, 60}, Rows: test, MinGroupSize: 200, Cutoff: 525})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,15 +98,15 @@ func TestAuditErrors(t *testing.T) {
 	m := testModel()
 	tests := []struct {
 		name string
-		cfg  AuditConfig
+		cfg  Config
 		want error
 	}{
-		{"missing group column", AuditConfig{Group: "gender"}, dataset.ErrUnknownColumn},
-		{"bins not ascending", AuditConfig{Group: "c", ScoreBins: []float64{600, 300}}, ErrInvalidArgument},
-		{"one bin edge", AuditConfig{Group: "c", ScoreBins: []float64{300}}, ErrInvalidArgument},
-		{"bands on a category", AuditConfig{Group: "c", GroupBands: []float64{1}}, ErrInvalidArgument},
-		{"short selection", AuditConfig{Group: "c", Rows: []bool{true}}, ErrInvalidArgument},
-		{"NaN cut-off", AuditConfig{Group: "c", Cutoff: nan}, ErrInvalidArgument},
+		{"missing group column", Config{Group: "gender"}, dataset.ErrUnknownColumn},
+		{"bins not ascending", Config{Group: "c", ScoreBins: []float64{600, 300}}, scoring.ErrInvalidArgument},
+		{"one bin edge", Config{Group: "c", ScoreBins: []float64{300}}, scoring.ErrInvalidArgument},
+		{"bands on a category", Config{Group: "c", GroupBands: []float64{1}}, scoring.ErrInvalidArgument},
+		{"short selection", Config{Group: "c", Rows: []bool{true}}, scoring.ErrInvalidArgument},
+		{"NaN cut-off", Config{Group: "c", Cutoff: nan}, scoring.ErrInvalidArgument},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,7 +134,7 @@ func TestAuditErrors(t *testing.T) {
 		many[i] = float64(i)
 	}
 	big := testTable(t, many, many, make([]string, 200))
-	if _, err := Audit(m, big, "n", nil); !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "group bands") {
+	if _, err := Audit(m, big, "n", nil); !errors.Is(err, scoring.ErrInvalidArgument) || !strings.Contains(err.Error(), "group bands") {
 		t.Errorf("Audit on 200 distinct values: %v", err)
 	}
 }

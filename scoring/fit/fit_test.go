@@ -1,4 +1,4 @@
-package scoring
+package fit
 
 import (
 	"errors"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/fedscore/fedscore/internal/shareddata"
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/scoring"
 )
 
 var germanColumns = []string{
@@ -51,21 +52,21 @@ func TestFitGerman(t *testing.T) {
 		train[i] = i%10 < 7
 		test[i] = !train[i]
 	}
-	cfg := FitConfig{
+	cfg := Config{
 		Name: "german-credit", Version: "1", Target: "class", Positive: "2", Negative: "1",
 		Features: []FeatureSpec{
-			{Column: "status", Encoding: Categorical},
-			{Column: "duration", Encoding: WOEBins, Bins: 5},
-			{Column: "credit_history", Encoding: Categorical},
-			{Column: "purpose", Encoding: Categorical, Unknown: true},
-			{Column: "amount", Encoding: Standardized},
-			{Column: "savings", Encoding: Categorical},
-			{Column: "employment", Encoding: Categorical},
-			{Column: "installment_rate", Encoding: Standardized},
-			{Column: "other_debtors", Encoding: Categorical},
-			{Column: "property", Encoding: Categorical},
-			{Column: "housing", Encoding: Categorical},
-			{Column: "personal_status_sex", Encoding: Categorical},
+			{Column: "status", Encoding: scoring.Categorical},
+			{Column: "duration", Encoding: scoring.WOEBins, Bins: 5},
+			{Column: "credit_history", Encoding: scoring.Categorical},
+			{Column: "purpose", Encoding: scoring.Categorical, Unknown: true},
+			{Column: "amount", Encoding: scoring.Standardized},
+			{Column: "savings", Encoding: scoring.Categorical},
+			{Column: "employment", Encoding: scoring.Categorical},
+			{Column: "installment_rate", Encoding: scoring.Standardized},
+			{Column: "other_debtors", Encoding: scoring.Categorical},
+			{Column: "property", Encoding: scoring.Categorical},
+			{Column: "housing", Encoding: scoring.Categorical},
+			{Column: "personal_status_sex", Encoding: scoring.Categorical},
 		},
 		L2: 1e-3, Rows: train,
 	}
@@ -79,7 +80,7 @@ func TestFitGerman(t *testing.T) {
 	if got := m.Features[1].Bins; len(got) < 3 || len(got) > 4 {
 		t.Errorf("duration cuts %v, want about 5 quantile bins", got)
 	}
-	sc, err := ScoreTable(m, tab, test)
+	sc, err := scoring.ScoreTable(m, tab, test)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,8 +127,8 @@ func TestFitCountsInvalidRows(t *testing.T) {
 	y := []float64{0, 0, 1, 0, 1, 1, 0, 1, 1, nan, 2}
 	c := []string{"a", "b", "a", "b", "a", "b", "a", "", "a", "b", "a"}
 	tab := fitTable(t, map[string][]float64{"x": x, "y": y}, map[string][]string{"c": c})
-	cfg := FitConfig{Name: "m", Version: "1", Target: "y", L2: 0.1,
-		Features: []FeatureSpec{{Column: "x", Encoding: Standardized}, {Column: "c", Encoding: Categorical}}}
+	cfg := Config{Name: "m", Version: "1", Target: "y", L2: 0.1,
+		Features: []FeatureSpec{{Column: "x", Encoding: scoring.Standardized}, {Column: "c", Encoding: scoring.Categorical}}}
 	_, rep, err := Fit(tab, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -136,13 +137,6 @@ func TestFitCountsInvalidRows(t *testing.T) {
 	if rep.Rows != 11 || rep.Used != 7 || rep.InvalidTarget != 2 || rep.Excluded() != 4 ||
 		rep.InvalidFeatures[0].Missing != 1 || rep.InvalidFeatures[1].Missing != 1 {
 		t.Errorf("report %+v", rep)
-	}
-	var text strings.Builder
-	if err := rep.WriteText(&text); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(text.String(), "invalid target: 2 rows") || !strings.Contains(text.String(), "x (standardized): 1 invalid (1 missing)") {
-		t.Errorf("report text:\n%s", text.String())
 	}
 	// With Missing, the rows with a missing input are kept and encoded.
 	cfg.Features[0].Missing = true
@@ -172,7 +166,7 @@ func TestFitWeights(t *testing.T) {
 			yd = append(yd, y[i])
 		}
 	}
-	cfg := FitConfig{Name: "m", Version: "1", Target: "y", L2: 0.01, Features: []FeatureSpec{{Column: "x", Encoding: Standardized}}}
+	cfg := Config{Name: "m", Version: "1", Target: "y", L2: 0.01, Features: []FeatureSpec{{Column: "x", Encoding: scoring.Standardized}}}
 	dup, _, err := Fit(fitTable(t, map[string][]float64{"x": xd, "y": yd}, nil), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -212,11 +206,11 @@ func TestFitMatchesKnownSolution(t *testing.T) {
 		y = append(y, float64(min(1, i/2)))
 	}
 	tab := fitTable(t, map[string][]float64{"y": y}, map[string][]string{"c": c})
-	m, rep, err := Fit(tab, FitConfig{Name: "m", Version: "1", Target: "y", Features: []FeatureSpec{{Column: "c", Encoding: Categorical}}})
+	m, rep, err := Fit(tab, Config{Name: "m", Version: "1", Target: "y", Features: []FeatureSpec{{Column: "c", Encoding: scoring.Categorical}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := ScoreTable(m, tab, nil)
+	sc, err := scoring.ScoreTable(m, tab, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,33 +224,35 @@ func TestFitErrors(t *testing.T) {
 	tab := fitTable(t, map[string][]float64{
 		"x": x, "const": {7, 7, 7, 7, 7, 7}, "y": {0, 1, 0, 1, 1, 0}, "ones": {1, 1, 1, 1, 1, 1},
 	}, map[string][]string{"c": {"a", "b", "a", "b", "a", "b"}})
-	base := func() FitConfig {
-		return FitConfig{Name: "m", Version: "1", Target: "y", Features: []FeatureSpec{{Column: "x", Encoding: Standardized}}}
+	base := func() Config {
+		return Config{Name: "m", Version: "1", Target: "y", Features: []FeatureSpec{{Column: "x", Encoding: scoring.Standardized}}}
 	}
 	tests := []struct {
 		name     string
-		edit     func(c *FitConfig)
+		edit     func(c *Config)
 		want     error
 		contains string
 	}{
-		{"missing feature column", func(c *FitConfig) { c.Features[0].Column = "income" }, dataset.ErrUnknownColumn, `features[0] (column "income", standardized)`},
-		{"missing target column", func(c *FitConfig) { c.Target = "label" }, dataset.ErrUnknownColumn, `target column "label"`},
-		{"no target", func(c *FitConfig) { c.Target = "" }, ErrInvalidArgument, "no target"},
-		{"constant feature", func(c *FitConfig) { c.Features[0].Column = "const" }, ErrFit, `"const" is constant`},
-		{"single class", func(c *FitConfig) { c.Target = "ones" }, ErrFit, "both classes"},
-		{"woe on category", func(c *FitConfig) { c.Features[0] = FeatureSpec{Column: "c", Encoding: WOEBins} }, ErrColumn, "woe_bins needs a number column"},
-		{"bad encoding", func(c *FitConfig) { c.Features[0].Encoding = "onehot" }, ErrInvalidArgument, `"onehot"`},
-		{"cuts not ascending", func(c *FitConfig) { c.Features[0] = FeatureSpec{Column: "x", Encoding: WOEBins, Cuts: []float64{3, 1}} }, ErrInvalidArgument, "ascending"},
-		{"cuts on standardized", func(c *FitConfig) { c.Features[0].Cuts = []float64{3} }, ErrInvalidArgument, "only to woe_bins"},
-		{"woe on constant", func(c *FitConfig) { c.Features[0] = FeatureSpec{Column: "const", Encoding: WOEBins} }, ErrFit, "1 distinct values"},
-		{"negative L2", func(c *FitConfig) { c.L2 = -1 }, ErrInvalidArgument, "l2"},
-		{"NaN tolerance", func(c *FitConfig) { c.Tolerance = math.NaN() }, ErrInvalidArgument, "tolerance"},
-		{"no features", func(c *FitConfig) { c.Features = nil }, ErrInvalidArgument, "no features"},
-		{"short selection", func(c *FitConfig) { c.Rows = []bool{true} }, ErrInvalidArgument, "selection"},
-		{"nothing selected", func(c *FitConfig) { c.Rows = make([]bool, 6) }, ErrFit, "both classes"},
-		{"invalid name", func(c *FitConfig) { c.Name = "" }, ErrInvalidModel, "name: empty"},
-		{"category target without labels", func(c *FitConfig) { c.Target = "c" }, ErrColumn, "positive and negative"},
-		{"number target with bad labels", func(c *FitConfig) { c.Positive = "yes" }, ErrColumn, "not two distinct numbers"},
+		{"missing feature column", func(c *Config) { c.Features[0].Column = "income" }, dataset.ErrUnknownColumn, `features[0] (column "income", standardized)`},
+		{"missing target column", func(c *Config) { c.Target = "label" }, dataset.ErrUnknownColumn, `target column "label"`},
+		{"no target", func(c *Config) { c.Target = "" }, scoring.ErrInvalidArgument, "no target"},
+		{"constant feature", func(c *Config) { c.Features[0].Column = "const" }, ErrFit, `"const" is constant`},
+		{"single class", func(c *Config) { c.Target = "ones" }, ErrFit, "both classes"},
+		{"woe on category", func(c *Config) { c.Features[0] = FeatureSpec{Column: "c", Encoding: scoring.WOEBins} }, scoring.ErrColumn, "woe_bins needs a number column"},
+		{"bad encoding", func(c *Config) { c.Features[0].Encoding = "onehot" }, scoring.ErrInvalidArgument, `"onehot"`},
+		{"cuts not ascending", func(c *Config) {
+			c.Features[0] = FeatureSpec{Column: "x", Encoding: scoring.WOEBins, Cuts: []float64{3, 1}}
+		}, scoring.ErrInvalidArgument, "ascending"},
+		{"cuts on standardized", func(c *Config) { c.Features[0].Cuts = []float64{3} }, scoring.ErrInvalidArgument, "only to woe_bins"},
+		{"woe on constant", func(c *Config) { c.Features[0] = FeatureSpec{Column: "const", Encoding: scoring.WOEBins} }, ErrFit, "1 distinct values"},
+		{"negative L2", func(c *Config) { c.L2 = -1 }, scoring.ErrInvalidArgument, "l2"},
+		{"NaN tolerance", func(c *Config) { c.Tolerance = math.NaN() }, scoring.ErrInvalidArgument, "tolerance"},
+		{"no features", func(c *Config) { c.Features = nil }, scoring.ErrInvalidArgument, "no features"},
+		{"short selection", func(c *Config) { c.Rows = []bool{true} }, scoring.ErrInvalidArgument, "selection"},
+		{"nothing selected", func(c *Config) { c.Rows = make([]bool, 6) }, ErrFit, "both classes"},
+		{"invalid name", func(c *Config) { c.Name = "" }, scoring.ErrInvalidModel, "name: empty"},
+		{"category target without labels", func(c *Config) { c.Target = "c" }, scoring.ErrColumn, "positive and negative"},
+		{"number target with bad labels", func(c *Config) { c.Positive = "yes" }, scoring.ErrColumn, "not two distinct numbers"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -278,8 +274,8 @@ func TestStatsAddMismatch(t *testing.T) {
 		first[i] = train[i] && i%2 == 0
 		second[i] = train[i] && i%2 == 1
 	}
-	cfg := FitConfig{Name: "m", Version: "1", Target: taiwanTarget,
-		Features: []FeatureSpec{{Column: "BILL_AMT1", Encoding: WOEBins}}}
+	cfg := Config{Name: "m", Version: "1", Target: taiwanTarget,
+		Features: []FeatureSpec{{Column: "BILL_AMT1", Encoding: scoring.WOEBins}}}
 	cfg.Rows = first
 	a, err := ComputeStats(tab, cfg)
 	if err != nil {
@@ -291,84 +287,14 @@ func TestStatsAddMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Quantile cuts differ between partners: the federation must fix them.
-	if err := a.Add(b); !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "fixed cuts") {
+	if err := a.Add(b); !errors.Is(err, scoring.ErrInvalidArgument) || !strings.Contains(err.Error(), "fixed cuts") {
 		t.Errorf("Add with different cuts = %v", err)
 	}
-	other, err := ComputeStats(tab, FitConfig{Target: taiwanTarget, Features: []FeatureSpec{{Column: "AGE", Encoding: Standardized}}})
+	other, err := ComputeStats(tab, Config{Target: taiwanTarget, Features: []FeatureSpec{{Column: "AGE", Encoding: scoring.Standardized}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Add(other); !errors.Is(err, ErrInvalidArgument) {
+	if err := a.Add(other); !errors.Is(err, scoring.ErrInvalidArgument) {
 		t.Errorf("Add of another feature = %v", err)
-	}
-}
-
-func TestParseFeatureSpecs(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []FeatureSpec
-		err  bool
-	}{
-		{"LIMIT_BAL, AGE:standardized", []FeatureSpec{{Column: "LIMIT_BAL", Encoding: Standardized}, {Column: "AGE", Encoding: Standardized}}, false},
-		{"PAY_0:woe_bins:-1/0/1/2", []FeatureSpec{{Column: "PAY_0", Encoding: WOEBins, Cuts: []float64{-1, 0, 1, 2}}}, false},
-		{"BILL:woe_bins:8:missing", []FeatureSpec{{Column: "BILL", Encoding: WOEBins, Bins: 8, Missing: true}}, false},
-		{"EDU:categorical:unknown:missing", []FeatureSpec{{Column: "EDU", Encoding: Categorical, Unknown: true, Missing: true}}, false},
-		{"X:onehot", nil, true},
-		{"X:woe_bins:1/NaN", nil, true},
-		{":standardized", nil, true},
-		{" , ", nil, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseFeatureSpecs(tt.in)
-			if tt.err {
-				if !errors.Is(err, ErrInvalidArgument) {
-					t.Errorf("ParseFeatureSpecs = %v, %v; want ErrInvalidArgument", got, err)
-				}
-				return
-			}
-			if err != nil || len(got) != len(tt.want) {
-				t.Fatalf("ParseFeatureSpecs = %+v, %v", got, err)
-			}
-			for i := range got {
-				g, w := got[i], tt.want[i]
-				if g.Column != w.Column || g.Encoding != w.Encoding || g.Bins != w.Bins || !slices.Equal(g.Cuts, w.Cuts) || g.Missing != w.Missing || g.Unknown != w.Unknown {
-					t.Errorf("spec %d = %+v, want %+v", i, g, w)
-				}
-			}
-		})
-	}
-}
-
-func TestFitFromCSVAndConfig(t *testing.T) {
-	data := []byte(`{"name": "taiwan", "version": "2", "target": "default.payment.next.month",
-		"features": [{"column": "PAY_0", "encoding": "woe_bins", "cuts": [-1, 0, 1]}, {"column": "LIMIT_BAL", "encoding": "standardized"}],
-		"l2": 0.0001, "max_iter": 50, "scale": {"pdo": 20, "base_score": 600, "base_odds": 50, "min": 300, "max": 850, "event": "adverse"}}`)
-	cfg, err := DecodeFitConfig(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, rep, err := FitFromCSV(shareddata.Path(t, "credit-card-default-taiwan.csv"), dataset.CSVOptions{}, *cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Used != 30000 || m.Version != "2" || len(m.Features) != 2 || rep.TrainAUC < 0.68 {
-		t.Errorf("model %+v report %+v", m, rep)
-	}
-	var sum strings.Builder
-	if err := WriteSummary(&sum, m); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(sum.String(), "PAY_0") || !strings.Contains(sum.String(), "sha256 ") {
-		t.Errorf("summary:\n%s", sum.String())
-	}
-	for _, bad := range []string{
-		`{"name": "m", "features": [], "l2": "high"}`,
-		`{"name": "m", "max_iter": 1.5}`,
-		`{"name": "m", "featrues": []}`,
-	} {
-		if _, err := DecodeFitConfig([]byte(bad)); !errors.Is(err, ErrInvalidModel) {
-			t.Errorf("DecodeFitConfig(%s) = %v", bad, err)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package scoring
+package main
 
 import (
 	"fmt"
@@ -8,70 +8,49 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/scoring"
+	"github.com/fedscore/fedscore/scoring/fit"
 )
 
-// FitFromCSV loads a partner's CSV file and fits cfg on all its rows, for
-// `fedscore model fit`.
-func FitFromCSV(path string, opts dataset.CSVOptions, cfg FitConfig) (*Model, *FitReport, error) {
-	t, err := dataset.LoadCSVFile(path, opts)
-	if err != nil {
-		return nil, nil, err
-	}
-	return Fit(t, cfg)
-}
-
-// AuditFromCSV loads a CSV file and audits m on it, for
-// `fedscore model audit`.
-func AuditFromCSV(m *Model, path string, opts dataset.CSVOptions, cfg AuditConfig) (*AuditReport, error) {
-	t, err := dataset.LoadCSVFile(path, opts)
-	if err != nil {
-		return nil, err
-	}
-	return AuditWith(m, t, cfg)
-}
-
-// DecodeFitConfig parses a FitConfig from JSON, as strictly as [Decode].
-func DecodeFitConfig(data []byte) (*FitConfig, error) {
-	if err := strictDecode(data, &FitConfig{}, ""); err != nil {
-		return nil, err
-	}
-	var cfg FitConfig
-	if err := decodeJSON(data, &cfg); err != nil {
+// decodeFitConfig parses a fit configuration file (JSON), as strictly as
+// a model file is decoded.
+func decodeFitConfig(data []byte) (*fit.Config, error) {
+	var cfg fit.Config
+	if err := scoring.DecodeStrict(data, &cfg); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
 }
 
-// ParseFeatureSpecs parses a comma-separated list of feature specs, each
+// parseFeatureSpecs parses a comma-separated list of feature specs, each
 // COLUMN[:ENCODING[:ARG]][:missing][:unknown], where ENCODING is
 // standardized (the default), woe_bins or categorical, and ARG, for
 // woe_bins, is a number of quantile bins or cut points joined by '/'.
 // For example: "LIMIT_BAL,PAY_0:woe_bins:-1/0/1/2,EDUCATION:categorical".
-func ParseFeatureSpecs(s string) ([]FeatureSpec, error) {
-	var out []FeatureSpec
+func parseFeatureSpecs(s string) ([]fit.FeatureSpec, error) {
+	var out []fit.FeatureSpec
 	for item := range strings.SplitSeq(s, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
 		}
 		parts := strings.Split(item, ":")
-		spec := FeatureSpec{Column: parts[0], Encoding: Standardized}
+		spec := fit.FeatureSpec{Column: parts[0], Encoding: scoring.Standardized}
 		bad := func(format string, args ...any) error {
-			return fmt.Errorf("scoring: feature spec %q: %s: %w", item, fmt.Sprintf(format, args...), ErrInvalidArgument)
+			return fmt.Errorf("scoring: feature spec %q: %s: %w", item, fmt.Sprintf(format, args...), scoring.ErrInvalidArgument)
 		}
 		if spec.Column == "" {
 			return nil, bad("empty column")
 		}
 		for k, p := range parts[1:] {
 			switch {
-			case k == 0 && (p == string(Standardized) || p == string(WOEBins) || p == string(Categorical)):
-				spec.Encoding = Encoding(p)
+			case k == 0 && (p == string(scoring.Standardized) || p == string(scoring.WOEBins) || p == string(scoring.Categorical)):
+				spec.Encoding = scoring.Encoding(p)
 			case p == "missing":
 				spec.Missing = true
 			case p == "unknown":
 				spec.Unknown = true
-			case k == 1 && spec.Encoding == WOEBins:
+			case k == 1 && spec.Encoding == scoring.WOEBins:
 				if n, err := strconv.Atoi(p); err == nil {
 					spec.Bins = n
 					continue
@@ -90,13 +69,13 @@ func ParseFeatureSpecs(s string) ([]FeatureSpec, error) {
 		out = append(out, spec)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("scoring: no feature specs in %q: %w", s, ErrInvalidArgument)
+		return nil, fmt.Errorf("scoring: no feature specs in %q: %w", s, scoring.ErrInvalidArgument)
 	}
 	return out, nil
 }
 
-// WriteText writes the fit report for the operator.
-func (r *FitReport) WriteText(w io.Writer) error {
+// writeFitReport writes a fit report for the operator.
+func writeFitReport(w io.Writer, r *fit.Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "rows %d, used %d (%d events, %d non-events), left out %d\n", r.Rows, r.Used, r.Events, r.NonEvents, r.Excluded())
 	if r.InvalidTarget > 0 {
@@ -120,9 +99,9 @@ func (r *FitReport) WriteText(w io.Writer) error {
 	return err
 }
 
-// WriteSummary writes a reviewer's summary of m: identity, digest,
+// writeModelSummary writes a reviewer's summary of m: identity, digest,
 // protected inputs, features with weights, scale and grades.
-func WriteSummary(w io.Writer, m *Model) error {
+func writeModelSummary(w io.Writer, m *scoring.Model) error {
 	digest, err := m.Digest()
 	if err != nil {
 		return err
@@ -135,7 +114,7 @@ func WriteSummary(w io.Writer, m *Model) error {
 	if m.Target != "" {
 		fmt.Fprintf(&b, "target %s\n", m.Target)
 	}
-	if p := ProtectedInputs(m, nil); len(p) > 0 {
+	if p := scoring.ProtectedInputs(m, nil); len(p) > 0 {
 		fmt.Fprintf(&b, "PROTECTED INPUTS: %s (allowed only for a purpose the policy permits, such as a fairness audit)\n", strings.Join(p, ", "))
 	}
 	fmt.Fprintf(&b, "intercept %.6g\n\n", m.Intercept)
@@ -144,11 +123,11 @@ func WriteSummary(w io.Writer, m *Model) error {
 	for i, f := range m.Features {
 		var detail string
 		switch f.Encoding {
-		case Standardized:
+		case scoring.Standardized:
 			detail = fmt.Sprintf("mean %.6g, std %.6g", f.Mean, f.Std)
-		case WOEBins:
+		case scoring.WOEBins:
 			detail = fmt.Sprintf("%d bins, cuts %v", len(f.WOE), f.Bins)
-		case Categorical:
+		case scoring.Categorical:
 			detail = fmt.Sprintf("%d categories", len(f.Categories))
 		}
 		if f.Missing != nil {

@@ -1,4 +1,4 @@
-package scoring
+package fairness
 
 import (
 	"fmt"
@@ -10,16 +10,18 @@ import (
 	"text/tabwriter"
 
 	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/scoring"
+	"github.com/fedscore/fedscore/scoring/fit"
 )
 
-// MaxAuditGroups bounds the number of groups an audit reports.
-const MaxAuditGroups = 100
+// MaxGroups bounds the number of groups an audit reports.
+const MaxGroups = 100
 
 // MissingGroup labels the rows whose group value is missing.
 const MissingGroup = "(missing)"
 
-// AuditConfig says what [AuditWith] reports.
-type AuditConfig struct {
+// Config says what [AuditWith] reports.
+type Config struct {
 	// Group names the column that splits the rows into groups, such as
 	// a protected attribute.
 	Group string
@@ -42,9 +44,9 @@ type AuditConfig struct {
 	MinGroupSize int
 }
 
-// An AuditReport is a fairness review of a model on one table: the score
+// An Report is a fairness review of a model on one table: the score
 // distribution of every group and the parity of approval rates.
-type AuditReport struct {
+type Report struct {
 	Model           string    `json:"model"`
 	Version         string    `json:"version"`
 	Digest          string    `json:"digest"`
@@ -59,7 +61,7 @@ type AuditReport struct {
 	Groups  []GroupStats `json:"groups"`
 	// InvalidByFeature counts the selected rows each feature could not
 	// encode.
-	InvalidByFeature []InvalidCount `json:"invalid_by_feature"`
+	InvalidByFeature []scoring.InvalidCount `json:"invalid_by_feature"`
 
 	// ApprovalParity is the lowest group approval rate divided by the
 	// highest (1 is parity; below 0.8 fails the common four-fifths rule),
@@ -80,7 +82,7 @@ type GroupStats struct {
 	Rows    int `json:"rows"`
 	Scored  int `json:"scored"`
 	Invalid int `json:"invalid"`
-	// Suppressed reports a group below AuditConfig.MinGroupSize: only
+	// Suppressed reports a group below Config.MinGroupSize: only
 	// Rows is set.
 	Suppressed bool `json:"suppressed,omitempty"`
 
@@ -114,8 +116,8 @@ type GradeShare struct {
 // Audit reports m's score distribution per value of groupColumn in t,
 // with score histogram edges bins (nil: steps of 50 points) and the
 // default cut-off. See [AuditWith].
-func Audit(m *Model, t *dataset.Table, groupColumn string, bins []float64) (*AuditReport, error) {
-	return AuditWith(m, t, AuditConfig{Group: groupColumn, ScoreBins: bins})
+func Audit(m *scoring.Model, t *dataset.Table, groupColumn string, bins []float64) (*Report, error) {
+	return AuditWith(m, t, Config{Group: groupColumn, ScoreBins: bins})
 }
 
 // AuditWith scores the selected rows of t with m and reports, for each
@@ -124,13 +126,13 @@ func Audit(m *Model, t *dataset.Table, groupColumn string, bins []float64) (*Aud
 // AUC; and the parity of approval rates across groups. The report
 // describes one partner's own data and stays on its node unless released
 // through the federation's aggregate queries.
-func AuditWith(m *Model, t *dataset.Table, cfg AuditConfig) (*AuditReport, error) {
-	s, err := Compile(m, t)
+func AuditWith(m *scoring.Model, t *dataset.Table, cfg Config) (*Report, error) {
+	s, err := scoring.Compile(m, t)
 	if err != nil {
 		return nil, err
 	}
-	m = s.model
-	if err := checkSelection(cfg.Rows, t.Rows()); err != nil {
+	m = s.Model()
+	if err := scoring.CheckSelection(cfg.Rows, t.Rows()); err != nil {
 		return nil, err
 	}
 	bins := cfg.ScoreBins
@@ -141,14 +143,14 @@ func AuditWith(m *Model, t *dataset.Table, cfg AuditConfig) (*AuditReport, error
 		bins = append(bins, m.Score.Max)
 	}
 	if len(bins) < 2 || !slices.IsSorted(bins) || slices.ContainsFunc(bins, func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }) || len(slices.Compact(slices.Clone(bins))) != len(bins) {
-		return nil, fmt.Errorf("scoring: audit: score bins %v are not at least two strictly ascending finite edges: %w", bins, ErrInvalidArgument)
+		return nil, fmt.Errorf("scoring: audit: score bins %v are not at least two strictly ascending finite edges: %w", bins, scoring.ErrInvalidArgument)
 	}
 	cutoff := cfg.Cutoff
 	if cutoff == 0 {
 		cutoff = m.Grades[len(m.Grades)/2].MinScore
 	}
 	if math.IsNaN(cutoff) || math.IsInf(cutoff, 0) {
-		return nil, fmt.Errorf("scoring: audit: cut-off %v: %w", cutoff, ErrInvalidArgument)
+		return nil, fmt.Errorf("scoring: audit: cut-off %v: %w", cutoff, scoring.ErrInvalidArgument)
 	}
 	labels, groupOf, err := auditGroups(t, cfg)
 	if err != nil {
@@ -158,10 +160,10 @@ func AuditWith(m *Model, t *dataset.Table, cfg AuditConfig) (*AuditReport, error
 	if err != nil {
 		return nil, err
 	}
-	var tg *target
+	var tg *scoring.Labels
 	if m.Target != "" {
 		if _, ok := t.Column(m.Target); ok {
-			if tg, err = compileTarget(m.Target, m.Positive, m.Negative, t); err != nil {
+			if tg, err = scoring.BindLabels(m.Target, m.Positive, m.Negative, t); err != nil {
 				return nil, err
 			}
 		}
@@ -170,9 +172,9 @@ func AuditWith(m *Model, t *dataset.Table, cfg AuditConfig) (*AuditReport, error
 	if err != nil {
 		return nil, err
 	}
-	rep := &AuditReport{
+	rep := &Report{
 		Model: m.Name, Version: m.Version, Digest: digest,
-		ProtectedInputs: ProtectedInputs(m, nil), Group: cfg.Group,
+		ProtectedInputs: scoring.ProtectedInputs(m, nil), Group: cfg.Group,
 		Cutoff: cutoff, ScoreBins: bins, InvalidByFeature: sc.InvalidByFeature,
 	}
 	acc := make([]*groupAcc, len(labels))
@@ -187,7 +189,7 @@ func AuditWith(m *Model, t *dataset.Table, cfg AuditConfig) (*AuditReport, error
 		var y float64
 		labelled := false
 		if tg != nil {
-			y, labelled = tg.y(i)
+			y, labelled = tg.At(i)
 		}
 		g := acc[groupOf[i]]
 		for _, a := range []*groupAcc{g, all} {
@@ -219,10 +221,10 @@ func AuditWith(m *Model, t *dataset.Table, cfg AuditConfig) (*AuditReport, error
 }
 
 // auditGroups returns the group labels and each row's group index.
-func auditGroups(t *dataset.Table, cfg AuditConfig) ([]string, []int, error) {
+func auditGroups(t *dataset.Table, cfg Config) ([]string, []int, error) {
 	col, ok := t.Column(cfg.Group)
 	if !ok {
-		return nil, nil, fmt.Errorf("scoring: audit: group column %q: no such column in the data: %w: %w", cfg.Group, ErrColumn, dataset.ErrUnknownColumn)
+		return nil, nil, fmt.Errorf("scoring: audit: group column %q: no such column in the data: %w: %w", cfg.Group, scoring.ErrColumn, dataset.ErrUnknownColumn)
 	}
 	n := t.Rows()
 	groupOf := make([]int, n)
@@ -239,11 +241,11 @@ func auditGroups(t *dataset.Table, cfg AuditConfig) ([]string, []int, error) {
 	}
 	if cfg.GroupBands != nil {
 		if col.Kind != dataset.KindNumber {
-			return nil, nil, fmt.Errorf("scoring: audit: group bands need a number column, %q is %s: %w", cfg.Group, col.Kind, ErrInvalidArgument)
+			return nil, nil, fmt.Errorf("scoring: audit: group bands need a number column, %q is %s: %w", cfg.Group, col.Kind, scoring.ErrInvalidArgument)
 		}
 		b := cfg.GroupBands
 		if len(b) == 0 || !slices.IsSorted(b) || len(slices.Compact(slices.Clone(b))) != len(b) || slices.ContainsFunc(b, func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }) {
-			return nil, nil, fmt.Errorf("scoring: audit: group bands %v are not strictly ascending finite numbers: %w", b, ErrInvalidArgument)
+			return nil, nil, fmt.Errorf("scoring: audit: group bands %v are not strictly ascending finite numbers: %w", b, scoring.ErrInvalidArgument)
 		}
 		// Intern the bands in order, so the report lists them in order.
 		f := dataset.FormatNumber
@@ -272,8 +274,8 @@ func auditGroups(t *dataset.Table, cfg AuditConfig) ([]string, []int, error) {
 			label = MissingGroup
 		}
 		groupOf[i] = intern(label)
-		if len(labels) > MaxAuditGroups {
-			return nil, nil, fmt.Errorf("scoring: audit: group column %q has more than %d distinct values; give group bands: %w", cfg.Group, MaxAuditGroups, ErrInvalidArgument)
+		if len(labels) > MaxGroups {
+			return nil, nil, fmt.Errorf("scoring: audit: group column %q has more than %d distinct values; give group bands: %w", cfg.Group, MaxGroups, scoring.ErrInvalidArgument)
 		}
 	}
 	// Sort labels (numerically for numbers), with missing last.
@@ -326,7 +328,7 @@ func compareFloat(a, b float64) int {
 }
 
 type groupAcc struct {
-	m                   *Model
+	m                   *scoring.Model
 	rows, scored        int
 	sum, sumSq, probSum float64
 	approved            int
@@ -338,11 +340,11 @@ type groupAcc struct {
 	events              float64
 }
 
-func newGroupAcc(m *Model, nbins int) *groupAcc {
+func newGroupAcc(m *scoring.Model, nbins int) *groupAcc {
 	return &groupAcc{m: m, grades: make([]int, len(m.Grades)), hist: make([]int, nbins)}
 }
 
-func (a *groupAcc) add(sc *Scores, i int, bins []float64, cutoff float64, labelled bool, y float64) {
+func (a *groupAcc) add(sc *scoring.Scores, i int, bins []float64, cutoff float64, labelled bool, y float64) {
 	a.rows++
 	s := sc.Score[i]
 	if math.IsNaN(s) {
@@ -406,7 +408,7 @@ func (a *groupAcc) stats(label string, minSize int) GroupStats {
 		st.Labelled = len(a.labels)
 		rate := a.events / float64(len(a.labels))
 		st.EventRate = &rate
-		if auc := AUC(a.labels, a.probs); !math.IsNaN(auc) {
+		if auc := fit.AUC(a.labels, a.probs); !math.IsNaN(auc) {
 			st.AUC = &auc
 		}
 	}
@@ -414,7 +416,7 @@ func (a *groupAcc) stats(label string, minSize int) GroupStats {
 }
 
 // WriteText writes the report as a table for reviewers.
-func (r *AuditReport) WriteText(w io.Writer) error {
+func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "model %s %s (sha256 %s)\n", r.Model, r.Version, r.Digest)
 	if len(r.ProtectedInputs) > 0 {
