@@ -203,3 +203,17 @@ func readPrivateKey(path string) (*ecdsa.PrivateKey, error) {
 	}
 	return ec, nil
 }
+
+// CoordinatorIdentity is the identity a party requires of its
+// coordinator's certificate: id, a SPIFFE ID, when given, and otherwise
+// the coordinator of the party's own trust domain.
+func CoordinatorIdentity(self *Credential, id string) (Identity, error) {
+	if id != "" {
+		return ParseIdentity(id)
+	}
+	own, err := self.Identity()
+	if err != nil {
+		return own, err
+	}
+	return Identity{TrustDomain: own.TrustDomain, Role: RoleCoordinator, Name: "coordinator"}, nil
+}

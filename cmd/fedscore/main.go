@@ -1,26 +1,3 @@
-// Command fedscore runs fedscore, a privacy-preserving federated scoring
-// network: partner nodes, the coordinator, queriers and a whole-federation
-// sandbox on loopback.
-//
-// Usage:
-//
-//	fedscore <command> [flags]
-//
-// Commands:
-//
-//	sandbox      run a coordinator and partner nodes on loopback and a joint query
-//	coordinator  serve the coordinator
-//	node         run a partner node beside its data
-//	query        submit a signed joint query and print the decrypted result
-//	policy       build, sign, verify, inspect and test policy bundles
-//	audit        verify and read a node's audit log
-//	keys         key ceremony, status and rotation of the federation's epochs
-//	model        fit, sign, verify and audit scoring models
-//	train        train a scorecard across partners through the encrypted pipeline
-//	pki          create a development PKI and signed policy bundle for a federation
-//	version      print the version
-//
-// Run `fedscore <command> -h` for a command's flags.
 package main
 
 import (

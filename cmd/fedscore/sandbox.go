@@ -42,7 +42,10 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	spec, err := loadSpec(*queryFile)
+	spec, err := sandbox.DefaultQuery()
+	if *queryFile != "" {
+		spec, err = query.ReadFile(*queryFile)
+	}
 	if err != nil {
 		return err
 	}
@@ -108,24 +111,6 @@ func partnerSummary(ps []sandbox.Partner) string {
 		parts[i] = fmt.Sprintf("%s: %d records", p.Name, p.Data.Rows())
 	}
 	return strings.Join(parts, ", ")
-}
-
-func loadSpec(path string) (*query.Spec, error) {
-	if path == "" {
-		return sandbox.DefaultQuery()
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	spec, err := query.Parse(b)
-	if err == nil {
-		err = spec.Validate(query.Limits{})
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return spec, nil
 }
 
 func loadPartners(flags []string, mappingPath string) ([]sandbox.Partner, error) {

@@ -15,15 +15,10 @@ import (
 	"time"
 
 	"github.com/fedscore/fedscore/coordinator"
-	"github.com/fedscore/fedscore/keystore"
-	"github.com/fedscore/fedscore/keystore/vault"
-	"github.com/fedscore/fedscore/node"
-	"github.com/fedscore/fedscore/node/dataset"
-	"github.com/fedscore/fedscore/node/source"
+	"github.com/fedscore/fedscore/node/config"
 	"github.com/fedscore/fedscore/pki"
-	"github.com/fedscore/fedscore/policy"
 	"github.com/fedscore/fedscore/querier"
-	"github.com/fedscore/fedscore/scoring"
+	"github.com/fedscore/fedscore/query"
 )
 
 // tlsFlags are the identity flags every networked command takes.
@@ -99,168 +94,58 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlags("node", "--coordinator ADDR (--data FILE | --pg-dsn DSN --pg-table T) --bundle F --bundle-key F --cert F --key F --ca F --passphrase-file F [--state-dir DIR]", stderr)
 	tf := addTLSFlags(fs)
 	cf := addCoordinatorFlags(fs)
-	data := fs.String("data", "", "the partner's records: a CSV or Parquet (.parquet) `file`")
-	pgDSN := fs.String("pg-dsn", "", "instead of --data: a PostgreSQL connection `string`; every aggregation is pushed down to the database")
-	pgTable := fs.String("pg-table", "", "the PostgreSQL `table` (schema.table) holding the records")
-	mapping := fs.String("mapping", "", "a column `mapping` YAML file")
-	stateDir := fs.String("state-dir", "fedscore-node", "`directory` for the epoch, the share ledger and the keystore")
-	passFile := fs.String("passphrase-file", "", "`file` holding the file keystore's passphrase")
+	var o config.Options
+	fs.StringVar(&o.Records.File, "data", "", "the partner's records: a CSV or Parquet (.parquet) `file`")
+	fs.StringVar(&o.Records.PostgresDSN, "pg-dsn", "", "instead of --data: a PostgreSQL connection `string`; every aggregation is pushed down to the database")
+	fs.StringVar(&o.Records.PostgresTable, "pg-table", "", "the PostgreSQL `table` (schema.table) holding the records")
+	fs.StringVar(&o.Records.Mapping, "mapping", "", "a column `mapping` YAML file")
+	fs.StringVar(&o.StateDir, "state-dir", "fedscore-node", "`directory` for the epoch, the share ledger and the keystore")
+	fs.StringVar(&o.Keys.PassphraseFile, "passphrase-file", "", "`file` holding the file keystore's passphrase")
 	custody := fs.String("keystore", "file", "key custody: `file` (encrypted local keystore) or vault (VAULT_ADDR or BAO_ADDR)")
-	roleID := fs.String("vault-role-id", "", "Vault AppRole `role_id`")
-	secretIDFile := fs.String("vault-secret-id-file", "", "`file` holding a response-wrapped AppRole secret_id")
-	transitKey := fs.String("vault-transit-key", "", "Vault transit `key` wrapping the share (default fedscore-<node>-kek)")
-	signingKey := fs.String("vault-signing-key", "", "with --keystore vault: the Vault transit `key` (ecdsa-p256) the node signs and does TLS with; --cert must certify it and --key is not read")
-	bundlePath := fs.String("bundle", "", "the signed policy bundle `file` (.tar.gz); it is re-read when it changes")
-	bundleKey := fs.String("bundle-key", "", "the bundle signer's public key `file` (PEM)")
-	bundleKeyID := fs.String("bundle-key-id", "regulator", "the key `id` the bundle must be signed under")
-	watch := fs.Duration("bundle-watch", 10*time.Second, "how often to check the bundle file for a new signed version")
+	var v config.Vault
+	fs.StringVar(&v.AppRole.RoleID, "vault-role-id", "", "Vault AppRole `role_id`")
+	fs.StringVar(&v.AppRole.WrappedSecretIDFile, "vault-secret-id-file", "", "`file` holding a response-wrapped AppRole secret_id")
+	fs.StringVar(&v.TransitKey, "vault-transit-key", "", "Vault transit `key` wrapping the share (default fedscore-<node>-kek)")
+	fs.StringVar(&v.SigningKey, "vault-signing-key", "", "with --keystore vault: the Vault transit `key` (ecdsa-p256) the node signs and does TLS with; --cert must certify it and --key is not read")
+	fs.StringVar(&o.Policy.BundleFile, "bundle", "", "the signed policy bundle `file` (.tar.gz); it is re-read when it changes")
+	fs.StringVar(&o.Policy.KeyFile, "bundle-key", "", "the bundle signer's public key `file` (PEM)")
+	fs.StringVar(&o.Policy.KeyID, "bundle-key-id", "regulator", "the key `id` the bundle must be signed under")
+	fs.DurationVar(&o.Policy.Watch, "bundle-watch", 10*time.Second, "how often to check the bundle file for a new signed version")
 	var modelFiles partnerFlags
 	fs.Var(&modelFiles, "model", "a signed scoring model `file` queries may name (repeatable); verified with --bundle-key")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *signingKey != "" && *custody != "vault" {
-		return errors.New("--vault-signing-key needs --keystore vault")
-	}
-	if *tf.cert == "" || *tf.ca == "" {
-		return errors.New("--cert and --ca are required")
-	}
-	roots, err := pki.LoadCertPool(*tf.ca)
-	if err != nil {
-		return err
-	}
-	chain, err := pki.LoadCertificateChain(*tf.cert)
-	if err != nil {
-		return err
-	}
-	self, err := pki.IdentityFromCert(chain[0])
-	if err != nil {
-		return fmt.Errorf("--cert: %w", err)
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
-
-	// Key custody comes first: without it the node neither starts nor
-	// answers.
-	var keys keystore.Store
-	var cred *pki.Credential
-	switch *custody {
-	case "file":
-		if *passFile == "" {
-			return errors.New("--passphrase-file is required: the keystore is encrypted at rest")
-		}
-		pass, err := os.ReadFile(*passFile)
-		if err != nil {
-			return err
-		}
-		if keys, err = keystore.OpenFileStore(*stateDir+"/keystore", []byte(strings.TrimSpace(string(pass)))); err != nil {
-			return err
-		}
-	case "vault":
-		vs, err := vault.Open(ctx, vault.Config{
-			Node: self.Name, TransitKey: *transitKey, Logger: logger,
-			AppRole: vault.AppRole{RoleID: *roleID, WrappedSecretIDFile: *secretIDFile},
-		})
-		if err != nil {
-			return fmt.Errorf("--keystore vault: %w", err)
-		}
-		defer vs.Close()
-		keys = vs
-		if *signingKey != "" {
-			signer, err := vs.Signer(ctx, *signingKey)
-			if err != nil {
-				return fmt.Errorf("--vault-signing-key: %w", err)
-			}
-			if cred, err = pki.CredentialWithSigner(*tf.cert, signer); err != nil {
-				return err
-			}
-		}
-	default:
-		return fmt.Errorf("--keystore %q: want file or vault", *custody)
-	}
-	if cred == nil {
-		if *tf.key == "" {
-			return errors.New("--key is required (or --vault-signing-key)")
-		}
-		if cred, err = pki.LoadCredential(*tf.cert, *tf.key); err != nil {
-			return err
-		}
-	}
-	cid, err := coordinatorIdentity(cred, *cf.id)
-	if err != nil {
-		return err
-	}
-	var mappingDoc *dataset.Mapping
-	if *mapping != "" {
-		if mappingDoc, err = dataset.LoadMapping(*mapping); err != nil {
-			return err
-		}
-	}
-	var table *dataset.Table
-	var src source.Source
 	switch {
-	case (*data == "") == (*pgDSN == ""):
+	case v.SigningKey != "" && *custody != "vault":
+		return errors.New("--vault-signing-key needs --keystore vault")
+	case *tf.cert == "" || *tf.ca == "":
+		return errors.New("--cert and --ca are required")
+	case *custody == "file" && o.Keys.PassphraseFile == "":
+		return errors.New("--passphrase-file is required: the keystore is encrypted at rest")
+	case *custody != "file" && *custody != "vault":
+		return fmt.Errorf("--keystore %q: want file or vault", *custody)
+	case v.SigningKey == "" && *tf.key == "":
+		return errors.New("--key is required (or --vault-signing-key)")
+	case (o.Records.File == "") == (o.Records.PostgresDSN == ""):
 		return errors.New("give either --data or --pg-dsn")
-	case *pgDSN != "":
-		schema, name, ok := strings.Cut(*pgTable, ".")
-		if !ok {
-			schema, name = "", *pgTable
-		}
-		pg, err := source.OpenPostgres(ctx, source.PostgresConfig{DSN: *pgDSN, Schema: schema, Table: name, Mapping: mappingDoc})
-		if err != nil {
-			return err
-		}
-		defer pg.Close()
-		src = pg
-	case strings.HasSuffix(*data, ".parquet"):
-		m, err := source.OpenParquet(*data, mappingDoc)
-		if err != nil {
-			return err
-		}
-		table = m.Table
-	default:
-		if table, err = dataset.LoadCSVFile(*data, dataset.CSVOptions{Mapping: mappingDoc}); err != nil {
-			return err
-		}
-	}
-	if *bundlePath == "" || *bundleKey == "" {
+	case o.Policy.BundleFile == "" || o.Policy.KeyFile == "":
 		return errors.New("--bundle and --bundle-key are required: a node runs only a signed policy bundle")
 	}
-	pub, err := readPublicKey(*bundleKey)
-	if err != nil {
-		return fmt.Errorf("--bundle-key: %w", err)
+	if *custody == "vault" {
+		o.Keys.Vault = &v
 	}
-	trusted := []policy.VerificationKey{{ID: *bundleKeyID, Key: pub}}
-	bundle, err := policy.LoadSignedBundle(*bundlePath, trusted...)
-	if err != nil {
-		return err
-	}
-	engine, err := policy.NewEngine(ctx, policy.Options{Bundle: bundle, VerificationKeys: trusted})
+	o.CertFile, o.KeyFile, o.CAFile = *tf.cert, *tf.key, *tf.ca
+	o.Coordinator, o.CoordinatorID = *cf.addr, *cf.id
+	o.ModelFiles = modelFiles
+	o.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	d, err := config.Open(ctx, o)
 	if err != nil {
 		return err
 	}
-	var models []*scoring.Model
-	for _, f := range modelFiles {
-		m, err := scoring.VerifyFile(f, scoring.VerificationKey(trusted[0]))
-		if err != nil {
-			return err
-		}
-		models = append(models, m)
-	}
-	n, err := node.New(node.Config{
-		Credential: cred, Roots: roots, Coordinator: *cf.addr, CoordinatorIdentity: cid,
-		Data: table, Source: src, Models: models, Policy: engine, Keys: keys, StateDir: *stateDir, Logger: logger,
-	})
-	if err != nil {
-		return err
-	}
-	defer n.Close()
-	watcher, err := policy.NewWatcher(engine, *bundlePath, policy.WatchOptions{Interval: *watch, Logger: logger})
-	if err != nil {
-		return err
-	}
-	go watcher.Run(ctx)
-	logger.Info("node starting", "node", n.Name(), "policy_revision", engine.Revision())
-	return n.Run(ctx)
+	defer d.Close()
+	o.Logger.Info("node starting", "node", d.Node.Name(), "policy_revision", d.Engine.Revision())
+	return d.Run(ctx)
 }
 
 func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -277,7 +162,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errors.New("-f is required")
 	}
 	// The spec is checked before anything is signed or sent.
-	spec, err := loadSpec(*file)
+	spec, err := query.ReadFile(*file)
 	if err != nil {
 		return err
 	}
@@ -310,18 +195,11 @@ func dialQuerier(tf tlsFlags, coord, coordID string, timeout time.Duration) (*qu
 // carry: the --coordinator-id flag, or by default the coordinator of this
 // party's own trust domain.
 func coordinatorIdentity(cred *pki.Credential, flagValue string) (pki.Identity, error) {
-	if flagValue != "" {
-		id, err := pki.ParseIdentity(flagValue)
-		if err != nil {
-			return id, fmt.Errorf("--coordinator-id: %w", err)
-		}
-		return id, nil
+	id, err := pki.CoordinatorIdentity(cred, flagValue)
+	if err != nil && flagValue != "" {
+		return id, fmt.Errorf("--coordinator-id: %w", err)
 	}
-	id, err := cred.Identity()
-	if err != nil {
-		return id, err
-	}
-	return pki.Identity{TrustDomain: id.TrustDomain, Role: pki.RoleCoordinator, Name: "coordinator"}, nil
+	return id, err
 }
 
 func splitList(s string) []string {

@@ -1,0 +1,292 @@
+// Package config opens a partner node from what a deployment gives it:
+// identity files, key custody (the encrypted file keystore or Vault), the
+// partner's records (CSV, Parquet or a PostgreSQL table), the signed
+// policy bundle and signed scoring models. Options says where each is;
+// Open checks and opens them in order, key custody first, and returns a
+// node ready to run. `fedscore node` is a layer of flags over Options.
+//
+// The package sits above node so that node itself does not depend on
+// Vault or on the database driver: embedders that build a node.Config
+// themselves (the sandbox, tests) need neither.
+package config
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fedscore/fedscore/keystore"
+	"github.com/fedscore/fedscore/keystore/vault"
+	"github.com/fedscore/fedscore/node"
+	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/node/source"
+	"github.com/fedscore/fedscore/pki"
+	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/scoring"
+)
+
+// Options describe a node's deployment.
+type Options struct {
+	// CertFile holds the node's certificate chain (PEM), KeyFile its
+	// private key and CAFile the federation's CA certificates. KeyFile is
+	// not read when Keys.Vault.SigningKey is set.
+	CertFile, KeyFile, CAFile string
+	// Coordinator is the coordinator's address (host:port); CoordinatorID
+	// the SPIFFE ID its certificate must carry (empty: the coordinator of
+	// the node's own trust domain).
+	Coordinator, CoordinatorID string
+	// StateDir holds the epoch, the ledgers, the audit log and the file
+	// keystore.
+	StateDir string
+	Keys     Custody
+	Records  Records
+	Policy   Policy
+	// ModelFiles are signed scoring model files queries may name; they
+	// must be signed by the bundle's key.
+	ModelFiles []string
+	Logger     *slog.Logger
+}
+
+// Custody says where the node keeps its secret-key share: in the file
+// keystore under StateDir, encrypted with the passphrase in
+// PassphraseFile, or, when Vault is set, in Vault.
+type Custody struct {
+	PassphraseFile string
+	Vault          *Vault
+}
+
+// Vault is key custody in Vault or OpenBao.
+type Vault struct {
+	// Config logs in and locates the share; Node and Logger are filled in.
+	vault.Config
+	// SigningKey, when set, names the transit key (ecdsa-p256) the node
+	// signs and does TLS with; CertFile must certify it.
+	SigningKey string
+}
+
+// Records says where the partner's records are: a CSV file, a Parquet
+// file (File ending in .parquet) or, with PostgresDSN, the table
+// PostgresTable ("schema.table" or "table"), to which every aggregation
+// is pushed down. Mapping is an optional column mapping YAML file.
+type Records struct {
+	File                       string
+	PostgresDSN, PostgresTable string
+	Mapping                    string
+}
+
+// Policy locates the signed policy bundle, the public key file it must be
+// signed with (PEM) under KeyID, and how often the bundle file is checked
+// for a new signed version.
+type Policy struct {
+	BundleFile, KeyFile, KeyID string
+	Watch                      time.Duration
+}
+
+// A Deployment is an opened node and what it holds open.
+type Deployment struct {
+	Node    *node.Node
+	Engine  *policy.Engine
+	watcher *policy.Watcher
+	closers []func() error
+}
+
+// Open opens everything o names and creates the node. On error it closes
+// what it opened.
+func Open(ctx context.Context, o Options) (_ *Deployment, err error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	d := &Deployment{}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	roots, err := pki.LoadCertPool(o.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	// Key custody comes first: without it the node neither starts nor
+	// answers.
+	keys, cred, err := d.openKeys(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	cid, err := pki.CoordinatorIdentity(cred, o.CoordinatorID)
+	if err != nil {
+		return nil, err
+	}
+	table, src, err := d.openRecords(ctx, o.Records)
+	if err != nil {
+		return nil, err
+	}
+	trusted, err := d.openPolicy(ctx, o.Policy, o.Logger)
+	if err != nil {
+		return nil, err
+	}
+	models, err := verifyModels(o.ModelFiles, trusted)
+	if err != nil {
+		return nil, err
+	}
+	n, err := node.New(node.Config{
+		Credential: cred, Roots: roots, Coordinator: o.Coordinator, CoordinatorIdentity: cid,
+		Data: table, Source: src, Models: models, Policy: d.Engine, Keys: keys, StateDir: o.StateDir, Logger: o.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.Node = n
+	d.closers = append(d.closers, n.Close)
+	return d, nil
+}
+
+// Run watches the policy bundle file and runs the node until ctx ends.
+func (d *Deployment) Run(ctx context.Context) error {
+	go d.watcher.Run(ctx)
+	return d.Node.Run(ctx)
+}
+
+// Close closes the node and what Open opened, last opened first.
+func (d *Deployment) Close() error {
+	var errs []error
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		errs = append(errs, d.closers[i]())
+	}
+	d.closers = nil
+	return errors.Join(errs...)
+}
+
+// openKeys opens the node's key custody and its credential, which a Vault
+// transit key may hold.
+func (d *Deployment) openKeys(ctx context.Context, o Options) (keystore.Store, *pki.Credential, error) {
+	if o.Keys.Vault == nil {
+		pass, err := os.ReadFile(o.Keys.PassphraseFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("keystore passphrase: %w", err)
+		}
+		keys, err := keystore.OpenFileStore(filepath.Join(o.StateDir, "keystore"), []byte(strings.TrimSpace(string(pass))))
+		if err != nil {
+			return nil, nil, err
+		}
+		cred, err := pki.LoadCredential(o.CertFile, o.KeyFile)
+		return keys, cred, err
+	}
+	chain, err := pki.LoadCertificateChain(o.CertFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	self, err := pki.IdentityFromCert(chain[0])
+	if err != nil {
+		return nil, nil, fmt.Errorf("certificate: %w", err)
+	}
+	cfg := o.Keys.Vault.Config
+	cfg.Node, cfg.Logger = self.Name, o.Logger
+	vs, err := vault.Open(ctx, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("vault keystore: %w", err)
+	}
+	d.closers = append(d.closers, vs.Close)
+	if o.Keys.Vault.SigningKey == "" {
+		cred, err := pki.LoadCredential(o.CertFile, o.KeyFile)
+		return vs, cred, err
+	}
+	signer, err := vs.Signer(ctx, o.Keys.Vault.SigningKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("vault signing key: %w", err)
+	}
+	cred, err := pki.CredentialWithSigner(o.CertFile, signer)
+	return vs, cred, err
+}
+
+// openRecords opens the partner's records: a table in memory, or a
+// database source.
+func (d *Deployment) openRecords(ctx context.Context, r Records) (*dataset.Table, source.Source, error) {
+	var mapping *dataset.Mapping
+	if r.Mapping != "" {
+		var err error
+		if mapping, err = dataset.LoadMapping(r.Mapping); err != nil {
+			return nil, nil, err
+		}
+	}
+	switch {
+	case (r.File == "") == (r.PostgresDSN == ""):
+		return nil, nil, errors.New("records: give either a file or a PostgreSQL DSN")
+	case r.PostgresDSN != "":
+		schema, name, ok := strings.Cut(r.PostgresTable, ".")
+		if !ok {
+			schema, name = "", r.PostgresTable
+		}
+		pg, err := source.OpenPostgres(ctx, source.PostgresConfig{DSN: r.PostgresDSN, Schema: schema, Table: name, Mapping: mapping})
+		if err != nil {
+			return nil, nil, err
+		}
+		d.closers = append(d.closers, pg.Close)
+		return nil, pg, nil
+	case strings.HasSuffix(r.File, ".parquet"):
+		m, err := source.OpenParquet(r.File, mapping)
+		if err != nil {
+			return nil, nil, err
+		}
+		return m.Table, nil, nil
+	}
+	t, err := dataset.LoadCSVFile(r.File, dataset.CSVOptions{Mapping: mapping})
+	return t, nil, err
+}
+
+// openPolicy loads the signed bundle into a policy engine and a watcher
+// that reloads it when a new signed version replaces the file. It returns
+// the trusted verification keys.
+func (d *Deployment) openPolicy(ctx context.Context, p Policy, logger *slog.Logger) ([]policy.VerificationKey, error) {
+	pub, err := readPublicKey(p.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("bundle key: %w", err)
+	}
+	trusted := []policy.VerificationKey{{ID: p.KeyID, Key: pub}}
+	bundle, err := policy.LoadSignedBundle(p.BundleFile, trusted...)
+	if err != nil {
+		return nil, err
+	}
+	if d.Engine, err = policy.NewEngine(ctx, policy.Options{Bundle: bundle, VerificationKeys: trusted}); err != nil {
+		return nil, err
+	}
+	if d.watcher, err = policy.NewWatcher(d.Engine, p.BundleFile, policy.WatchOptions{Interval: p.Watch, Logger: logger}); err != nil {
+		return nil, err
+	}
+	return trusted, nil
+}
+
+func readPublicKey(path string) (*ecdsa.PublicKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := policy.ParsePublicKeyPEM(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return pub, nil
+}
+
+// verifyModels reads the signed scoring models, which the policy's keys
+// must have signed.
+func verifyModels(files []string, trusted []policy.VerificationKey) ([]*scoring.Model, error) {
+	keys := make([]scoring.VerificationKey, len(trusted))
+	for i, k := range trusted {
+		keys[i] = scoring.VerificationKey(k)
+	}
+	var models []*scoring.Model
+	for _, f := range files {
+		m, err := scoring.VerifyFile(f, keys...)
+		if err != nil {
+			return nil, err
+		}
+		models = append(models, m)
+	}
+	return models, nil
+}
