@@ -28,7 +28,7 @@ func BenchmarkEncode(b *testing.B) {
 			b.Fatal(err)
 		}
 		for i, v := range fullVector(f.p) {
-			enc.buf[i] = uint64(v + int64(f.p.PlaintextModulus()))
+			enc.buf[i] = uint64(v + int64(f.p.plaintextModulus()))
 		}
 		pt := heint.NewPlaintext(f.p.bgv, f.p.bgv.MaxLevel())
 		b.ReportAllocs()

@@ -1,7 +1,6 @@
 package crypto
 
 import (
-	"crypto/sha256"
 	"errors"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
@@ -44,12 +43,6 @@ func (p Params) UnmarshalCiphertext(b []byte) (*Ciphertext, error) {
 		return nil, err
 	}
 	return c, nil
-}
-
-// Digest returns the SHA-256 hash of serialized bytes. Receipts and the
-// share ledger identify ciphertexts by the digest of their encoding.
-func Digest(b []byte) [32]byte {
-	return sha256.Sum256(b)
 }
 
 func (p Params) checkCiphertext(c *Ciphertext) error {

@@ -51,7 +51,7 @@ func (p Params) CKGShare(sk *SecretShare, crs []byte) ([]byte, error) {
 // the secret shares that contributed.
 func (p Params) CombineCKG(crs []byte, shares [][]byte) (*PublicKey, error) {
 	if len(shares) == 0 {
-		return nil, fmt.Errorf("crypto: combine CKG: %w", ErrEmpty)
+		return nil, fmt.Errorf("crypto: combine CKG: %w", errEmpty)
 	}
 	ckg := mhe.NewPublicKeyGenProtocol(p.bgv)
 	crp, err := p.ckgCRP(ckg, crs)

@@ -32,7 +32,7 @@ func (p Params) NewDecrypter(sk *SecretShare) (*Decrypter, error) {
 	if err := p.checkID(sk.params.id, "secret share"); err != nil {
 		return nil, fmt.Errorf("crypto: new decrypter: %w", err)
 	}
-	sigma := p.FloodingSigma()
+	sigma := p.floodingSigma()
 	ks, err := mhe.NewKeySwitchProtocol(p.bgv, ring.DiscreteGaussian{Sigma: sigma, Bound: tailCut * sigma})
 	if err != nil {
 		return nil, fmt.Errorf("crypto: new decrypter: %w", err)
@@ -47,7 +47,7 @@ func (d *Decrypter) ShallowCopy() *Decrypter {
 }
 
 // Share returns the party's serialized decryption share of ct, smudged with
-// Gaussian noise of deviation FloodingSigma().
+// Gaussian noise of deviation floodingSigma().
 func (d *Decrypter) Share(ct *Ciphertext) ([]byte, error) {
 	p := d.params
 	if err := p.checkCiphertext(ct); err != nil {
@@ -68,10 +68,10 @@ func (p Params) CombineDecrypt(ct *Ciphertext, shares [][]byte) ([]int64, error)
 		return nil, fmt.Errorf("crypto: combine decryption: %w", err)
 	}
 	if len(shares) == 0 {
-		return nil, fmt.Errorf("crypto: combine decryption: %w", ErrEmpty)
+		return nil, fmt.Errorf("crypto: combine decryption: %w", errEmpty)
 	}
 	if len(shares) > MaxParties {
-		return nil, fmt.Errorf("%w: %d shares exceed MaxParties (%d)", ErrOutOfRange, len(shares), MaxParties)
+		return nil, fmt.Errorf("%w: %d shares exceed MaxParties (%d)", errOutOfRange, len(shares), MaxParties)
 	}
 	// Switching to the zero key leaves (c0 + Σ h_i, 0), which any key —
 	// here the zero key — decrypts.

@@ -149,9 +149,6 @@ func TestSumIsDeterministic(t *testing.T) {
 	if !bytes.Equal(ab, bb) {
 		t.Fatal("two Sums of the same inputs marshal differently")
 	}
-	if Digest(ab) != Digest(bb) {
-		t.Fatal("digests differ")
-	}
 	if !bytes.Equal(before, mustMarshal(t, cts[0])) {
 		t.Fatal("Sum modified its input")
 	}
@@ -174,9 +171,9 @@ func TestSumRejects(t *testing.T) {
 		cts  []*Ciphertext
 		want error
 	}{
-		{"empty", nil, ErrEmpty},
+		{"empty", nil, errEmpty},
 		{"other params", []*Ciphertext{ct, other}, ErrParamsMismatch},
-		{"too many", tooMany, ErrOutOfRange},
+		{"too many", tooMany, errOutOfRange},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,11 +196,11 @@ func TestEncryptRejects(t *testing.T) {
 		want   error
 		index  string
 	}{
-		{"empty", nil, ErrEmpty, ""},
-		{"above", []int64{0, 0, 0, 0, 0, m + 1}, ErrOutOfRange, "index 5"},
-		{"below", []int64{-(m + 1)}, ErrOutOfRange, "index 0"},
-		{"min int64", []int64{1, -1 << 63}, ErrOutOfRange, "index 1"},
-		{"second ciphertext", append(make([]int64, f.p.Slots()), 1<<62), ErrOutOfRange, "index 8192"},
+		{"empty", nil, errEmpty, ""},
+		{"above", []int64{0, 0, 0, 0, 0, m + 1}, errOutOfRange, "index 5"},
+		{"below", []int64{-(m + 1)}, errOutOfRange, "index 0"},
+		{"min int64", []int64{1, -1 << 63}, errOutOfRange, "index 1"},
+		{"second ciphertext", append(make([]int64, f.p.Slots()), 1<<62), errOutOfRange, "index 8192"},
 	}
 	enc, err := f.p.NewEncryptor(f.pk)
 	if err != nil {

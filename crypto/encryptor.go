@@ -45,18 +45,18 @@ func (e *Encryptor) ShallowCopy() *Encryptor {
 
 // Encrypt packs values into ceil(len(values)/Slots()) ciphertexts, the last
 // one padded with zeros. Every value must satisfy |v| <= MaxAbsValue();
-// otherwise the error wraps ErrOutOfRange and names the first bad index.
+// otherwise the error wraps errOutOfRange and names the first bad index.
 func (e *Encryptor) Encrypt(values []int64) ([]*Ciphertext, error) {
 	if len(values) == 0 {
-		return nil, fmt.Errorf("crypto: encrypt: %w", ErrEmpty)
+		return nil, fmt.Errorf("crypto: encrypt: %w", errEmpty)
 	}
 	limit := e.params.MaxAbsValue()
 	for i, v := range values {
 		if v > limit || v < -limit {
-			return nil, fmt.Errorf("%w: value %d at index %d exceeds ±%d", ErrOutOfRange, v, i, limit)
+			return nil, fmt.Errorf("%w: value %d at index %d exceeds ±%d", errOutOfRange, v, i, limit)
 		}
 	}
-	t := int64(e.params.PlaintextModulus())
+	t := int64(e.params.plaintextModulus())
 	slots := e.params.Slots()
 	out := make([]*Ciphertext, 0, (len(values)+slots-1)/slots)
 	for start := 0; start < len(values); start += slots {

@@ -3,8 +3,8 @@ package crypto
 import "errors"
 
 var (
-	// ErrUnknownParams reports a parameter-set name that the package does not define.
-	ErrUnknownParams = errors.New("crypto: unknown parameter set")
+	// errUnknownParams reports a parameter-set name that the package does not define.
+	errUnknownParams = errors.New("crypto: unknown parameter set")
 
 	// ErrMalformed reports serialized bytes that are not a valid encoding
 	// of the expected object: wrong length, kind, shape or coefficient range.
@@ -14,10 +14,10 @@ var (
 	// parameter set than the one it is used with.
 	ErrParamsMismatch = errors.New("crypto: parameter set mismatch")
 
-	// ErrOutOfRange reports a value that cannot be encoded exactly, or an
+	// errOutOfRange reports a value that cannot be encoded exactly, or an
 	// argument outside the range the parameters were sized for.
-	ErrOutOfRange = errors.New("crypto: value out of range")
+	errOutOfRange = errors.New("crypto: value out of range")
 
-	// ErrEmpty reports an operation given nothing to work on.
-	ErrEmpty = errors.New("crypto: empty input")
+	// errEmpty reports an operation given nothing to work on.
+	errEmpty = errors.New("crypto: empty input")
 )

@@ -28,10 +28,10 @@ func (e *Evaluator) ShallowCopy() *Evaluator {
 // MaxParties fresh ciphertexts, so longer inputs are refused.
 func (e *Evaluator) Sum(cts []*Ciphertext) (*Ciphertext, error) {
 	if len(cts) == 0 {
-		return nil, fmt.Errorf("crypto: sum: %w", ErrEmpty)
+		return nil, fmt.Errorf("crypto: sum: %w", errEmpty)
 	}
 	if len(cts) > MaxParties {
-		return nil, fmt.Errorf("%w: sum of %d ciphertexts exceeds MaxParties (%d)", ErrOutOfRange, len(cts), MaxParties)
+		return nil, fmt.Errorf("%w: sum of %d ciphertexts exceeds MaxParties (%d)", errOutOfRange, len(cts), MaxParties)
 	}
 	for i, c := range cts {
 		if err := e.params.checkCiphertext(c); err != nil {

@@ -42,7 +42,7 @@ func ciphertextNoiseBound() float64 {
 // FloodingSigma returns the standard deviation of the noise each party adds
 // to its key-switch share. Every party adds the full amount, so the result
 // stays hidden even if only one party is honest.
-func (p Params) FloodingSigma() float64 {
+func (p Params) floodingSigma() float64 {
 	n := float64(p.bgv.N())
 	return math.Sqrt(24*n*math.Exp2(floodLogDecryptions)) *
 		math.Exp2(floodStatSecurity/2.0) * ciphertextNoiseBound()
@@ -52,13 +52,13 @@ func (p Params) FloodingSigma() float64 {
 // FloodingSigma achieves, inverting the sizing formula.
 func (p Params) floodingSecurityBits() float64 {
 	n := float64(p.bgv.N())
-	ratio := p.FloodingSigma() / (math.Sqrt(24*n*math.Exp2(floodLogDecryptions)) * ciphertextNoiseBound())
+	ratio := p.floodingSigma() / (math.Sqrt(24*n*math.Exp2(floodLogDecryptions)) * ciphertextNoiseBound())
 	return 2 * math.Log2(ratio)
 }
 
 // checkFlooding verifies that the flooding noise is both sound and decodable.
 func (p Params) checkFlooding() error {
-	sigma := p.FloodingSigma()
+	sigma := p.floodingSigma()
 	// Lattigo v5.0.2 reduces a sample x as q-x in uint64 arithmetic, so a
 	// sample at or above the smallest prime gets a wrong residue.
 	if tailCut*sigma >= float64(p.minModulus()) {
@@ -72,7 +72,7 @@ func (p Params) checkFlooding() error {
 	}
 	// Decryption is exact while T·(noise) < Q/2.
 	noise := ciphertextNoiseBound() + tailCut*sigma*math.Sqrt(MaxParties)
-	if math.Log2(float64(p.PlaintextModulus()))+math.Log2(noise) >= p.bgv.LogQ()-1 {
+	if math.Log2(float64(p.plaintextModulus()))+math.Log2(noise) >= p.bgv.LogQ()-1 {
 		return fmt.Errorf("plaintext modulus times noise 2^%.1f does not fit Q/2", math.Log2(noise))
 	}
 	return nil

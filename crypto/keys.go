@@ -90,26 +90,6 @@ func (p Params) NewReceiverKey() (*ReceiverKey, *PublicKey, error) {
 	return &ReceiverKey{params: p, sk: sk}, &PublicKey{params: p, pk: pk}, nil
 }
 
-// MarshalBinary encodes the key. The encoding is secret.
-func (r *ReceiverKey) MarshalBinary() ([]byte, error) {
-	if r == nil || r.sk == nil {
-		return nil, errors.New("crypto: marshal of nil ReceiverKey")
-	}
-	return r.params.marshalPolys(kindReceiverKey, r.sk.Value.Q), nil
-}
-
-// UnmarshalReceiverKey decodes a key produced by ReceiverKey.MarshalBinary.
-func (p Params) UnmarshalReceiverKey(b []byte) (*ReceiverKey, error) {
-	if err := p.checkHeader(b, kindReceiverKey, 1); err != nil {
-		return nil, err
-	}
-	sk := rlwe.NewSecretKey(p.bgv)
-	if err := p.unmarshalPolys(b, kindReceiverKey, sk.Value.Q); err != nil {
-		return nil, err
-	}
-	return &ReceiverKey{params: p, sk: sk}, nil
-}
-
 // Decrypt decrypts a ciphertext under the receiver's public key and
 // returns its Slots() values, centred in [-MaxAbsValue, MaxAbsValue].
 func (r *ReceiverKey) Decrypt(ct *Ciphertext) ([]int64, error) {
@@ -127,7 +107,7 @@ func (r *ReceiverKey) Decrypt(ct *Ciphertext) ([]int64, error) {
 	if err := p.encoder.ShallowCopy().Decode(pt, raw); err != nil {
 		return nil, fmt.Errorf("crypto: decode: %w", err)
 	}
-	t := p.PlaintextModulus()
+	t := p.plaintextModulus()
 	half := (t - 1) / 2
 	out := make([]int64, len(raw))
 	for i, v := range raw {

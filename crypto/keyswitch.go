@@ -30,7 +30,7 @@ func (p Params) NewKeySwitcher(sk *SecretShare) (*KeySwitcher, error) {
 	if err := p.checkID(sk.params.id, "secret share"); err != nil {
 		return nil, fmt.Errorf("crypto: new key switcher: %w", err)
 	}
-	sigma := p.FloodingSigma()
+	sigma := p.floodingSigma()
 	pcks, err := mhe.NewPublicKeySwitchProtocol(p.bgv, ring.DiscreteGaussian{Sigma: sigma, Bound: tailCut * sigma})
 	if err != nil {
 		return nil, fmt.Errorf("crypto: new key switcher: %w", err)
@@ -45,7 +45,7 @@ func (k *KeySwitcher) ShallowCopy() *KeySwitcher {
 }
 
 // Share returns the party's serialized share for switching ct to receiver,
-// smudged with Gaussian noise of deviation FloodingSigma().
+// smudged with Gaussian noise of deviation floodingSigma().
 func (k *KeySwitcher) Share(receiver *PublicKey, ct *Ciphertext) ([]byte, error) {
 	p := k.params
 	if err := p.checkPublicKey(receiver); err != nil {
@@ -68,10 +68,10 @@ func (p Params) CombineKeySwitch(ct *Ciphertext, shares [][]byte) (*Ciphertext, 
 		return nil, fmt.Errorf("crypto: combine key switch: %w", err)
 	}
 	if len(shares) == 0 {
-		return nil, fmt.Errorf("crypto: combine key switch: %w", ErrEmpty)
+		return nil, fmt.Errorf("crypto: combine key switch: %w", errEmpty)
 	}
 	if len(shares) > MaxParties {
-		return nil, fmt.Errorf("%w: %d shares exceed MaxParties (%d)", ErrOutOfRange, len(shares), MaxParties)
+		return nil, fmt.Errorf("%w: %d shares exceed MaxParties (%d)", errOutOfRange, len(shares), MaxParties)
 	}
 	// Accumulating into (ct0, 0) is mhe.PublicKeySwitchProtocol's
 	// AggregateShares followed by KeySwitch, done directly so that the

@@ -57,7 +57,7 @@ func NewParams(name string) (Params, error) {
 	case ParamsBGV14:
 		lit = heint.ParametersLiteral{LogN: 14, LogQ: []int{60, 60}, PlaintextModulus: plaintextModulus}
 	default:
-		return Params{}, fmt.Errorf("%w: %q", ErrUnknownParams, name)
+		return Params{}, fmt.Errorf("%w: %q", errUnknownParams, name)
 	}
 	bgv, err := heint.NewParametersFromLiteral(lit)
 	if err != nil {
@@ -67,8 +67,8 @@ func NewParams(name string) (Params, error) {
 	if p.Slots() != p.bgv.N() {
 		return Params{}, fmt.Errorf("crypto: %s: plaintext modulus gives %d slots, want %d", name, p.Slots(), p.bgv.N())
 	}
-	if p.SecurityBits() < minSecurityBits {
-		return Params{}, fmt.Errorf("crypto: %s: logQP %.1f is below %d-bit security", name, p.LogQP(), minSecurityBits)
+	if p.securityBits() < minSecurityBits {
+		return Params{}, fmt.Errorf("crypto: %s: logQP %.1f is below %d-bit security", name, p.logQP(), minSecurityBits)
 	}
 	if err := p.checkFlooding(); err != nil {
 		return Params{}, fmt.Errorf("crypto: %s: %w", name, err)
@@ -106,23 +106,23 @@ func (p Params) Name() string { return p.name }
 func (p Params) Slots() int { return p.bgv.MaxSlots() }
 
 // LogN returns the base-2 logarithm of the ring degree.
-func (p Params) LogN() int { return p.bgv.LogN() }
+func (p Params) logN() int { return p.bgv.LogN() }
 
 // LogQP returns the bit size of the full modulus, which sets the security level.
-func (p Params) LogQP() float64 { return p.bgv.LogQP() }
+func (p Params) logQP() float64 { return p.bgv.LogQP() }
 
 // PlaintextModulus returns T; slot arithmetic is modulo T.
-func (p Params) PlaintextModulus() uint64 { return p.bgv.PlaintextModulus() }
+func (p Params) plaintextModulus() uint64 { return p.bgv.PlaintextModulus() }
 
 // MaxAbsValue returns (T-1)/2. Values are encoded centred, so any v with
 // |v| <= MaxAbsValue, and any sum that stays within that bound, decodes exactly.
-func (p Params) MaxAbsValue() int64 { return int64((p.PlaintextModulus() - 1) / 2) }
+func (p Params) MaxAbsValue() int64 { return int64((p.plaintextModulus() - 1) / 2) }
 
 // SecurityBits returns 256, 192 or 128 according to the
 // HomomorphicEncryption.org standard table for a uniform ternary secret
 // and error width 3.2, or 0 if the set is below 128-bit security.
-func (p Params) SecurityBits() int {
-	return securityBits(p.LogN(), p.LogQP())
+func (p Params) securityBits() int {
+	return securityBits(p.logN(), p.logQP())
 }
 
 // securityBits looks up the largest logQP allowed at each level for ring

@@ -23,13 +23,13 @@ func TestParams(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := mustParams(t, tt.name)
-			if p.Name() != tt.name || p.LogN() != tt.logN {
-				t.Fatalf("Name, LogN = %q, %d; want %q, %d", p.Name(), p.LogN(), tt.name, tt.logN)
+			if p.Name() != tt.name || p.logN() != tt.logN {
+				t.Fatalf("Name, LogN = %q, %d; want %q, %d", p.Name(), p.logN(), tt.name, tt.logN)
 			}
 			if p.Slots() != 1<<tt.logN {
 				t.Errorf("Slots() = %d, want %d", p.Slots(), 1<<tt.logN)
 			}
-			T := p.PlaintextModulus()
+			T := p.plaintextModulus()
 			if !new(big.Int).SetUint64(T).ProbablyPrime(32) {
 				t.Errorf("T = %d is not prime", T)
 			}
@@ -42,11 +42,11 @@ func TestParams(t *testing.T) {
 			if p.MaxAbsValue() != int64((T-1)/2) {
 				t.Errorf("MaxAbsValue() = %d, want %d", p.MaxAbsValue(), (T-1)/2)
 			}
-			if got := p.SecurityBits(); got < 128 || got != tt.security {
-				t.Errorf("SecurityBits() = %d, want %d", got, tt.security)
+			if got := p.securityBits(); got < 128 || got != tt.security {
+				t.Errorf("securityBits() = %d, want %d", got, tt.security)
 			}
-			if lq := p.LogQP(); lq < 119 || lq > 120 {
-				t.Errorf("LogQP() = %.2f, want two ~60-bit primes", lq)
+			if lq := p.logQP(); lq < 119 || lq > 120 {
+				t.Errorf("logQP() = %.2f, want two ~60-bit primes", lq)
 			}
 			if len(p.bgv.Q()) != 2 || len(p.bgv.P()) != 0 {
 				t.Errorf("moduli Q=%v P=%v, want two Q primes and no P", p.bgv.Q(), p.bgv.P())
@@ -61,8 +61,8 @@ func TestParams(t *testing.T) {
 
 func TestUnknownParams(t *testing.T) {
 	for _, name := range []string{"", "bgv12", "BGV13", "ckks13"} {
-		if _, err := NewParams(name); !errors.Is(err, ErrUnknownParams) {
-			t.Errorf("NewParams(%q): got %v, want ErrUnknownParams", name, err)
+		if _, err := NewParams(name); !errors.Is(err, errUnknownParams) {
+			t.Errorf("NewParams(%q): got %v, want errUnknownParams", name, err)
 		}
 	}
 }
@@ -90,7 +90,7 @@ func TestFloodingConstraints(t *testing.T) {
 	for _, name := range shippedParams {
 		t.Run(name, func(t *testing.T) {
 			p := mustParams(t, name)
-			sigma := p.FloodingSigma()
+			sigma := p.floodingSigma()
 			if 6*sigma >= float64(p.minModulus()) {
 				t.Errorf("6σ = 2^%.1f reaches the smallest prime 2^%.1f", math.Log2(6*sigma), math.Log2(float64(p.minModulus())))
 			}
@@ -105,7 +105,7 @@ func TestFloodingConstraints(t *testing.T) {
 			if ls := math.Log2(sigma); ls < 47 || ls > 48 {
 				t.Errorf("log2 σ = %.2f, want within [47, 48]", ls)
 			}
-			margin := math.Log2(float64(p.PlaintextModulus())) +
+			margin := math.Log2(float64(p.plaintextModulus())) +
 				math.Log2(ciphertextNoiseBound()+6*sigma*math.Sqrt(MaxParties))
 			if margin >= p.bgv.LogQ()-1 {
 				t.Errorf("T·noise = 2^%.1f does not fit Q/2 = 2^%.1f", margin, p.bgv.LogQ()-1)
@@ -130,20 +130,20 @@ func TestFloodingNoiseApplied(t *testing.T) {
 	ringQ := p.bgv.RingQ()
 	pt := rlwe.NewDecryptor(p.bgv, rk.sk).DecryptNew(switched.ct)
 	ringQ.INTT(pt.Value, pt.Value)
-	ringQ.MulScalar(pt.Value, p.PlaintextModulus(), pt.Value)
+	ringQ.MulScalar(pt.Value, p.plaintextModulus(), pt.Value)
 	coeffs := make([]*big.Int, p.bgv.N())
 	for i := range coeffs {
 		coeffs[i] = new(big.Int)
 	}
 	ringQ.PolyToBigintCentered(pt.Value, 1, coeffs)
-	T := new(big.Float).SetUint64(p.PlaintextModulus())
+	T := new(big.Float).SetUint64(p.plaintextModulus())
 	var sumSq float64
 	for _, c := range coeffs {
 		e, _ := new(big.Float).Quo(new(big.Float).SetInt(c), T).Float64()
 		sumSq += e * e
 	}
 	got := math.Log2(math.Sqrt(sumSq / float64(len(coeffs))))
-	want := math.Log2(p.FloodingSigma() * math.Sqrt(parties))
+	want := math.Log2(p.floodingSigma() * math.Sqrt(parties))
 	if math.Abs(got-want) > 0.5 {
 		t.Fatalf("noise std 2^%.2f, want about 2^%.2f", got, want)
 	}

@@ -26,11 +26,11 @@ import (
 // Any t members, or the coordinator colluding with t members, can decrypt
 // everything under the collective key.
 
-// ErrThreshold reports an invalid threshold configuration: a threshold
+// errThreshold reports an invalid threshold configuration: a threshold
 // outside [1, members], a zero, duplicate, oversized or unknown Shamir
 // point, or an active set that is not exactly the threshold's size or does
 // not contain the caller.
-var ErrThreshold = errors.New("crypto: invalid threshold configuration")
+var errThreshold = errors.New("crypto: invalid threshold configuration")
 
 // Wire kinds of the threshold objects. They extend the kinds of wire.go;
 // TestThresholdKindsDistinct keeps the two lists apart.
@@ -58,7 +58,7 @@ type ThresholdShare struct {
 // the wire format, like SecretShare's, carries only the Q part of a key.
 func (p Params) checkThresholdParams() error {
 	if p.bgv.PCount() != 0 {
-		return fmt.Errorf("%w: %s has a special modulus P, which threshold shares do not carry", ErrThreshold, p.name)
+		return fmt.Errorf("%w: %s has a special modulus P, which threshold shares do not carry", errThreshold, p.name)
 	}
 	return nil
 }
@@ -68,20 +68,20 @@ func (p Params) checkThresholdParams() error {
 // distinct modulo every prime), and pairwise distinct.
 func (p Params) checkPoints(what string, points []ShamirPoint) error {
 	if len(points) == 0 {
-		return fmt.Errorf("%w: no %s points", ErrThreshold, what)
+		return fmt.Errorf("%w: no %s points", errThreshold, what)
 	}
 	if len(points) > MaxParties {
-		return fmt.Errorf("%w: %d %s points exceed MaxParties (%d)", ErrThreshold, len(points), what, MaxParties)
+		return fmt.Errorf("%w: %d %s points exceed MaxParties (%d)", errThreshold, len(points), what, MaxParties)
 	}
 	seen := make(map[ShamirPoint]bool, len(points))
 	for i, pt := range points {
 		switch {
 		case pt == 0:
-			return fmt.Errorf("%w: %s point %d is zero", ErrThreshold, what, i)
+			return fmt.Errorf("%w: %s point %d is zero", errThreshold, what, i)
 		case uint64(pt) >= p.minModulus():
-			return fmt.Errorf("%w: %s point %d (%d) is not below the smallest modulus", ErrThreshold, what, i, pt)
+			return fmt.Errorf("%w: %s point %d (%d) is not below the smallest modulus", errThreshold, what, i, pt)
 		case seen[pt]:
-			return fmt.Errorf("%w: %s point %d (%d) is a duplicate", ErrThreshold, what, i, pt)
+			return fmt.Errorf("%w: %s point %d (%d) is a duplicate", errThreshold, what, i, pt)
 		}
 		seen[pt] = true
 	}
@@ -109,7 +109,7 @@ func (p Params) ShamirShares(sk *SecretShare, threshold int, recipients []Shamir
 		return nil, fmt.Errorf("crypto: Shamir shares: %w", err)
 	}
 	if threshold < 1 || threshold > len(recipients) {
-		return nil, fmt.Errorf("crypto: Shamir shares: %w: threshold %d is not in [1, %d]", ErrThreshold, threshold, len(recipients))
+		return nil, fmt.Errorf("crypto: Shamir shares: %w: threshold %d is not in [1, %d]", errThreshold, threshold, len(recipients))
 	}
 	thr := mhe.NewThresholdizer(p.bgv)
 	poly, err := thr.GenShamirPolynomial(threshold, sk.sk)
@@ -144,10 +144,10 @@ func (p Params) AggregateShamirShares(shares [][]byte) (*ThresholdShare, error) 
 		return nil, fmt.Errorf("crypto: aggregate Shamir shares: %w", err)
 	}
 	if len(shares) == 0 {
-		return nil, fmt.Errorf("crypto: aggregate Shamir shares: %w", ErrEmpty)
+		return nil, fmt.Errorf("crypto: aggregate Shamir shares: %w", errEmpty)
 	}
 	if len(shares) > MaxParties {
-		return nil, fmt.Errorf("crypto: aggregate Shamir shares: %w: %d shares exceed MaxParties (%d)", ErrOutOfRange, len(shares), MaxParties)
+		return nil, fmt.Errorf("crypto: aggregate Shamir shares: %w: %d shares exceed MaxParties (%d)", errOutOfRange, len(shares), MaxParties)
 	}
 	// Two members never produce the same share except with negligible
 	// probability, so an exact repeat is a replay by whoever relayed it.
@@ -220,10 +220,10 @@ func (p Params) ActiveSecretShare(tsk *ThresholdShare, own ShamirPoint, all []Sh
 		return nil, fmt.Errorf("crypto: active secret share: %w", err)
 	}
 	if threshold < 1 || threshold > len(all) {
-		return nil, fmt.Errorf("crypto: active secret share: %w: threshold %d is not in [1, %d]", ErrThreshold, threshold, len(all))
+		return nil, fmt.Errorf("crypto: active secret share: %w: threshold %d is not in [1, %d]", errThreshold, threshold, len(all))
 	}
 	if len(active) != threshold {
-		return nil, fmt.Errorf("crypto: active secret share: %w: %d active members, threshold is %d", ErrThreshold, len(active), threshold)
+		return nil, fmt.Errorf("crypto: active secret share: %w: %d active members, threshold is %d", errThreshold, len(active), threshold)
 	}
 	if err := p.checkPoints("active", active); err != nil {
 		return nil, fmt.Errorf("crypto: active secret share: %w", err)
@@ -235,12 +235,12 @@ func (p Params) ActiveSecretShare(tsk *ThresholdShare, own ShamirPoint, all []Sh
 	isActive := false
 	for i, pt := range active {
 		if !members[pt] {
-			return nil, fmt.Errorf("crypto: active secret share: %w: active point %d (%d) is not a member", ErrThreshold, i, pt)
+			return nil, fmt.Errorf("crypto: active secret share: %w: active point %d (%d) is not a member", errThreshold, i, pt)
 		}
 		isActive = isActive || pt == own
 	}
 	if !isActive {
-		return nil, fmt.Errorf("crypto: active secret share: %w: own point %d is not in the active set", ErrThreshold, own)
+		return nil, fmt.Errorf("crypto: active secret share: %w: own point %d is not in the active set", errThreshold, own)
 	}
 	points := make([]mhe.ShamirPublicPoint, len(all))
 	for i, pt := range all {

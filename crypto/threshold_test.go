@@ -234,8 +234,8 @@ func TestThresholdInsufficientOrWrongShares(t *testing.T) {
 			garbage("t-1 derived shares, key switch", switchWith(t, p, sks[1:], rk, rpk, fresh()))
 
 			// t−1 members cannot form an active set at all.
-			if _, err := p.ActiveSecretShare(tf.tsks[members[0]], active[0], tf.points, active[:tt.t-1], tt.t); !errors.Is(err, ErrThreshold) {
-				t.Errorf("ActiveSecretShare with t-1 active members: %v, want ErrThreshold", err)
+			if _, err := p.ActiveSecretShare(tf.tsks[members[0]], active[0], tf.points, active[:tt.t-1], tt.t); !errors.Is(err, errThreshold) {
+				t.Errorf("ActiveSecretShare with t-1 active members: %v, want errThreshold", err)
 			}
 
 			// The raw additive shares of the t active members.
@@ -301,14 +301,14 @@ func TestShamirSharesRejects(t *testing.T) {
 		points    []ShamirPoint
 		want      error
 	}{
-		{"threshold 0", sk, 0, pts, ErrThreshold},
-		{"threshold negative", sk, -1, pts, ErrThreshold},
-		{"threshold above members", sk, 4, pts, ErrThreshold},
-		{"no recipients", sk, 1, nil, ErrThreshold},
-		{"zero point", sk, 2, []ShamirPoint{1, 0, 3}, ErrThreshold},
-		{"duplicate point", sk, 2, []ShamirPoint{1, 2, 1}, ErrThreshold},
-		{"point not below the modulus", sk, 2, []ShamirPoint{1, ShamirPoint(p.minModulus())}, ErrThreshold},
-		{"too many recipients", sk, 2, tooMany, ErrThreshold},
+		{"threshold 0", sk, 0, pts, errThreshold},
+		{"threshold negative", sk, -1, pts, errThreshold},
+		{"threshold above members", sk, 4, pts, errThreshold},
+		{"no recipients", sk, 1, nil, errThreshold},
+		{"zero point", sk, 2, []ShamirPoint{1, 0, 3}, errThreshold},
+		{"duplicate point", sk, 2, []ShamirPoint{1, 2, 1}, errThreshold},
+		{"point not below the modulus", sk, 2, []ShamirPoint{1, ShamirPoint(p.minModulus())}, errThreshold},
+		{"too many recipients", sk, 2, tooMany, errThreshold},
 		{"other parameters", sk14, 2, pts, ErrParamsMismatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -345,14 +345,14 @@ func TestAggregateShamirSharesRejects(t *testing.T) {
 		shares [][]byte
 		want   error
 	}{
-		{"none", nil, ErrEmpty},
+		{"none", nil, errEmpty},
 		{"truncated", [][]byte{sh[0][:len(sh[0])-1]}, ErrMalformed},
 		{"trailing byte", [][]byte{append(bytes.Clone(sh[0]), 0)}, ErrMalformed},
 		{"secret share instead", [][]byte{mustMarshal(t, sk)}, ErrMalformed},
 		{"coefficient not below the modulus", [][]byte{sh[1], tooLarge}, ErrMalformed},
 		{"replayed share", [][]byte{sh[0], sh[1], sh[0]}, ErrMalformed},
 		{"other parameters", [][]byte{sh14[0]}, ErrParamsMismatch},
-		{"too many", slices.Repeat([][]byte{sh[0]}, MaxParties+1), ErrOutOfRange},
+		{"too many", slices.Repeat([][]byte{sh[0]}, MaxParties+1), errOutOfRange},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := p.AggregateShamirShares(tc.shares); !errors.Is(err, tc.want) {
@@ -438,17 +438,17 @@ func TestActiveSecretShareRejects(t *testing.T) {
 		threshold int
 		want      error
 	}{
-		{"own not active", tsk, 1, all, []ShamirPoint{2, 3, 4}, 3, ErrThreshold},
-		{"too few active", tsk, 1, all, []ShamirPoint{1, 2}, 3, ErrThreshold},
-		{"too many active", tsk, 1, all, []ShamirPoint{1, 2, 3, 4}, 3, ErrThreshold},
-		{"unknown active point", tsk, 1, all, []ShamirPoint{1, 2, 9}, 3, ErrThreshold},
-		{"duplicate active point", tsk, 1, all, []ShamirPoint{1, 2, 2}, 3, ErrThreshold},
-		{"zero active point", tsk, 1, all, []ShamirPoint{1, 2, 0}, 3, ErrThreshold},
-		{"zero member point", tsk, 1, []ShamirPoint{1, 2, 3, 0}, []ShamirPoint{1, 2, 3}, 3, ErrThreshold},
-		{"duplicate member point", tsk, 1, []ShamirPoint{1, 2, 3, 3}, []ShamirPoint{1, 2, 3}, 3, ErrThreshold},
-		{"no members", tsk, 1, nil, []ShamirPoint{1, 2, 3}, 3, ErrThreshold},
-		{"threshold 0", tsk, 1, all, nil, 0, ErrThreshold},
-		{"threshold above members", tsk, 1, all, []ShamirPoint{1, 2, 3, 4, 5}, 5, ErrThreshold},
+		{"own not active", tsk, 1, all, []ShamirPoint{2, 3, 4}, 3, errThreshold},
+		{"too few active", tsk, 1, all, []ShamirPoint{1, 2}, 3, errThreshold},
+		{"too many active", tsk, 1, all, []ShamirPoint{1, 2, 3, 4}, 3, errThreshold},
+		{"unknown active point", tsk, 1, all, []ShamirPoint{1, 2, 9}, 3, errThreshold},
+		{"duplicate active point", tsk, 1, all, []ShamirPoint{1, 2, 2}, 3, errThreshold},
+		{"zero active point", tsk, 1, all, []ShamirPoint{1, 2, 0}, 3, errThreshold},
+		{"zero member point", tsk, 1, []ShamirPoint{1, 2, 3, 0}, []ShamirPoint{1, 2, 3}, 3, errThreshold},
+		{"duplicate member point", tsk, 1, []ShamirPoint{1, 2, 3, 3}, []ShamirPoint{1, 2, 3}, 3, errThreshold},
+		{"no members", tsk, 1, nil, []ShamirPoint{1, 2, 3}, 3, errThreshold},
+		{"threshold 0", tsk, 1, all, nil, 0, errThreshold},
+		{"threshold above members", tsk, 1, all, []ShamirPoint{1, 2, 3, 4, 5}, 5, errThreshold},
 		{"other parameters", tsk14, 1, all, []ShamirPoint{1, 2, 3}, 3, ErrParamsMismatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

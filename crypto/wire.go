@@ -36,7 +36,7 @@ const (
 	kindCiphertext kind = iota + 1
 	kindPublicKey
 	kindSecretShare
-	kindReceiverKey
+	kindReceiverKey // no longer encoded; kept so the kinds after it keep their tags
 	kindCKGShare
 	kindKeySwitchShare
 	kindDecryptionShare
@@ -73,7 +73,7 @@ func (p Params) marshalPolys(k kind, polys ...ring.Poly) []byte {
 	copy(b, wireMagic)
 	b[4] = wireVersion
 	b[5] = byte(k)
-	b[6] = byte(p.LogN())
+	b[6] = byte(p.logN())
 	b[7] = byte(len(polys))
 	b[8] = byte(levels)
 	copy(b[9:wireHeaderSize], p.id[:])
@@ -105,8 +105,8 @@ func (p Params) checkHeader(b []byte, k kind, polys int) error {
 	if got := kind(b[5]); got != k {
 		return fmt.Errorf("%w: got a %s, want a %s", ErrMalformed, got, k)
 	}
-	if int(b[6]) != p.LogN() {
-		return fmt.Errorf("%w: %s has ring degree 2^%d, %s uses 2^%d", ErrParamsMismatch, k, b[6], p.name, p.LogN())
+	if int(b[6]) != p.logN() {
+		return fmt.Errorf("%w: %s has ring degree 2^%d, %s uses 2^%d", ErrParamsMismatch, k, b[6], p.name, p.logN())
 	}
 	if paramsID(b[9:wireHeaderSize]) != p.id {
 		return fmt.Errorf("%w: %s was made under other parameters than %s", ErrParamsMismatch, k, p.name)

@@ -36,13 +36,10 @@ func TestRoundTrip(t *testing.T) {
 	pk := roundTrip("public key", mustMarshal(t, f.pk), func(b []byte) (interface{ MarshalBinary() ([]byte, error) }, error) {
 		return p.UnmarshalPublicKey(b)
 	}).(*PublicKey)
-	rk0, rpk0, err := p.NewReceiverKey()
+	rk, rpk0, err := p.NewReceiverKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	rk := roundTrip("receiver key", mustMarshal(t, rk0), func(b []byte) (interface{ MarshalBinary() ([]byte, error) }, error) {
-		return p.UnmarshalReceiverKey(b)
-	}).(*ReceiverKey)
 	rpk := roundTrip("receiver public key", mustMarshal(t, rpk0), func(b []byte) (interface{ MarshalBinary() ([]byte, error) }, error) {
 		return p.UnmarshalPublicKey(b)
 	}).(*PublicKey)
@@ -136,8 +133,8 @@ func TestCKGMismatchedCRS(t *testing.T) {
 			t.Errorf("CKGShare with %d-byte CRS: got %v, want ErrMalformed", len(crs), err)
 		}
 	}
-	if _, err := p.CombineCKG(f.crs, nil); !errors.Is(err, ErrEmpty) {
-		t.Errorf("CombineCKG with no shares: got %v, want ErrEmpty", err)
+	if _, err := p.CombineCKG(f.crs, nil); !errors.Is(err, errEmpty) {
+		t.Errorf("CombineCKG with no shares: got %v, want errEmpty", err)
 	}
 }
 
@@ -148,7 +145,7 @@ func validEncodings(t *testing.T, f *federation) (encodings, *Ciphertext) {
 	t.Helper()
 	p := f.p
 	ct := f.mustEncrypt(t, []int64{1, 2, 3})[0]
-	rk, rpk, err := p.NewReceiverKey()
+	_, rpk, err := p.NewReceiverKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +165,6 @@ func validEncodings(t *testing.T, f *federation) (encodings, *Ciphertext) {
 		kindCiphertext:     mustMarshal(t, ct),
 		kindPublicKey:      mustMarshal(t, f.pk),
 		kindSecretShare:    mustMarshal(t, f.shares[0]),
-		kindReceiverKey:    mustMarshal(t, rk),
 		kindCKGShare:       ckg,
 		kindKeySwitchShare: ksShare,
 	}, ct
@@ -185,7 +181,6 @@ func TestUnmarshalRejects(t *testing.T) {
 		kindCiphertext:  func(b []byte) error { _, err := p.UnmarshalCiphertext(b); return err },
 		kindPublicKey:   func(b []byte) error { _, err := p.UnmarshalPublicKey(b); return err },
 		kindSecretShare: func(b []byte) error { _, err := p.UnmarshalSecretShare(b); return err },
-		kindReceiverKey: func(b []byte) error { _, err := p.UnmarshalReceiverKey(b); return err },
 		kindCKGShare: func(b []byte) error {
 			_, err := p.CombineCKG(f13.crs, [][]byte{valid[kindCKGShare], b})
 			return err
@@ -261,8 +256,8 @@ func TestUnmarshalRejects(t *testing.T) {
 func TestCombineKeySwitchRejects(t *testing.T) {
 	f := newFederation(t, ParamsBGV13, 1)
 	ct := f.mustEncrypt(t, []int64{1})[0]
-	if _, err := f.p.CombineKeySwitch(ct, nil); !errors.Is(err, ErrEmpty) {
-		t.Fatalf("no shares: got %v, want ErrEmpty", err)
+	if _, err := f.p.CombineKeySwitch(ct, nil); !errors.Is(err, errEmpty) {
+		t.Fatalf("no shares: got %v, want errEmpty", err)
 	}
 	g := newFederation(t, ParamsBGV14, 1)
 	other := g.mustEncrypt(t, []int64{1})[0]
