@@ -10,7 +10,7 @@ race:
 # Short fuzzing runs of every decoder.
 fuzz:
 	go test -run '^$$' -fuzz FuzzUnmarshalCiphertext -fuzztime 30s -fuzzminimizetime 0 ./crypto/
-	go test -run '^$$' -fuzz FuzzReadCSV -fuzztime 30s ./node/dataset/
+	go test -run '^$$' -fuzz FuzzReadCSV -fuzztime 30s ./dataset/
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./query/
 	go test -run '^$$' -fuzz FuzzParseIdentity -fuzztime 30s ./pki/
 	go test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./audit/

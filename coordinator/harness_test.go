@@ -16,11 +16,11 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/fedscore/fedscore/coordinator"
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/internal/sandbox"
 	"github.com/fedscore/fedscore/internal/wire"
 	"github.com/fedscore/fedscore/keystore"
 	"github.com/fedscore/fedscore/node"
-	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/pki"
 	"github.com/fedscore/fedscore/policy"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/keystore"
 	"github.com/fedscore/fedscore/node"
-	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/pki"
 	"github.com/fedscore/fedscore/policy"

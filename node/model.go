@@ -3,8 +3,8 @@ package node
 import (
 	"fmt"
 
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/node/aggregate"
-	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/policy"
 	"github.com/fedscore/fedscore/query"

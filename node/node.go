@@ -18,9 +18,9 @@ import (
 
 	"github.com/fedscore/fedscore/audit"
 	"github.com/fedscore/fedscore/crypto"
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/internal/wire"
 	"github.com/fedscore/fedscore/keystore"
-	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/pki"
 	"github.com/fedscore/fedscore/policy"

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/node/aggregate"
-	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/policy"
 	"github.com/fedscore/fedscore/query"

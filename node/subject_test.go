@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/policy"
 	"github.com/fedscore/fedscore/query"
 )

@@ -127,7 +127,7 @@ func metricName(m Metric) string {
 }
 
 // formatNumber writes a bin edge as partners' data files write numbers
-// (as node/dataset does): exactly, and without an exponent for whole numbers
+// (as package dataset does): exactly, and without an exponent for whole numbers
 // of moderate size, so that labels read like the data.
 func formatNumber(v float64) string {
 	if v == math.Trunc(v) && math.Abs(v) < 1e15 {

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/dataset"
 )
 
 // benchModel has ten features over benchTable: seven standardized, one

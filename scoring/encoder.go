@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/dataset"
 )
 
 // status says why a value cannot be encoded.

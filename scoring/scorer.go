@@ -9,7 +9,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/dataset"
 )
 
 // maxFirstInvalid bounds Scores.FirstInvalid.

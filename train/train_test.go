@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/internal/sandbox"
 	"github.com/fedscore/fedscore/internal/shareddata"
-	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/query"
 	"github.com/fedscore/fedscore/scoring"
 	"github.com/fedscore/fedscore/scoring/fit"

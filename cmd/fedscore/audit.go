@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/fedscore/fedscore/audit"
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/node"
-	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/pki"
 )
 

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/internal/shareddata"
-	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/scoring"
 	"github.com/fedscore/fedscore/scoring/fit"
 )

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/internal/sandbox"
-	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/query"
 )
 

@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/node/aggregate"
-	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/policy"
 	"github.com/fedscore/fedscore/privacy/release"

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/fedscore/fedscore/crypto"
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/internal/sandbox"
 	"github.com/fedscore/fedscore/node/aggregate"
-	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/pki"
 	"github.com/fedscore/fedscore/policy"

@@ -26,10 +26,10 @@ import (
 	"time"
 
 	"github.com/fedscore/fedscore/coordinator"
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/keystore"
 	"github.com/fedscore/fedscore/node"
 	"github.com/fedscore/fedscore/node/aggregate"
-	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/pki"
 	"github.com/fedscore/fedscore/policy"

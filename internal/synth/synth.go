@@ -30,7 +30,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/dataset"
 )
 
 // DefaultMinorShare is the share of customers aged 10–17 when

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/dataset"
 )
 
 func generate(t *testing.T, cfg Config) *dataset.Table {

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/query"
 )
 

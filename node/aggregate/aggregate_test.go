@@ -10,7 +10,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/dataset"
 )
 
 var regions = []string{"north", "east", "south", "southwest", "northwest", "northeast"}

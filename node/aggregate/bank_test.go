@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/internal/shareddata"
-	"github.com/fedscore/fedscore/node/dataset"
 )
 
 // sharedData returns the path of a file in the shared data directory.

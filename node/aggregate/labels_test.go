@@ -3,7 +3,7 @@ package aggregate
 import (
 	"testing"
 
-	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/query"
 )
 

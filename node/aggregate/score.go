@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/query"
 	"github.com/fedscore/fedscore/scoring"
 )

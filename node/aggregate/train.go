@@ -3,7 +3,7 @@ package aggregate
 import (
 	"fmt"
 
-	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/query"
 	"github.com/fedscore/fedscore/scoring"
 	"github.com/fedscore/fedscore/scoring/fit"

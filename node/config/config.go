@@ -21,10 +21,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/keystore"
 	"github.com/fedscore/fedscore/keystore/vault"
 	"github.com/fedscore/fedscore/node"
-	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/pki"
 	"github.com/fedscore/fedscore/policy"

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/policy"
 )
 

@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/internal/shareddata"
-	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/policy"
 	"github.com/fedscore/fedscore/query"
 )

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/internal/synth"
-	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/policy"
 	"github.com/fedscore/fedscore/query"
 )

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/scoring"
 	"github.com/fedscore/fedscore/scoring/fit"
 )

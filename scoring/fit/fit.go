@@ -5,7 +5,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/fedscore/fedscore/node/dataset"
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/scoring"
 )
 

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/internal/shareddata"
-	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/scoring"
 )
 

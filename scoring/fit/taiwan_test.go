@@ -6,8 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/internal/shareddata"
-	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/scoring"
 )
 
