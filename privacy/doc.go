@@ -87,4 +87,8 @@
 // each histogram) compose sequentially; SplitEpsilon divides a query's ε
 // among them. Ledger tracks spent ε per purpose and segment family per UTC
 // day.
+//
+// What else protects individuals in a released result, the suppression of
+// small cells that every node's release gate decides, is package
+// privacy/release.
 package privacy
