@@ -91,6 +91,14 @@ func (b *Builder) AddBool(name string, values, missing []bool) {
 	b.add(&Column{Name: name, Kind: KindBool, Bools: values, Missing: missing})
 }
 
+// AddColumns adds columns of a built table, such as t.Columns() to extend
+// t with more. The tables share them; neither may modify them.
+func (b *Builder) AddColumns(cols ...*Column) {
+	for _, c := range cols {
+		b.add(c)
+	}
+}
+
 // Build returns the table, or the first error met while adding columns.
 func (b *Builder) Build() (*Table, error) {
 	if b.err != nil {

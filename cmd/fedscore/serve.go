@@ -108,7 +108,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&v.TransitKey, "vault-transit-key", "", "Vault transit `key` wrapping the share (default fedscore-<node>-kek)")
 	fs.StringVar(&v.SigningKey, "vault-signing-key", "", "with --keystore vault: the Vault transit `key` (ecdsa-p256) the node signs and does TLS with; --cert must certify it and --key is not read")
 	fs.StringVar(&o.Policy.BundleFile, "bundle", "", "the signed policy bundle `file` (.tar.gz); it is re-read when it changes")
-	fs.StringVar(&o.Policy.KeyFile, "bundle-key", "", "the bundle signer's public key `file` (PEM)")
+	bundleKey := fs.String("bundle-key", "", "the bundle signer's public key `file` (PEM)")
 	fs.StringVar(&o.Policy.KeyID, "bundle-key-id", "regulator", "the key `id` the bundle must be signed under")
 	fs.DurationVar(&o.Policy.Watch, "bundle-watch", 10*time.Second, "how often to check the bundle file for a new signed version")
 	var modelFiles partnerFlags
@@ -129,11 +129,15 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errors.New("--key is required (or --vault-signing-key)")
 	case (o.Records.File == "") == (o.Records.PostgresDSN == ""):
 		return errors.New("give either --data or --pg-dsn")
-	case o.Policy.BundleFile == "" || o.Policy.KeyFile == "":
+	case o.Policy.BundleFile == "" || *bundleKey == "":
 		return errors.New("--bundle and --bundle-key are required: a node runs only a signed policy bundle")
 	}
 	if *custody == "vault" {
 		o.Keys.Vault = &v
+	}
+	var err error
+	if o.Policy.Key, err = readPublicKey(*bundleKey); err != nil {
+		return fmt.Errorf("--bundle-key: %w", err)
 	}
 	o.CertFile, o.KeyFile, o.CAFile = *tf.cert, *tf.key, *tf.ca
 	o.Coordinator, o.CoordinatorID = *cf.addr, *cf.id

@@ -25,16 +25,7 @@ func WithScores(t *dataset.Table, m *scoring.Model) (scored *dataset.Table, unsc
 		return nil, 0, fmt.Errorf("model %s: %w", m.Name, err)
 	}
 	b := dataset.NewBuilder()
-	for _, c := range t.Columns() {
-		switch c.Kind {
-		case dataset.KindNumber:
-			b.AddNumber(c.Name, c.Numbers)
-		case dataset.KindCategory:
-			b.AddCategoryCodes(c.Name, c.Dict, c.Codes)
-		case dataset.KindBool:
-			b.AddBool(c.Name, c.Bools, c.Missing)
-		}
-	}
+	b.AddColumns(t.Columns()...)
 	// Invalid records have NaN outputs, which the dataset reads as missing.
 	b.AddNumber(query.ScoreColumn, sc.Score)
 	b.AddNumber(query.PropensityColumn, sc.Probability)

@@ -17,16 +17,7 @@ import (
 func TestTrainMatchesModel(t *testing.T) {
 	tab := randomTable(t, 2000, 11)
 	b := dataset.NewBuilder()
-	for _, c := range tab.Columns() {
-		switch c.Kind {
-		case dataset.KindNumber:
-			b.AddNumber(c.Name, c.Numbers)
-		case dataset.KindCategory:
-			b.AddCategoryCodes(c.Name, c.Dict, c.Codes)
-		case dataset.KindBool:
-			b.AddBool(c.Name, c.Bools, c.Missing)
-		}
-	}
+	b.AddColumns(tab.Columns()...)
 	label := make([]bool, tab.Rows())
 	for i := range label {
 		label[i] = i%3 == 0

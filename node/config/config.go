@@ -80,12 +80,14 @@ type Records struct {
 	Mapping                    string
 }
 
-// Policy locates the signed policy bundle, the public key file it must be
-// signed with (PEM) under KeyID, and how often the bundle file is checked
-// for a new signed version.
+// Policy locates the signed policy bundle and says which key must have
+// signed it, under which key ID, and how often the bundle file is checked
+// for a new signed version. Scoring models must be signed by the same key.
 type Policy struct {
-	BundleFile, KeyFile, KeyID string
-	Watch                      time.Duration
+	BundleFile string
+	Key        *ecdsa.PublicKey
+	KeyID      string
+	Watch      time.Duration
 }
 
 // A Deployment is an opened node and what it holds open.
@@ -243,11 +245,7 @@ func (d *Deployment) openRecords(ctx context.Context, r Records) (*dataset.Table
 // that reloads it when a new signed version replaces the file. It returns
 // the trusted verification keys.
 func (d *Deployment) openPolicy(ctx context.Context, p Policy, logger *slog.Logger) ([]policy.VerificationKey, error) {
-	pub, err := readPublicKey(p.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("bundle key: %w", err)
-	}
-	trusted := []policy.VerificationKey{{ID: p.KeyID, Key: pub}}
+	trusted := []policy.VerificationKey{{ID: p.KeyID, Key: p.Key}}
 	bundle, err := policy.LoadSignedBundle(p.BundleFile, trusted...)
 	if err != nil {
 		return nil, err
@@ -259,18 +257,6 @@ func (d *Deployment) openPolicy(ctx context.Context, p Policy, logger *slog.Logg
 		return nil, err
 	}
 	return trusted, nil
-}
-
-func readPublicKey(path string) (*ecdsa.PublicKey, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	pub, err := policy.ParsePublicKeyPEM(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return pub, nil
 }
 
 // verifyModels reads the signed scoring models, which the policy's keys

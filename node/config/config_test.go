@@ -54,14 +54,7 @@ func deployment(t *testing.T) Options {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := policy.MarshalPublicKeyPEM(&key.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := os.WriteFile(p("bundle.tar.gz"), signed, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p("regulator.pem"), pub, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return Options{
@@ -69,7 +62,7 @@ func deployment(t *testing.T) Options {
 		Coordinator: "127.0.0.1:1", StateDir: p("state"),
 		Keys:    Custody{PassphraseFile: p("pass")},
 		Records: Records{File: p("records.csv")},
-		Policy:  Policy{BundleFile: p("bundle.tar.gz"), KeyFile: p("regulator.pem"), KeyID: "regulator", Watch: time.Second},
+		Policy:  Policy{BundleFile: p("bundle.tar.gz"), Key: &key.PublicKey, KeyID: "regulator", Watch: time.Second},
 	}
 }
 
