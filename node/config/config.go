@@ -122,7 +122,7 @@ func Open(ctx context.Context, o Options) (_ *Deployment, err error) {
 	}
 	cid, err := pki.CoordinatorIdentity(cred, o.CoordinatorID)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("coordinator identity: %w", err)
 	}
 	table, src, err := d.openRecords(ctx, o.Records)
 	if err != nil {
