@@ -20,10 +20,11 @@ const (
 
 // Diff lists what differs between two bundles.
 type Diff struct {
-	From, To string // revisions
-	Rules    []RuleChange
-	Settings []SettingChange
-	Files    []FileChange
+	From     string          `json:"from"` // revisions
+	To       string          `json:"to"`
+	Rules    []RuleChange    `json:"rules"`
+	Settings []SettingChange `json:"settings"`
+	Files    []FileChange    `json:"files"`
 }
 
 // RuleChange is a rule added, removed or changed (its article, title or
