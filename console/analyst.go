@@ -1,11 +1,13 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -88,8 +90,8 @@ func (s *Server) check(req specRequest) checked {
 		return checked{Problems: []problem{{Message: err.Error(), Kind: "invalid"}}, invalid: true}
 	}
 	c := checked{spec: spec, Problems: []problem{}}
-	if y, err := yaml.Marshal(spec); err == nil {
-		c.YAML = string(y)
+	if y, err := specYAML(spec); err == nil {
+		c.YAML = y
 	}
 	if canon, err := spec.Canonical(); err == nil {
 		c.Spec = jsonRaw(canon)
@@ -186,6 +188,32 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) *job {
 func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 	if j := s.job(w, r); j != nil {
 		writeJSON(w, http.StatusOK, j.view())
+	}
+}
+
+// specYAML renders a spec as compact YAML: lists of numbers or names on
+// one line, as people write them.
+func specYAML(s *query.Spec) (string, error) {
+	var n yaml.Node
+	if err := n.Encode(s); err != nil {
+		return "", err
+	}
+	flowLists(&n)
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&n); err != nil {
+		return "", err
+	}
+	return b.String(), enc.Close()
+}
+
+func flowLists(n *yaml.Node) {
+	if n.Kind == yaml.SequenceNode && !slices.ContainsFunc(n.Content, func(c *yaml.Node) bool { return c.Kind != yaml.ScalarNode }) {
+		n.Style = yaml.FlowStyle
+	}
+	for _, c := range n.Content {
+		flowLists(c)
 	}
 }
 

@@ -7,8 +7,6 @@ import (
 	"os"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/fedscore/fedscore/catalog"
 	"github.com/fedscore/fedscore/console"
 	"github.com/fedscore/fedscore/internal/pki"
@@ -93,27 +91,7 @@ func serveConsole(ctx context.Context, cfg console.Config, stdout io.Writer) err
 	return srv.Serve(ctx, lis)
 }
 
-// sandboxConsole serves the console against a running sandbox federation:
-// its querier, its signed bundle and key, its nodes' state and records,
-// and the plaintext check.
+// sandboxConsole serves the console against a running sandbox federation.
 func sandboxConsole(ctx context.Context, fed *sandbox.Federation, listen string, spec *query.Spec, stdout io.Writer) error {
-	path, key := fed.PolicyBundle()
-	cfg := console.Config{
-		Listen: listen, Querier: fed.Querier(), Status: fed.Querier().Status,
-		BundlePath: path, BundleKeys: []policy.VerificationKey{key},
-		Schema: sandbox.Schema(fed.Partners()), AuditRoots: fed.CA().Pool(),
-		Expected: func(ctx context.Context, spec *query.Spec) (*query.Result, error) {
-			if spec.Epsilon > 0 {
-				return nil, nil // a noisy answer differs from the exact one by design
-			}
-			return fed.Expected(ctx, spec)
-		},
-	}
-	for _, p := range fed.Partners() {
-		cfg.Nodes = append(cfg.Nodes, console.Node{Name: p.Name, StateDir: fed.NodeStateDir(p.Name), Data: p.Data})
-	}
-	if b, err := yaml.Marshal(spec); err == nil {
-		cfg.DefaultSpec = b
-	}
-	return serveConsole(ctx, cfg, stdout)
+	return serveConsole(ctx, fed.ConsoleConfig(listen, spec), stdout)
 }

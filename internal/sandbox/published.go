@@ -1,9 +1,14 @@
 package sandbox
 
 import (
+	"context"
 	"path/filepath"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/fedscore/fedscore/catalog"
+	"github.com/fedscore/fedscore/console"
+	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/node/dataset"
 	"github.com/fedscore/fedscore/policy"
 )
@@ -54,4 +59,32 @@ func Schema(partners []Partner) *catalog.Schema {
 		tables[i] = p.Data
 	}
 	return catalog.SchemaFromTables("fedscore sandbox (synthetic partner data)", tables, schemaHints)
+}
+
+// ConsoleConfig configures a web console for the federation: its querier,
+// its signed bundle and key, its nodes' state and records, its published
+// schema, and the plaintext check of exact answers. The query builder
+// starts from spec.
+func (f *Federation) ConsoleConfig(listen string, spec *query.Spec) console.Config {
+	path, key := f.PolicyBundle()
+	cfg := console.Config{
+		Listen: listen, Querier: f.client, Status: f.client.Status,
+		BundlePath: path, BundleKeys: []policy.VerificationKey{key},
+		Schema: Schema(f.cfg.Partners), AuditRoots: f.ca.Pool(),
+		Expected: func(ctx context.Context, spec *query.Spec) (*query.Result, error) {
+			if spec.Epsilon > 0 {
+				return nil, nil // a noisy answer differs from the exact one by design
+			}
+			return f.Expected(ctx, spec)
+		},
+	}
+	for _, p := range f.cfg.Partners {
+		cfg.Nodes = append(cfg.Nodes, console.Node{Name: p.Name, StateDir: f.NodeStateDir(p.Name), Data: p.Data})
+	}
+	if spec != nil {
+		if b, err := yaml.Marshal(spec); err == nil {
+			cfg.DefaultSpec = b
+		}
+	}
+	return cfg
 }
