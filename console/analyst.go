@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -209,6 +210,11 @@ func specYAML(s *query.Spec) (string, error) {
 }
 
 func flowLists(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!float" {
+		if f, err := strconv.ParseFloat(n.Value, 64); err == nil {
+			n.Value = strconv.FormatFloat(f, 'f', -1, 64)
+		}
+	}
 	if n.Kind == yaml.SequenceNode && !slices.ContainsFunc(n.Content, func(c *yaml.Node) bool { return c.Kind != yaml.ScalarNode }) {
 		n.Style = yaml.FlowStyle
 	}

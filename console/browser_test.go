@@ -302,10 +302,19 @@ func TestConsoleInBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tampered := bytes.Replace(data, []byte(`"result":"allow"`), []byte(`"result":"deny"`), 1)
-		if bytes.Equal(tampered, data) {
-			t.Fatal("nothing to tamper with in the log")
+		// Someone turns a release decision into a denial after the fact.
+		lines := bytes.SplitAfter(data, []byte("\n"))
+		edited := -1
+		for i, l := range lines {
+			if bytes.Contains(l, []byte(`"kind":"release"`)) {
+				lines[i], edited = bytes.Replace(l, []byte(`"result":"allow"`), []byte(`"result":"deny"`), 1), i
+				break
+			}
 		}
+		if edited < 0 {
+			t.Fatal("no release decision in the log")
+		}
+		tampered := bytes.Join(lines, nil)
 		_, verr := audit.Verify(bytes.NewReader(tampered), audit.VerifyOptions{})
 		var ve *audit.VerifyError
 		if !errors.As(verr, &ve) {
@@ -319,6 +328,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		p.run("upload the tampered log", chromedp.SetUploadFiles(chromedp.CSS("#audit-file"), []string{file}),
 			click("#audit-verify"), visible("#audit-bad-entry"))
 		s := p.text("#audit-bad-entry")
+		if ve.Line != edited+1 {
+			t.Fatalf("audit.Verify names line %d, the edit is on line %d", ve.Line, edited+1)
+		}
 		if want := fmt.Sprintf("line %d", ve.Line); !strings.Contains(s, want) {
 			t.Errorf("bad entry %q does not name %s", s, want)
 		}

@@ -269,4 +269,3 @@ func TestTLSRequiresClientCertificatesAndRoles(t *testing.T) {
 		t.Error("no HSTS over TLS")
 	}
 }
-

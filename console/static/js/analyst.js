@@ -50,8 +50,8 @@ function render() {
   const root = state.root;
   clear(root,
     h('div', { class: 'grid' },
-      h('div', {}, builder(), catalogPanel()),
-      h('div', {}, h('div', { id: 'run-panel' }), historyPanel())));
+      h('div', {}, builder()),
+      h('div', {}, h('div', { id: 'run-panel' }), historyPanel(), catalogPanel())));
   renderRun();
   markFields();
 }
@@ -387,7 +387,7 @@ function historyTable() {
   if (!state.history.length) return h('div', { class: 'muted' }, t('history.empty'));
   return h('div', { class: 'scroll' }, table([t('history.time'), t('spec.purpose'), t('history.state'), t('history.query'), t('history.receipts')].map((x) => h('th', {}, x)),
     state.history.map((q) => h('tr', {},
-      h('td', {}, dateTime(q.created)),
+      h('td', { class: 'nowrap' }, dateTime(q.created)),
       h('td', {}, q.purpose),
       h('td', {}, badge({ done: 'ok', running: 'info' }[q.state] || 'bad', t('state.' + q.state))),
       h('td', {}, h('a', { href: '#analyst', onclick: (e) => { e.preventDefault(); follow(q.id); } }, q.query_id || q.id)),

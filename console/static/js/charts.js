@@ -74,10 +74,10 @@ function heatmap(r, mi) {
   const name = r.columns[mi].name;
   return {
     tooltip: { ...tooltip, formatter: (p) => p.seriesIndex === 1 ? `${ys[p.value[1]]} × ${xs[p.value[0]]}: ${t('result.withheld_cell')}` : `${ys[p.value[1]]} × ${xs[p.value[0]]}\n${name}: ${num(p.value[2], 2)}` },
-    grid: { left: 110, right: 30, top: 20, bottom: 80 },
+    grid: { left: 110, right: 110, top: 30, bottom: 50 },
     xAxis: { type: 'category', data: xs, name: r.dimensions[1], nameLocation: 'middle', nameGap: 30, splitArea: { show: true } },
     yAxis: { type: 'category', data: ys, name: r.dimensions[0], splitArea: { show: true } },
-    visualMap: { min: Number.isFinite(lo) ? lo : 0, max: Number.isFinite(hi) ? hi : 1, calculable: true, orient: 'horizontal', left: 'center', bottom: 0, inRange: { color: ['#eef5fc', '#6fa8dc', '#0b3d91'] }, seriesIndex: 0 },
+    visualMap: { min: Number.isFinite(lo) ? lo : 0, max: Number.isFinite(hi) ? hi : 1, calculable: true, orient: 'vertical', right: 10, top: 'middle', inRange: { color: ['#eef5fc', '#6fa8dc', '#0b3d91'] }, seriesIndex: 0 },
     series: [
       { type: 'heatmap', data, label: { show: true, formatter: (p) => num(p.value[2], r.columns[mi].role === 'count' ? 0 : 1) } },
       { type: 'heatmap', data: withheld.map(([x, y]) => ({ value: [x, y, 0], itemStyle: WITHHELD })), label: { show: true, formatter: () => t('result.withheld_mark') } },

@@ -54,7 +54,7 @@ function render() {
         h('h2', {}, t('op.recent')),
         h('div', { class: 'muted small' }, t('op.recent_hint')),
         state.data.console_queries.length ? table([t('history.time'), t('spec.purpose'), t('history.state'), t('op.partners'), t('op.duration')].map((x) => h('th', {}, x)),
-          state.data.console_queries.map((q) => h('tr', {}, h('td', {}, dateTime(q.created)), h('td', {}, q.purpose),
+          state.data.console_queries.map((q) => h('tr', {}, h('td', { class: 'nowrap' }, dateTime(q.created)), h('td', {}, q.purpose),
             h('td', {}, badge(q.state === 'done' ? 'ok' : q.state === 'running' ? 'info' : 'bad', t('state.' + q.state)), q.error ? h('div', { class: 'small muted' }, q.error) : null),
             h('td', {}, (q.partners || []).join(', ')), h('td', { class: 'num' }, q.ms ? `${num(q.ms, 0)} ms` : '')))) : h('div', { class: 'muted' }, t('history.empty')))));
 }
