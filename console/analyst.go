@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -211,8 +212,8 @@ func specYAML(s *query.Spec) (string, error) {
 
 func flowLists(n *yaml.Node) {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!float" {
-		if f, err := strconv.ParseFloat(n.Value, 64); err == nil {
-			n.Value = strconv.FormatFloat(f, 'f', -1, 64)
+		if f, err := strconv.ParseFloat(n.Value, 64); err == nil && f == math.Trunc(f) && math.Abs(f) < 1e15 {
+			n.Value, n.Tag = strconv.FormatFloat(f, 'f', -1, 64), "!!int"
 		}
 	}
 	if n.Kind == yaml.SequenceNode && !slices.ContainsFunc(n.Content, func(c *yaml.Node) bool { return c.Kind != yaml.ScalarNode }) {

@@ -217,6 +217,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		if progress < 3*5 { // attached and four phases, three partners
 			t.Errorf("%d progress steps done, want 15", progress)
 		}
+		csv := value(p, "export CSV", chromedp.Evaluate[string](`fetch(document.querySelector('#export-csv').href).then(r => r.text())`, chromedp.EvalAwaitPromise))
+		if !strings.HasPrefix(csv, "age,city_tier,count,mean_credit_score,") || strings.Count(csv, "\n") != len(want.Rows)+1 {
+			t.Errorf("exported CSV:\n%s", csv)
+		}
 		p.run("heat map", visible("#chart canvas"))
 		p.shot("analyst.png")
 	})
@@ -251,6 +255,22 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("refusal = %q", s)
 		}
 		p.shot("analyst-refused.png")
+	})
+
+	t.Run("analyst loads a spec file", func(t *testing.T) {
+		p.t = t
+		file, err := filepath.Abs("../examples/bank-marketing/query.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.run("load", chromedp.SetUploadFiles(chromedp.CSS("#spec-file"), []string{file}), chromedp.Sleep(500*time.Millisecond), visible("#problems"))
+		// The bank-marketing columns are not in this federation's catalogue.
+		if s := p.text("#problems"); !strings.Contains(s, "group_by[1].column") || !strings.Contains(s, "marital") {
+			t.Errorf("problems of the loaded spec: %q", s)
+		}
+		if v := value(p, "purpose", chromedp.Value(chromedp.CSS("#f-purpose"))); v != "marketing_analytics" {
+			t.Errorf("purpose after loading = %q", v)
+		}
 	})
 
 	t.Run("regulator diffs two revisions and runs the tests", func(t *testing.T) {

@@ -373,9 +373,12 @@ function resultBlock(j) {
     table([t('run.partner'), t('result.decision'), t('result.revision')].map((x) => h('th', {}, x)),
       (j.receipts || []).map((r2) => h('tr', {}, h('td', {}, r2.node), h('td', { class: 'mono' }, r2.decision_id), h('td', {}, r2.bundle_revision)))),
     h('h3', {}, t('result.timings')),
-    kv(Object.entries(j.timings_ms || {}).sort((a, b) => a[1] - b[1]).map(([k, v]) => [t('timing.' + k, {}, k), `${num(v, 1)} ms`])),
+    kv(Object.entries(j.timings_ms || {}).sort((a, b) => timingRank(a[0]) - timingRank(b[0])).map(([k, v]) => [t('timing.' + k, {}, k), `${num(v, 1)} ms`])),
   ];
 }
+
+const TIMING_ORDER = ['sign', 'counts', 'release_gate', 'inputs', 'key_switch', 'combine', 'total', 'decrypt', 'end_to_end'];
+function timingRank(k) { const i = TIMING_ORDER.indexOf(k); return i < 0 ? TIMING_ORDER.length : i; }
 
 // ---- history ----
 
