@@ -1,7 +1,9 @@
 package catalog_test
 
 import (
+	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -113,5 +115,45 @@ func TestParseSchemaRejects(t *testing.T) {
 	s, err := catalog.ParseSchema([]byte("columns: [{name: age, type: numeric, unit: years, bins: [18, 65]}, {name: job, type: categorical, values: [a, b]}]"))
 	if err != nil || len(s.Columns) != 2 {
 		t.Fatalf("valid schema: %v", err)
+	}
+}
+
+// The bank-marketing example publishes a schema its query fits, under the
+// example's policy data.
+func TestBankMarketingSchema(t *testing.T) {
+	schema, err := catalog.LoadSchema("../examples/bank-marketing/schema.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile("../examples/bank-marketing/policy-data.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var overrides map[string]any
+	if err := json.Unmarshal(raw, &overrides); err != nil {
+		t.Fatal(err)
+	}
+	tarball, err := policy.BuildBundleWithData(nil, "", overrides)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := policy.OpenBundleTarball(tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := catalog.FromBundle(fsys, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("../examples/bank-marketing/query.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := query.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Check(spec); err != nil {
+		t.Errorf("the example query does not fit its schema: %v", err)
 	}
 }

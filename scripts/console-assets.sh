@@ -6,6 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../console/web"
 
+if ! command -v npm >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
+  echo "--- installing nodejs and npm (Debian)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
+fi
+
 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 version=$(node -p "require('./node_modules/echarts/package.json').version")
 out=../static/vendor

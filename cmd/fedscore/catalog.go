@@ -20,7 +20,7 @@ import (
 
 const catalogSynopsis = `Usage: fedscore catalog [show|check|schema] [flags]
 
-  show   [--bundle F [--bundle-key PUB.pem]] [--schema F|sandbox] [--json]
+  show   [--bundle F [--bundle-key PUB.pem]] [--policy-data F] [--schema F|sandbox] [--json]
          the purposes, their columns, types and requirements, privacy settings
   check  -f SPEC.yaml [same flags]
          check a query spec against the catalogue before signing it
@@ -51,15 +51,16 @@ func runCatalog(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // catalogFlags are the flags naming the bundle and the schema.
 type catalogFlags struct {
-	bundle, bundleKey, keyID, schema *string
+	bundle, bundleKey, keyID, schema, policyData *string
 }
 
 func addCatalogFlags(fs *flag.FlagSet) catalogFlags {
 	return catalogFlags{
-		bundle:    fs.String("bundle", "", "policy bundle `file` (.tar.gz) or directory; default: the bundle built into fedscore"),
-		bundleKey: fs.String("bundle-key", "", "regulator public key `PEM`: verify the bundle's signature first"),
-		keyID:     fs.String("key-id", defaultPolicyKeyID, "`ID` the bundle key signs under"),
-		schema:    fs.String("schema", "", "published column schema `file` (YAML/JSON), or \"sandbox\" for the sandbox's synthetic schema"),
+		bundle:     fs.String("bundle", "", "policy bundle `file` (.tar.gz) or directory; default: the bundle built into fedscore"),
+		bundleKey:  fs.String("bundle-key", "", "regulator public key `PEM`: verify the bundle's signature first"),
+		keyID:      fs.String("key-id", defaultPolicyKeyID, "`ID` the bundle key signs under"),
+		schema:     fs.String("schema", "", "published column schema `file` (YAML/JSON), or \"sandbox\" for the sandbox's synthetic schema"),
+		policyData: fs.String("policy-data", "", "a JSON `file` merged over the bundle's data first, as `fedscore sandbox --policy-data` does"),
 	}
 }
 
@@ -80,6 +81,19 @@ func (f catalogFlags) load() (*catalog.Catalog, error) {
 			if fsys, err = policy.OpenBundle(*f.bundle); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if *f.policyData != "" {
+		overrides, err := loadJSONObject(*f.policyData)
+		if err != nil {
+			return nil, fmt.Errorf("--policy-data: %w", err)
+		}
+		tarball, err := policy.BuildBundleWithData(fsys, "", overrides)
+		if err != nil {
+			return nil, err
+		}
+		if fsys, err = policy.OpenBundleTarball(tarball); err != nil {
+			return nil, err
 		}
 	}
 	var schema *catalog.Schema

@@ -234,7 +234,7 @@ function auditView() {
     h('div', { class: 'small muted' }, t('audit.count', { n: num(rows.length), q: num(queries.size) })),
     h('div', { class: 'scroll' }, table(['seq', t('audit.time'), t('audit.kind'), t('audit.query'), t('spec.purpose'), t('audit.result'), t('audit.reasons'), t('bundle.revision')].map((x) => h('th', {}, x)),
       rows.map((r) => h('tr', {}, h('td', { class: 'num' }, r.seq), h('td', { class: 'small nowrap' }, dateTime(r.time)), h('td', {}, r.kind),
-        h('td', { class: 'mono small' }, r.query_id || ''), h('td', {}, r.purpose || ''),
+        h('td', { class: 'mono small nowrap' }, r.query_id || ''), h('td', {}, r.purpose || ''),
         h('td', {}, badge(r.result === 'allow' ? 'ok' : 'bad', r.result)), h('td', { class: 'mono small' }, (r.reasons || []).join(', ')),
         h('td', { class: 'small' }, r.bundle_revision || ''))), { id: 'audit-entries' })),
   ];
@@ -276,7 +276,7 @@ function subjectView() {
   return [
     h('div', { class: 'banner info', id: 'subject-summary' }, t('subject.summary', { used: num(used), n: num(s.length) })),
     table([t('audit.time'), t('audit.query'), t('spec.purpose'), t('subject.used'), t('subject.cell')].map((x) => h('th', {}, x)),
-      s.map((u) => h('tr', {}, h('td', { class: 'small nowrap' }, dateTime(u.time)), h('td', { class: 'mono small' }, u.query_id), h('td', {}, u.purpose),
+      s.map((u) => h('tr', {}, h('td', { class: 'small nowrap' }, dateTime(u.time)), h('td', { class: 'mono small nowrap' }, u.query_id), h('td', {}, u.purpose),
         h('td', {}, u.used ? badge('warn', t('yes')) : badge('ok', t('no'))), h('td', { class: 'small' }, u.used ? u.cell : u.reason)))),
   ];
 }
