@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"math"
 	"net/http"
@@ -83,7 +84,7 @@ func (s *Server) check(req specRequest) checked {
 	raw := []byte(req.Text)
 	if req.Spec != nil {
 		var err error
-		if raw, err = jsonMarshal(req.Spec); err != nil {
+		if raw, err = json.Marshal(req.Spec); err != nil {
 			return checked{Problems: []problem{{Message: err.Error(), Kind: "invalid"}}, invalid: true}
 		}
 	}
@@ -96,7 +97,7 @@ func (s *Server) check(req specRequest) checked {
 		c.YAML = y
 	}
 	if canon, err := spec.Canonical(); err == nil {
-		c.Spec = jsonRaw(canon)
+		c.Spec = json.RawMessage(canon)
 	}
 	if err := s.catalog.Check(spec); err != nil {
 		c.Problems = problemsOf(err)

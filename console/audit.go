@@ -120,17 +120,10 @@ func (s *Server) handleAuditUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var archive []byte
-	if f, _, err := r.FormFile("archive"); err == nil {
-		defer f.Close()
-		var buf bytes.Buffer
-		if _, err := buf.ReadFrom(f); err != nil {
-			s.uploadError(w, err, "archive")
+	if _, _, err := r.FormFile("archive"); !errors.Is(err, http.ErrMissingFile) {
+		if archive, _, ok = s.upload(w, r, "archive"); !ok {
 			return
 		}
-		archive = buf.Bytes()
-	} else if !errors.Is(err, http.ErrMissingFile) {
-		s.uploadError(w, err, "archive")
-		return
 	}
 	writeJSON(w, http.StatusOK, s.verifyLog(name, log, archive))
 }

@@ -210,8 +210,3 @@ func mustCanonical(s *query.Spec) []byte {
 	}
 	return b
 }
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
-
-// jsonRaw embeds already-encoded JSON.
-func jsonRaw(b []byte) json.RawMessage { return json.RawMessage(b) }

@@ -1,7 +1,10 @@
 package review_test
 
 import (
+	"bytes"
+	"io/fs"
 	"testing"
+	"testing/fstest"
 
 	"github.com/fedscore/fedscore/policy"
 	"github.com/fedscore/fedscore/policy/review"
@@ -86,5 +89,36 @@ func TestCompareNamesChangedSettingsAndRules(t *testing.T) {
 	}
 	if len(review.Compare(a, a).Settings) != 0 {
 		t.Error("a bundle differs from itself")
+	}
+}
+
+// A changed Rego rule shows as changed, by code, with both sources.
+func TestCompareNamesChangedRules(t *testing.T) {
+	a := readDefault(t, "r1", nil)
+	files := fstest.MapFS{}
+	err := fs.WalkDir(policy.DefaultBundle(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(policy.DefaultBundle(), p)
+		if p == "fedscore/admission.rego" {
+			b = bytes.Replace(b, []byte(`"MIN_PARTNERS",
+	"PIPL Art. 73(4)",`), []byte(`"MIN_PARTNERS",
+	"PIPL Art. 73",`), 1)
+		}
+		files[p] = &fstest.MapFile{Data: b}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := review.Read(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := review.Compare(a, b)
+	if len(d.Rules) != 1 || d.Rules[0].Change != review.Changed || d.Rules[0].Old.Code != "MIN_PARTNERS" ||
+		d.Rules[0].Old.Article != "PIPL Art. 73(4)" || d.Rules[0].New.Article != "PIPL Art. 73" {
+		t.Fatalf("rule changes = %+v", d.Rules)
 	}
 }
