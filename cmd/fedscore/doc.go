@@ -14,6 +14,8 @@
 //	node         run a partner node beside its data
 //	query        submit a signed joint query and print the decrypted result
 //	policy       build, sign, verify, inspect and test policy bundles
+//	catalog      the purposes, columns and settings a query is checked against
+//	console      serve the web console for analysts, regulators and operators
 //	audit        verify and read a node's audit log
 //	keys         key ceremony, status and rotation of the federation's epochs
 //	model        fit, sign, verify and audit scoring models

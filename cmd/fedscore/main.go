@@ -26,6 +26,8 @@ func commands() []command {
 		{"node", "run a partner node beside its data", runNode},
 		{"query", "submit a signed joint query and print the decrypted result", runQuery},
 		{"policy", "build, sign, verify, inspect and test policy bundles", runPolicy},
+		{"catalog", "the purposes, columns and settings a query is checked against", runCatalog},
+		{"console", "serve the web console for analysts, regulators and operators", runConsole},
 		{"audit", "verify and read a node's audit log", runAudit},
 		{"keys", "key ceremony, status and rotation of the federation's epochs", runKeys},
 		{"model", "fit, sign, verify and audit scoring models", runModel},

@@ -22,7 +22,7 @@ func (p *partnerFlags) String() string     { return strings.Join(*p, ",") }
 func (p *partnerFlags) Set(v string) error { *p = append(*p, v); return nil }
 
 func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("sandbox", "[--partner NAME=FILE.csv ...] [--mapping FILE] [--query FILE] [--json]", stderr)
+	fs := newFlags("sandbox", "[--partner NAME=FILE.csv ...] [--mapping FILE] [--query FILE] [--json] [--console]", stderr)
 	var partners partnerFlags
 	fs.Var(&partners, "partner", "a partner `NAME=FILE.csv` (repeatable); default: 3 partners with generated data")
 	mapping := fs.String("mapping", "", "a column `mapping` YAML file applied to every partner CSV")
@@ -34,6 +34,8 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	policyData := fs.String("policy-data", "", "a JSON `file` merged over the policy bundle's data (e.g. examples/bank-marketing/policy-data.json)")
 	verbose := fs.Bool("v", false, "log protocol events to stderr")
 	writeData := fs.String("write-data", "", "write the generated partner data as CSV files into `dir` and exit")
+	withConsole := fs.Bool("console", false, "keep the federation running and serve the web console instead of running one query")
+	consoleListen := fs.String("console-listen", "127.0.0.1:8080", "`address` of the console (loopback)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -77,6 +79,10 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer fed.Close()
 	setupMs := msSince(t1)
+	if *withConsole {
+		fmt.Fprintf(stdout, "fedscore sandbox: coordinator %s, %d partner nodes (%s), collective key ready\n", fed.Addr(), len(ps), partnerSummary(ps))
+		return sandboxConsole(ctx, fed, *consoleListen, spec, stdout)
+	}
 
 	if !*asJSON {
 		fmt.Fprintf(stdout, "fedscore sandbox: coordinator %s, %d partner nodes (%s), collective key ready\n\n", fed.Addr(), len(ps), partnerSummary(ps))

@@ -111,6 +111,7 @@ type Federation struct {
 	addr    string
 	coord   *coordinator.Server
 	engine  *policy.Engine
+	bundle  policy.VerificationKey // the development regulator's key
 	client  *querier.Client
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
@@ -248,7 +249,8 @@ func (f *Federation) signedPolicy(ctx context.Context) (*policy.Engine, error) {
 	if err := os.WriteFile(path, signed, 0o644); err != nil {
 		return nil, err
 	}
-	keys := []policy.VerificationKey{{ID: RegulatorKeyID, Key: &key.PublicKey}}
+	f.bundle = policy.VerificationKey{ID: RegulatorKeyID, Key: &key.PublicKey}
+	keys := []policy.VerificationKey{f.bundle}
 	bundle, err := policy.LoadSignedBundle(path, keys...)
 	if err != nil {
 		return nil, err
