@@ -16,7 +16,6 @@ import (
 
 	"github.com/fedscore/fedscore/coordinator"
 	"github.com/fedscore/fedscore/internal/keystore"
-	"github.com/fedscore/fedscore/internal/keystore/vaultstore"
 	"github.com/fedscore/fedscore/internal/pki"
 	"github.com/fedscore/fedscore/internal/querier"
 	"github.com/fedscore/fedscore/node"
@@ -106,10 +105,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	stateDir := fs.String("state-dir", "fedscore-node", "`directory` for the epoch, the share ledger and the keystore")
 	passFile := fs.String("passphrase-file", "", "`file` holding the file keystore's passphrase")
 	custody := fs.String("keystore", "file", "key custody: `file` (encrypted local keystore) or vault (VAULT_ADDR or BAO_ADDR)")
-	roleID := fs.String("vault-role-id", "", "Vault AppRole `role_id`")
-	secretIDFile := fs.String("vault-secret-id-file", "", "`file` holding a response-wrapped AppRole secret_id")
-	transitKey := fs.String("vault-transit-key", "", "Vault transit `key` wrapping the share (default fedscore-<node>-kek)")
-	signingKey := fs.String("vault-signing-key", "", "with --keystore vault: the Vault transit `key` (ecdsa-p256) the node signs and does TLS with; --cert must certify it and --key is not read")
+	vf := addVaultFlags(fs)
 	bundlePath := fs.String("bundle", "", "the signed policy bundle `file` (.tar.gz); it is re-read when it changes")
 	bundleKey := fs.String("bundle-key", "", "the bundle signer's public key `file` (PEM)")
 	bundleKeyID := fs.String("bundle-key-id", "regulator", "the key `id` the bundle must be signed under")
@@ -119,7 +115,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *signingKey != "" && *custody != "vault" {
+	if *vf.signingKey != "" && *custody != "vault" {
 		return errors.New("--vault-signing-key needs --keystore vault")
 	}
 	if *tf.cert == "" || *tf.ca == "" {
@@ -156,17 +152,14 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	case "vault":
-		vs, err := vaultstore.Open(ctx, vaultstore.Config{
-			Node: self.Name, TransitKey: *transitKey, Logger: logger,
-			AppRole: vaultstore.AppRole{RoleID: *roleID, WrappedSecretIDFile: *secretIDFile},
-		})
+		vs, err := vf.open(ctx, self.Name, logger)
 		if err != nil {
 			return fmt.Errorf("--keystore vault: %w", err)
 		}
 		defer vs.Close()
 		keys = vs
-		if *signingKey != "" {
-			signer, err := vs.Signer(ctx, *signingKey)
+		if *vf.signingKey != "" {
+			signer, err := vs.Signer(ctx, *vf.signingKey)
 			if err != nil {
 				return fmt.Errorf("--vault-signing-key: %w", err)
 			}
