@@ -1,5 +1,5 @@
 # fedscore developer targets. `make test` is the test command CI runs.
-.PHONY: test race fuzz bench proto sandbox
+.PHONY: test race fuzz bench proto sandbox image
 
 test:
 	go test -count=1 -timeout 15m ./...
@@ -25,3 +25,8 @@ proto:
 
 sandbox:
 	go run ./cmd/fedscore sandbox
+
+# The OCI image of the static binary, built without a container daemon
+# (deploy/image): reproducible, non-root, an OCI layout archive.
+image:
+	go run ./deploy/image -o fedscore-image.tar

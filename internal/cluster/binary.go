@@ -120,9 +120,13 @@ func pruneBinaries(dir, keep string) {
 	}
 }
 
+// goOutput runs the go command with CGO_ENABLED=0, as the image builder
+// (deploy/image) and CI build the binary, so that they share the build
+// cache and the launcher runs the static binary that ships.
 func goOutput(ctx context.Context, dir string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
