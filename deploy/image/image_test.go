@@ -85,26 +85,18 @@ func TestReproducibleImage(t *testing.T) {
 	defer rc.Close()
 	files := map[string]*tar.Header{}
 	var binary, passwd []byte
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachEntry(t, rc, func(h *tar.Header, data []byte) {
 		files[h.Name] = h
 		if !h.ModTime.Equal(created) {
 			t.Errorf("%s has mtime %v, want %v", h.Name, h.ModTime, created)
 		}
 		switch h.Name {
 		case "usr/local/bin/fedscore":
-			binary, _ = io.ReadAll(tr)
+			binary = data
 		case "etc/passwd":
-			passwd, _ = io.ReadAll(tr)
+			passwd = data
 		}
-	}
+	})
 	if h := files["usr/local/bin/fedscore"]; h == nil || h.Mode != 0o755 || h.Uid != 0 {
 		t.Fatalf("binary entry %+v", h)
 	}
@@ -157,33 +149,24 @@ func readLayout(t *testing.T, archive, tag string) v1.Image {
 	}
 	defer f.Close()
 	dir := t.TempDir()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachEntry(t, f, func(h *tar.Header, data []byte) {
 		path := filepath.Join(dir, filepath.FromSlash(h.Name))
 		if !filepath.IsLocal(h.Name) {
 			t.Fatalf("archive entry %q leaves the layout", h.Name)
 		}
-		if h.Typeflag == tar.TypeDir {
-			if err := os.MkdirAll(path, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			continue
+		isDir := h.Typeflag == tar.TypeDir
+		parent := path
+		if !isDir {
+			parent = filepath.Dir(path)
 		}
-		b, err := io.ReadAll(tr)
-		if err == nil {
-			err = os.WriteFile(path, b, 0o644)
+		err := os.MkdirAll(parent, 0o755)
+		if err == nil && !isDir {
+			err = os.WriteFile(path, data, 0o644)
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-	}
+	})
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -201,4 +184,24 @@ func readLayout(t *testing.T, archive, tag string) v1.Image {
 		t.Fatal(err)
 	}
 	return img
+}
+
+// eachEntry calls fn with every entry of a tar stream and its contents.
+func eachEntry(t *testing.T, r io.Reader, fn func(h *tar.Header, data []byte)) {
+	t.Helper()
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(h, data)
+	}
 }
