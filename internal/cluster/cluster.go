@@ -244,7 +244,7 @@ func (c *Cluster) writeData(ctx context.Context) error {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return err
 			}
-			t, err := memberData(n, filepath.Join(dir, "data.csv"))
+			t, err := memberData(n, dir)
 			if err != nil {
 				return fmt.Errorf("cluster: data of %s: %w", n.Name, err)
 			}
@@ -312,12 +312,10 @@ func (c *Cluster) makeProcesses(ctx context.Context, names []string) error {
 				dsn = c.pg.socketDSN
 			}
 			args = append(args, "--pg-dsn", dsn, "--pg-table", table)
+		} else if n.CSV != "" {
+			args = append(args, "--data", n.CSV)
 		} else {
-			data := n.CSV
-			if data == "" {
-				data = filepath.Join(dir, "data.csv")
-			}
-			args = append(args, "--data", data)
+			args = append(args, "--data", filepath.Join(dir, "data.csv"), "--mapping", filepath.Join(dir, "mapping.yaml"))
 		}
 		p := newProcess(c, n.Name, true, state, append(args, n.Args...))
 		c.nodes = append(c.nodes, p)

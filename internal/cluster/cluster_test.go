@@ -90,6 +90,15 @@ func TestKillAndRestart(t *testing.T) {
 	ctx := context.Background()
 	victim := c.Nodes()[1]
 
+	// Watch sees the lines of every process as they are written.
+	attached := make(chan string, 16)
+	stop := c.Watch(func(p *cluster.Process, line string) {
+		if p == victim && strings.Contains(line, "attached to coordinator") {
+			attached <- line
+		}
+	})
+	defer stop()
+
 	t.Run("kill -9 mid-query, restart", func(t *testing.T) {
 		pid := victim.PID()
 		_, err := c.Query(ctx, spec, cluster.OnPhase("input_1", c.Nodes()[0].Name(), func() {
@@ -112,6 +121,12 @@ func TestKillAndRestart(t *testing.T) {
 		}
 		if victim.PID() == pid {
 			t.Fatal("the restarted node has its old pid")
+		}
+		select {
+		case line := <-attached:
+			t.Logf("watched: %s", line)
+		case <-time.After(10 * time.Second):
+			t.Fatal("Watch did not see the restarted node attach")
 		}
 		queryExact(t, c, spec)
 	})

@@ -2,14 +2,19 @@ package cluster
 
 import (
 	"os"
+	"path/filepath"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/fedscore/fedscore/internal/synth"
 	"github.com/fedscore/fedscore/node/dataset"
 )
 
-// memberData returns a member's records: its CSV file as a node reads it,
-// or synthetic records, which it writes as CSV to path for the node.
-func memberData(n NodeConfig, path string) (*dataset.Table, error) {
+// memberData returns a member's records as its node reads them: its CSV
+// file, or synthetic records, which it writes to dir as data.csv with a
+// mapping.yaml that keeps every column's kind (a column a small table
+// leaves empty would otherwise be read as text).
+func memberData(n NodeConfig, dir string) (*dataset.Table, error) {
 	if n.CSV != "" {
 		return dataset.LoadCSVFile(n.CSV, dataset.CSVOptions{})
 	}
@@ -21,6 +26,18 @@ func memberData(n NodeConfig, path string) (*dataset.Table, error) {
 	if err != nil {
 		return nil, err
 	}
+	var m dataset.Mapping
+	for _, c := range t.Columns() {
+		m.Columns = append(m.Columns, dataset.ColumnMapping{Source: c.Name, Type: c.Kind.String()})
+	}
+	mb, err := yaml.Marshal(&m)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "mapping.yaml"), mb, 0o600); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "data.csv")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, err
@@ -29,5 +46,10 @@ func memberData(n NodeConfig, path string) (*dataset.Table, error) {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	return t, err
+	if err != nil {
+		return nil, err
+	}
+	// Read back as the node will, so that the plaintext check sees the
+	// node's table, not the generator's.
+	return dataset.LoadCSVFile(path, dataset.CSVOptions{Mapping: &m})
 }

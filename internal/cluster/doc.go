@@ -8,8 +8,9 @@
 // Start runs the real `fedscore` binary the way an operator would:
 // `fedscore pki` makes the development PKI and the policy bundle signed
 // with the development regulator key (re-signed with Config.PolicyData when
-// set), every member's records are written as CSV (synthetic ones from
-// internal/synth, or a given file) or loaded into PostgreSQL, and then the
+// set), every member's records are written as CSV with a mapping that keeps
+// their column kinds (synthetic ones from internal/synth, or a given file)
+// or loaded into PostgreSQL, and then the
 // coordinator and all nodes start at once, each as a child process with its
 // own state directory, passphrase file and log. Start returns when the
 // coordinator's Status RPC reports the collective key ready.
