@@ -348,7 +348,7 @@ func (c *Cluster) WaitReady(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("cluster: federation not ready: %w (last: %v)", ctx.Err(), last)
+			return fmt.Errorf("cluster: federation not ready: %w (last: %v); the coordinator's last lines:\n%s", ctx.Err(), last, c.coord.Tail(10))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

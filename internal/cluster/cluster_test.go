@@ -3,7 +3,9 @@ package cluster_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -16,6 +18,7 @@ import (
 	"github.com/fedscore/fedscore/internal/pgtest"
 	"github.com/fedscore/fedscore/internal/query"
 	"github.com/fedscore/fedscore/internal/sandbox"
+	"github.com/fedscore/fedscore/internal/shareddata"
 )
 
 func defaultQuery(t *testing.T) *query.Spec {
@@ -82,6 +85,38 @@ func TestJointQueryExact(t *testing.T) {
 			t.Fatalf("row %d: fedscore query counts %v, plaintext %d", i, got.Rows[i]["count"], n)
 		}
 	}
+}
+
+// TestGivenCSVAndPolicyData runs the README's public-data example across
+// processes: UCI Bank Marketing split into three partners' CSV files by the
+// example's own script, the example's policy data signed into the bundle.
+func TestGivenCSVAndPolicyData(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("bash", "../../examples/bank-marketing/split.sh", shareddata.Path(t, "bank-full.csv"), "3", dir).CombinedOutput(); err != nil {
+		t.Fatalf("split.sh: %v\n%s", err, out)
+	}
+	var policyData map[string]any
+	b, err := os.ReadFile("../../examples/bank-marketing/policy-data.json")
+	if err == nil {
+		err = json.Unmarshal(b, &policyData)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nodes []cluster.NodeConfig
+	for i, name := range []string{"a", "b", "c"} {
+		nodes = append(nodes, cluster.NodeConfig{Name: name, CSV: filepath.Join(dir, fmt.Sprintf("part%d.csv", i+1))})
+	}
+	c := cluster.Launch(t, cluster.Config{Nodes: nodes, PolicyData: policyData})
+	text, err := os.ReadFile("../../examples/bank-marketing/query.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := query.Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queryExact(t, c, spec)
 }
 
 func TestKillAndRestart(t *testing.T) {
