@@ -20,7 +20,7 @@
 //	keys         key ceremony, status and rotation of the federation's epochs
 //	model        fit, sign, verify and audit scoring models
 //	train        train a scorecard across partners through the encrypted pipeline
-//	pki          create a development PKI and signed policy bundle for a federation
+//	pki          create a development PKI and signed policy bundle; issue certificates through Vault
 //	bench        benchmark loopback federations: latency, bytes, CPU and memory against baselines
 //	version      print the version
 //

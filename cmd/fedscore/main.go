@@ -32,7 +32,7 @@ func commands() []command {
 		{"keys", "key ceremony, status and rotation of the federation's epochs", runKeys},
 		{"model", "fit, sign, verify and audit scoring models", runModel},
 		{"train", "train a scorecard across partners through the encrypted pipeline", runTrain},
-		{"pki", "create a development PKI and signed policy bundle for a federation", runPKI},
+		{"pki", "create a development PKI and signed policy bundle; issue certificates through Vault", runPKI},
 		{"bench", "benchmark loopback federations: latency, bytes, CPU and memory against baselines", runBench},
 		{"version", "print the version", runVersion},
 	}

@@ -102,11 +102,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&o.StateDir, "state-dir", "fedscore-node", "`directory` for the epoch, the share ledger and the keystore")
 	fs.StringVar(&o.Keys.PassphraseFile, "passphrase-file", "", "`file` holding the file keystore's passphrase")
 	custody := fs.String("keystore", "file", "key custody: `file` (encrypted local keystore) or vault (VAULT_ADDR or BAO_ADDR)")
-	var v config.Vault
-	fs.StringVar(&v.AppRole.RoleID, "vault-role-id", "", "Vault AppRole `role_id`")
-	fs.StringVar(&v.AppRole.WrappedSecretIDFile, "vault-secret-id-file", "", "`file` holding a response-wrapped AppRole secret_id")
-	fs.StringVar(&v.TransitKey, "vault-transit-key", "", "Vault transit `key` wrapping the share (default fedscore-<node>-kek)")
-	fs.StringVar(&v.SigningKey, "vault-signing-key", "", "with --keystore vault: the Vault transit `key` (ecdsa-p256) the node signs and does TLS with; --cert must certify it and --key is not read")
+	v := addVaultFlags(fs)
 	fs.StringVar(&o.Policy.BundleFile, "bundle", "", "the signed policy bundle `file` (.tar.gz); it is re-read when it changes")
 	bundleKey := fs.String("bundle-key", "", "the bundle signer's public key `file` (PEM)")
 	fs.StringVar(&o.Policy.KeyID, "bundle-key-id", "regulator", "the key `id` the bundle must be signed under")
@@ -133,7 +129,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errors.New("--bundle and --bundle-key are required: a node runs only a signed policy bundle")
 	}
 	if *custody == "vault" {
-		o.Keys.Vault = &v
+		o.Keys.Vault = v
 	}
 	var err error
 	if o.Policy.Key, err = readPublicKey(*bundleKey); err != nil {

@@ -409,11 +409,42 @@ func (f *Federation) Query(ctx context.Context, spec *query.Spec, progress queri
 	return f.client.Run(ctx, spec, progress)
 }
 
-// Expected computes spec's result centrally in plaintext with the same
-// policy decisions, cohorts and release rules the nodes use, for checking
-// the encrypted answer. Only the sandbox can do this: it holds every
-// partner's data.
+// Plaintext computes queries centrally on the pooled plaintext of every
+// partner, with the same policy decisions, cohorts and release rules the
+// nodes use, for checking encrypted answers. Only a test harness can do
+// this: it holds every partner's data.
+type Plaintext struct {
+	Partners []Partner
+	Models   []*scoring.Model
+	// Policy is an engine on the bundle the nodes run.
+	Policy *policy.Engine
+}
+
+// Plaintext is the federation's central plaintext computation.
+func (f *Federation) Plaintext() Plaintext {
+	return Plaintext{Partners: f.cfg.Partners, Models: f.cfg.Models, Policy: f.engine}
+}
+
+// Expected computes spec's result centrally in plaintext (see Plaintext).
 func (f *Federation) Expected(ctx context.Context, spec *query.Spec) (*query.Result, error) {
+	return f.Plaintext().Expected(ctx, spec)
+}
+
+// Verify compares an answer with the central plaintext computation (see
+// Plaintext.Verify).
+func (f *Federation) Verify(ctx context.Context, spec *query.Spec, got *query.Result) error {
+	return f.Plaintext().Verify(ctx, spec, got)
+}
+
+// VerifyNoisy checks a differentially private answer against the exact
+// plaintext computation (see Plaintext.VerifyNoisy).
+func (f *Federation) VerifyNoisy(ctx context.Context, spec *query.Spec, got *query.Result, beta float64) error {
+	return f.Plaintext().VerifyNoisy(ctx, spec, got, beta)
+}
+
+// Expected computes spec's result centrally in plaintext, released as the
+// nodes' release gates would release it.
+func (f Plaintext) Expected(ctx context.Context, spec *query.Spec) (*query.Result, error) {
 	total, mask, err := f.expected(ctx, spec)
 	if err != nil {
 		return nil, err
@@ -424,7 +455,7 @@ func (f *Federation) Expected(ctx context.Context, spec *query.Spec) (*query.Res
 
 // expected returns the exact summed vector of spec over every partner's
 // admitted cohort, and the release mask its exact counts give.
-func (f *Federation) expected(ctx context.Context, spec *query.Spec) ([]int64, *release.Mask, error) {
+func (f Plaintext) expected(ctx context.Context, spec *query.Spec) ([]int64, *release.Mask, error) {
 	var total []int64
 	metrics := make([]string, len(spec.Metrics))
 	for i, m := range spec.Metrics {
@@ -435,8 +466,8 @@ func (f *Federation) expected(ctx context.Context, spec *query.Spec) ([]int64, *
 		PipiaID: spec.PipiaID, Destination: spec.Destination, Recipient: spec.Recipient,
 	}
 	var minCell int64
-	for _, p := range f.cfg.Partners {
-		data, model, err := p.data(spec, f.cfg.Models)
+	for _, p := range f.Partners {
+		data, model, err := p.data(spec, f.Models)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", p.Name, err)
 		}
@@ -444,7 +475,7 @@ func (f *Federation) expected(ctx context.Context, spec *query.Spec) ([]int64, *
 		for _, c := range data.Columns() {
 			cols = append(cols, c.Name)
 		}
-		d, err := f.engine.Admit(ctx, policy.AdmissionInput{Query: info, NodeName: p.Name, NodeColumns: cols, Model: model, Time: time.Now()})
+		d, err := f.Policy.Admit(ctx, policy.AdmissionInput{Query: info, NodeName: p.Name, NodeColumns: cols, Model: model, Time: time.Now()})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -465,7 +496,7 @@ func (f *Federation) expected(ctx context.Context, spec *query.Spec) ([]int64, *
 		for i, v := range vec {
 			total[i] += v
 		}
-		rd, err := f.engine.Release(ctx, policy.ReleaseInput{Query: info, NodeName: p.Name, Cells: spec.Layout().Cells, Time: time.Now()})
+		rd, err := f.Policy.Release(ctx, policy.ReleaseInput{Query: info, NodeName: p.Name, Cells: spec.Layout().Cells, Time: time.Now()})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -486,7 +517,7 @@ func (f *Federation) expected(ctx context.Context, spec *query.Spec) ([]int64, *
 // Verify compares an answer with the central plaintext computation:
 // exactly, or for a query with ε within the noise bound (β = 1e-9 per
 // value).
-func (f *Federation) Verify(ctx context.Context, spec *query.Spec, got *query.Result) error {
+func (f Plaintext) Verify(ctx context.Context, spec *query.Spec, got *query.Result) error {
 	if spec.Epsilon > 0 {
 		return f.VerifyNoisy(ctx, spec, got, 1e-9)
 	}
@@ -530,7 +561,7 @@ func (f *Federation) Close() error {
 // within its (1−beta) tail bound. Cells the exact counts would have
 // suppressed may be released, and the other way round, near the minimum
 // cell size.
-func (f *Federation) VerifyNoisy(ctx context.Context, spec *query.Spec, got *query.Result, beta float64) error {
+func (f Plaintext) VerifyNoisy(ctx context.Context, spec *query.Spec, got *query.Result, beta float64) error {
 	exact, _, err := f.expected(ctx, spec)
 	if err != nil {
 		return err
