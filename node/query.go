@@ -302,11 +302,8 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 		}
 	}
 	// The sum over all members must not wrap around the plaintext modulus.
-	bound := params.MaxAbsValue() / int64(len(aq.participants))
-	for i, v := range vec {
-		if v > bound || v < -bound {
-			return fail("local aggregate at slot %d (%d) exceeds %d, the most %d partners can sum exactly; narrow the clip bounds or lower decimals", i, v, bound, len(aq.participants))
-		}
+	if err := spec.CheckExact(vec, query.Capacity{ExactLimit: params.MaxAbsValue(), Partners: len(aq.participants)}); err != nil {
+		return fail("%v", err)
 	}
 	aq.vec = vec
 	return aq, nil

@@ -412,6 +412,10 @@ func (f *Federation) Query(ctx context.Context, spec *query.Spec, progress queri
 // the encrypted answer. Only the sandbox can do this: it holds every
 // partner's data.
 func (f *Federation) Expected(ctx context.Context, spec *query.Spec) (*query.Result, error) {
+	spec, err := f.client.Resolve(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
 	total, mask, err := f.expected(ctx, spec)
 	if err != nil {
 		return nil, err
@@ -420,8 +424,9 @@ func (f *Federation) Expected(ctx context.Context, spec *query.Spec) (*query.Res
 	return query.DecodeReleased(spec, total, mask.Released)
 }
 
-// expected returns the exact summed vector of spec over every partner's
-// admitted cohort, and the release mask its exact counts give.
+// expected returns the exact summed vector of spec, as resolved for
+// signing, over every partner's admitted cohort, and the release mask its
+// exact counts give.
 func (f *Federation) expected(ctx context.Context, spec *query.Spec) ([]int64, *release.Mask, error) {
 	var total []int64
 	metrics := make([]string, len(spec.Metrics))
@@ -529,6 +534,10 @@ func (f *Federation) Close() error {
 // suppressed may be released, and the other way round, near the minimum
 // cell size.
 func (f *Federation) VerifyNoisy(ctx context.Context, spec *query.Spec, got *query.Result, beta float64) error {
+	spec, err := f.client.Resolve(ctx, spec)
+	if err != nil {
+		return err
+	}
 	exact, _, err := f.expected(ctx, spec)
 	if err != nil {
 		return err
@@ -540,7 +549,6 @@ func (f *Federation) VerifyNoisy(ctx context.Context, spec *query.Spec, got *que
 	if err != nil {
 		return err
 	}
-	scale := math.Pow10(spec.Decimals)
 	for col, name := range got.Columns {
 		kind, metric := "", -1
 		switch {
@@ -555,11 +563,13 @@ func (f *Federation) VerifyNoisy(ctx context.Context, spec *query.Spec, got *que
 			}
 		}
 		var sens int64
+		scale := 1.0
 		switch kind {
 		case query.KindCount, query.KindHistogram:
 			sens = 1
 		case query.KindSum:
 			clip := spec.Metrics[metric].Clip
+			scale = spec.MetricScale(metric)
 			sens = int64(math.Ceil(max(math.Abs(clip[0]), math.Abs(clip[1])) * scale))
 		default:
 			continue // labels and means

@@ -34,7 +34,8 @@ const blockRows = 4096
 // A record whose group_by value is missing or falls outside the bins or
 // values belongs to no cell; it is counted only in Stats.OutOfCells. For
 // sum and mean metrics each value is clipped to [lo, hi], scaled by
-// 10^Decimals and rounded half away from zero. A record whose metric value
+// 10^decimals of its metric ([query.Spec.MetricDecimals]) and rounded half
+// away from zero. A record whose metric value
 // is missing still counts in its cell's count but adds 0 to that metric's
 // sum (so a mean treats it as 0) and is reported in Stats.MissingValues;
 // filter on the column to exclude such records instead. Histogram values
@@ -152,12 +153,11 @@ func compile(s *query.Spec, t *dataset.Table) *plan {
 		}
 		p.groups = append(p.groups, gp)
 	}
-	scale := math.Pow10(s.Decimals)
 	for _, b := range p.layout.Blocks {
 		switch b.Kind {
 		case query.KindSum, query.KindMean:
 			m := s.Metrics[b.Metric]
-			p.sums = append(p.sums, sumPlan{nums: col(m.Column).Numbers, lo: m.Clip[0], hi: m.Clip[1], scale: scale, offset: b.Offset})
+			p.sums = append(p.sums, sumPlan{nums: col(m.Column).Numbers, lo: m.Clip[0], hi: m.Clip[1], scale: s.MetricScale(b.Metric), offset: b.Offset})
 		case query.KindHistogram:
 			m := s.Metrics[b.Metric]
 			p.hists = append(p.hists, histPlan{nums: col(m.Column).Numbers, edges: m.Bins, offset: b.Offset, bins: int32(b.Bins)})

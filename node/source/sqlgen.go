@@ -2,7 +2,6 @@ package source
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
@@ -151,7 +150,7 @@ func compileStatement(spec *query.Spec, rule policy.CohortRule, table string, co
 		case query.KindSum, query.KindMean:
 			sv := "s" + strconv.Itoa(j)
 			inner = append(inner, fmt.Sprintf("(LEAST(GREATEST(%s, %s), %s) * %s) AS %s",
-				v, a.bind(m.Clip[0], "float8"), a.bind(m.Clip[1], "float8"), a.bind(math.Pow10(spec.Decimals), "float8"), sv))
+				v, a.bind(m.Clip[0], "float8"), a.bind(m.Clip[1], "float8"), a.bind(spec.MetricScale(b.Metric), "float8"), sv))
 			// math.Round: the integral part, plus the sign when the
 			// fraction is at least one half. Both steps are exact.
 			outer = append(outer,
