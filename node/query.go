@@ -220,6 +220,17 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 	if err != nil {
 		return fail("data source %s: %v", data.Name(), err)
 	}
+	// A column the data lacks is a schema error, reported before the
+	// policy judges columns it could not read anyway.
+	schema, err := schemaTable(fields)
+	if err != nil {
+		return fail("data source %s: %v", data.Name(), err)
+	}
+	if err := aggregate.CheckColumns(spec, n.name, schema); err != nil {
+		r, codes := schemaRefusal(err)
+		n.audit(ctx, aq, audit.Entry{Kind: audit.KindAdmission, Result: audit.ResultDeny, Reasons: codes})
+		return nil, r
+	}
 	var columns []string
 	for _, f := range fields {
 		columns = append(columns, f.Name)
@@ -259,13 +270,6 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 		// A query the node could not archive could not be explained to a
 		// data subject later: refuse it.
 		return fail("archive query: %v", err)
-	}
-	schema, err := schemaTable(fields)
-	if err != nil {
-		return fail("data source %s: %v", data.Name(), err)
-	}
-	if err := spec.CheckColumns(schema); err != nil {
-		return fail("%v", err)
 	}
 	// The source applies the policy's record-level conditions itself: in
 	// memory, or compiled into the database's query.

@@ -95,6 +95,7 @@ type groupPlan struct {
 	stride   int32
 	nums     []float64
 	edges    []float64
+	numCell  map[float64]int32 // numeric codes, for values on a number column
 	codes    []int32
 	codeCell []int32 // per dictionary code: its cell index, or -1
 	bools    []bool
@@ -133,6 +134,12 @@ func compile(s *query.Spec, t *dataset.Table) *plan {
 		switch {
 		case g.Bins != nil:
 			gp.nums, gp.edges = c.Numbers, g.Bins
+		case c.Kind == dataset.KindNumber:
+			gp.nums, gp.numCell = c.Numbers, map[float64]int32{}
+			for j, v := range g.Values {
+				x, _ := query.NumericCode(v) // CheckColumns has vouched for it
+				gp.numCell[x] = int32(j)
+			}
 		case c.Kind == dataset.KindBool:
 			gp.bools, gp.missing = c.Bools, c.Missing
 			gp.boolCell = [2]int32{-1, -1}
@@ -323,6 +330,18 @@ func (f *filterPlan) matchNumber(v float64) bool {
 
 func (g *groupPlan) apply(cell []int32, lo int) {
 	switch {
+	case g.numCell != nil:
+		nums := g.nums[lo : lo+len(cell)]
+		for j, v := range nums {
+			if cell[j] < 0 {
+				continue
+			}
+			if k, ok := g.numCell[v]; ok { // NaN, a missing value, is never a key
+				cell[j] += k * g.stride
+			} else {
+				cell[j] = -1
+			}
+		}
 	case g.nums != nil:
 		nums := g.nums[lo : lo+len(cell)]
 		for j, v := range nums {

@@ -211,6 +211,10 @@ func TestAggregateMatchesReference(t *testing.T) {
 			},
 			Decimals: new(1),
 		},
+		"numeric codes": {
+			GroupBy: []query.GroupBy{{Column: "age", Values: []string{"30", "31", "64"}}, {Column: "has_card", Values: []string{"true"}}},
+			Metrics: []query.Metric{{Kind: query.KindMean, Column: "score", Clip: clip(300, 850)}},
+		},
 		"every op": {
 			GroupBy: []query.GroupBy{{Column: "region", Values: regions}},
 			Filter: []query.Predicate{
@@ -339,7 +343,8 @@ func TestCheckColumns(t *testing.T) {
 	}{
 		{"unknown group", query.Spec{GroupBy: []query.GroupBy{{Column: "nope", Values: []string{"a"}}}}, "group_by[0].column"},
 		{"bins on category", query.Spec{GroupBy: []query.GroupBy{{Column: "region", Bins: []float64{0, 1}}}}, "group_by[0].column"},
-		{"values on number", query.Spec{GroupBy: []query.GroupBy{{Column: "age", Values: []string{"1"}}}}, "group_by[0].column"},
+		{"words on number", query.Spec{GroupBy: []query.GroupBy{{Column: "age", Values: []string{"30", "young"}}}}, "group_by[0].values[1]"},
+		{"one code twice", query.Spec{GroupBy: []query.GroupBy{{Column: "age", Values: []string{"30", "30.0"}}}}, "group_by[0].values[1]"},
 		{"bool values", query.Spec{GroupBy: []query.GroupBy{{Column: "has_card", Values: []string{"yes"}}}}, "group_by[0].values[0]"},
 		{"order on category", query.Spec{Filter: []query.Predicate{{Column: "region", Op: query.OpLt, Value: 1.0}}}, "filter[0].column"},
 		{"string on number", query.Spec{Filter: []query.Predicate{{Column: "age", Op: query.OpEq, Value: "30"}}}, "filter[0].column"},

@@ -231,6 +231,7 @@ func cellExpr(spec *query.Spec, cols map[string]sqlColumn, layout query.Layout, 
 	}
 	stride := layout.Cells
 	var terms []string
+	var ok bool
 	for i, g := range spec.GroupBy {
 		c := cols[g.Column]
 		stride /= layout.Dims[i]
@@ -250,6 +251,15 @@ func cellExpr(spec *query.Spec, cols map[string]sqlColumn, layout query.Layout, 
 			idx = fmt.Sprintf("(array_position(%s, %s) - 1)", a.bind(vals, "bool[]"), v)
 		case c.kind == dataset.KindCategory:
 			idx = fmt.Sprintf("(array_position(%s, %s) - 1)", a.bind(g.Values, "text[]"), v)
+		case c.kind == dataset.KindNumber:
+			// Numeric codes, matched exactly as float8.
+			codes := make([]float64, len(g.Values))
+			for j, s := range g.Values {
+				if codes[j], ok = query.NumericCode(s); !ok {
+					return "", fmt.Errorf("group_by column %q holds numbers; %q is not one: %w", g.Column, s, ErrTypeMismatch)
+				}
+			}
+			idx = fmt.Sprintf("(array_position(%s, %s) - 1)", a.bind(codes, "float8[]"), v)
 		default:
 			return "", fmt.Errorf("group_by column %q is %s, want category or bool: %w", g.Column, c.kind, ErrTypeMismatch)
 		}
