@@ -245,6 +245,7 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 		EpsilonSpent: n.privacy.Spent(spec.Purpose, spec.SegmentFamily(), time.Now()),
 		NodeName:     n.name,
 		NodeColumns:  columns,
+		NodeRoles:    n.cfg.Roles,
 		Time:         time.Now(),
 	})
 	if err != nil {

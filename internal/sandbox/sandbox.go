@@ -48,6 +48,9 @@ const TrustDomain = "sandbox.fedscore.local"
 type Partner struct {
 	Name string
 	Data *dataset.Table
+	// Roles maps the policy's record roles ("age", "birth_date") to
+	// columns of Data, as a column mapping declares them.
+	Roles map[string]string
 }
 
 // data returns the table a query reads at a partner: its records, with the
@@ -307,7 +310,7 @@ func (f *Federation) StartNode(name string) error {
 	}
 	n, err := node.New(node.Config{
 		Credential: cred, Roots: f.ca.Pool(), Coordinator: f.addr, CoordinatorIdentity: f.coordID,
-		Data: p.Data, Models: f.cfg.Models, Policy: f.engine, Keys: keys, StateDir: filepath.Join(dir, "state"),
+		Data: p.Data, Roles: p.Roles, Models: f.cfg.Models, Policy: f.engine, Keys: keys, StateDir: filepath.Join(dir, "state"),
 		NoiseSource: f.noiseSource(name),
 		RetryDelay:  200 * time.Millisecond, Logger: f.cfg.Logger.With("role", "node"),
 	})
@@ -447,7 +450,7 @@ func (f *Federation) expected(ctx context.Context, spec *query.Spec) ([]int64, *
 		for _, c := range data.Columns() {
 			cols = append(cols, c.Name)
 		}
-		d, err := f.engine.Admit(ctx, policy.AdmissionInput{Query: info, NodeName: p.Name, NodeColumns: cols, Model: model, Time: time.Now()})
+		d, err := f.engine.Admit(ctx, policy.AdmissionInput{Query: info, NodeName: p.Name, NodeColumns: cols, NodeRoles: p.Roles, Model: model, Time: time.Now()})
 		if err != nil {
 			return nil, nil, err
 		}
