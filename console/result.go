@@ -4,7 +4,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,7 +23,6 @@ type resultView struct {
 	// WithheldCells the cells whose count it suppressed.
 	Withheld      int        `json:"withheld"`
 	WithheldCells int        `json:"withheld_cells"`
-	Decimals      int        `json:"decimals"`
 	Dimensions    []string   `json:"dimensions"`
 	Noise         *noiseView `json:"noise,omitempty"`
 }
@@ -39,6 +37,9 @@ type resultColumn struct {
 	Metric int    `json:"metric"`
 	Column string `json:"column,omitempty"` // the metric's source column
 	Bin    string `json:"bin,omitempty"`    // a histogram bin's label
+	// Decimals is the precision a sum or mean was computed at (its
+	// fixed-point scale; negative: rounded to tens, hundreds ...).
+	Decimals int `json:"decimals"`
 }
 
 // noiseView states the differential-privacy noise in the result.
@@ -64,8 +65,11 @@ type noiseBlock struct {
 }
 
 func newResultView(spec *query.Spec, a *querier.Answer) *resultView {
+	if a.Spec != nil {
+		spec = a.Spec // as signed: every metric at the decimals it was summed at
+	}
 	res := a.Result
-	v := &resultView{Decimals: spec.Decimals, Rows: make([][]any, len(res.Rows))}
+	v := &resultView{Rows: make([][]any, len(res.Rows))}
 	for _, g := range spec.GroupBy {
 		v.Dimensions = append(v.Dimensions, g.Column)
 	}
@@ -84,7 +88,7 @@ func newResultView(spec *query.Spec, a *querier.Answer) *resultView {
 	for m, metric := range spec.Metrics {
 		switch metric.Kind {
 		case query.KindSum, query.KindMean:
-			next(resultColumn{Role: metric.Kind, Metric: m, Column: metric.Column})
+			next(resultColumn{Role: metric.Kind, Metric: m, Column: metric.Column, Decimals: spec.MetricDecimals(m)})
 		case query.KindHistogram:
 			prefix := "hist_" + metric.Column + "_"
 			for range len(metric.Bins) - 1 {
@@ -120,13 +124,12 @@ func noiseOf(spec *query.Spec) *noiseView {
 	eps := privacy.SplitEpsilon(spec.Epsilon, len(blocks))
 	n := &noiseView{Epsilon: spec.Epsilon, BlockEpsilon: eps, Mechanism: privacy.DiscreteLaplace.String()}
 	layout := spec.Layout()
-	scale := math.Pow10(spec.Decimals)
 	for i, b := range blocks {
 		kind, column, unit := query.KindCount, "", 1.0
 		if lb := layout.Blocks[i]; lb.Metric >= 0 {
 			kind, column = lb.Kind, spec.Metrics[lb.Metric].Column
 			if kind == query.KindSum || kind == query.KindMean {
-				unit = scale
+				unit = spec.MetricScale(lb.Metric)
 			}
 		}
 		c := privacy.Calibration{Epsilon: eps, Sensitivity: b.Sensitivity}

@@ -99,6 +99,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&o.Records.PostgresDSN, "pg-dsn", "", "instead of --data: a PostgreSQL connection `string`; every aggregation is pushed down to the database")
 	fs.StringVar(&o.Records.PostgresTable, "pg-table", "", "the PostgreSQL `table` (schema.table) holding the records")
 	fs.StringVar(&o.Records.Mapping, "mapping", "", "a column `mapping` YAML file")
+	fs.StringVar(&o.Records.Encoding, "encoding", "", "the CSV file's character `encoding`: utf-8 (default), gb18030 or gbk")
 	fs.StringVar(&o.StateDir, "state-dir", "fedscore-node", "`directory` for the epoch, the share ledger and the keystore")
 	fs.StringVar(&o.Keys.PassphraseFile, "passphrase-file", "", "`file` holding the file keystore's passphrase")
 	custody := fs.String("keystore", "file", "key custody: `file` (encrypted local keystore) or vault (VAULT_ADDR or BAO_ADDR)")

@@ -64,7 +64,7 @@ func (c *Cluster) dialQuerier() error {
 	for i, n := range c.cfg.Nodes {
 		partners[i] = sandbox.Partner{Name: n.Name, Data: c.data[n.Name]}
 	}
-	c.q = &querierSide{client: client, plain: sandbox.Plaintext{Partners: partners, Policy: engine}}
+	c.q = &querierSide{client: client, plain: sandbox.Plaintext{Partners: partners, Policy: engine, Resolve: client.Resolve}}
 	return nil
 }
 

@@ -48,6 +48,9 @@ const TrustDomain = "sandbox.fedscore.local"
 type Partner struct {
 	Name string
 	Data *dataset.Table
+	// Roles maps the policy's record roles ("age", "birth_date") to
+	// columns of Data, as a column mapping declares them.
+	Roles map[string]string
 }
 
 // data returns the table a query reads at a partner: its records, with the
@@ -309,7 +312,7 @@ func (f *Federation) StartNode(name string) error {
 	}
 	n, err := node.New(node.Config{
 		Credential: cred, Roots: f.ca.Pool(), Coordinator: f.addr, CoordinatorIdentity: f.coordID,
-		Data: p.Data, Models: f.cfg.Models, Policy: f.engine, Keys: keys, StateDir: filepath.Join(dir, "state"),
+		Data: p.Data, Roles: p.Roles, Models: f.cfg.Models, Policy: f.engine, Keys: keys, StateDir: filepath.Join(dir, "state"),
 		NoiseSource: f.noiseSource(name),
 		RetryDelay:  200 * time.Millisecond, Logger: f.cfg.Logger.With("role", "node"),
 	})
@@ -418,11 +421,14 @@ type Plaintext struct {
 	Models   []*scoring.Model
 	// Policy is an engine on the bundle the nodes run.
 	Policy *policy.Engine
+	// Resolve fixes a spec's per-metric scales as the querier does before
+	// signing (querier.Client.Resolve); the nodes compute the resolved spec.
+	Resolve func(context.Context, *query.Spec) (*query.Spec, error)
 }
 
 // Plaintext is the federation's central plaintext computation.
 func (f *Federation) Plaintext() Plaintext {
-	return Plaintext{Partners: f.cfg.Partners, Models: f.cfg.Models, Policy: f.engine}
+	return Plaintext{Partners: f.cfg.Partners, Models: f.cfg.Models, Policy: f.engine, Resolve: f.client.Resolve}
 }
 
 // Expected computes spec's result centrally in plaintext (see Plaintext).
@@ -445,6 +451,10 @@ func (f *Federation) VerifyNoisy(ctx context.Context, spec *query.Spec, got *que
 // Expected computes spec's result centrally in plaintext, released as the
 // nodes' release gates would release it.
 func (f Plaintext) Expected(ctx context.Context, spec *query.Spec) (*query.Result, error) {
+	spec, err := f.Resolve(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
 	total, mask, err := f.expected(ctx, spec)
 	if err != nil {
 		return nil, err
@@ -453,8 +463,9 @@ func (f Plaintext) Expected(ctx context.Context, spec *query.Spec) (*query.Resul
 	return query.DecodeReleased(spec, total, mask.Released)
 }
 
-// expected returns the exact summed vector of spec over every partner's
-// admitted cohort, and the release mask its exact counts give.
+// expected returns the exact summed vector of spec, as resolved for
+// signing, over every partner's admitted cohort, and the release mask its
+// exact counts give.
 func (f Plaintext) expected(ctx context.Context, spec *query.Spec) ([]int64, *release.Mask, error) {
 	var total []int64
 	metrics := make([]string, len(spec.Metrics))
@@ -475,7 +486,7 @@ func (f Plaintext) expected(ctx context.Context, spec *query.Spec) ([]int64, *re
 		for _, c := range data.Columns() {
 			cols = append(cols, c.Name)
 		}
-		d, err := f.Policy.Admit(ctx, policy.AdmissionInput{Query: info, NodeName: p.Name, NodeColumns: cols, Model: model, Time: time.Now()})
+		d, err := f.Policy.Admit(ctx, policy.AdmissionInput{Query: info, NodeName: p.Name, NodeColumns: cols, NodeRoles: p.Roles, Model: model, Time: time.Now()})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -562,6 +573,10 @@ func (f *Federation) Close() error {
 // suppressed may be released, and the other way round, near the minimum
 // cell size.
 func (f Plaintext) VerifyNoisy(ctx context.Context, spec *query.Spec, got *query.Result, beta float64) error {
+	spec, err := f.Resolve(ctx, spec)
+	if err != nil {
+		return err
+	}
 	exact, _, err := f.expected(ctx, spec)
 	if err != nil {
 		return err
@@ -573,7 +588,6 @@ func (f Plaintext) VerifyNoisy(ctx context.Context, spec *query.Spec, got *query
 	if err != nil {
 		return err
 	}
-	scale := math.Pow10(spec.Decimals)
 	for col, name := range got.Columns {
 		kind, metric := "", -1
 		switch {
@@ -588,11 +602,13 @@ func (f Plaintext) VerifyNoisy(ctx context.Context, spec *query.Spec, got *query
 			}
 		}
 		var sens int64
+		scale := 1.0
 		switch kind {
 		case query.KindCount, query.KindHistogram:
 			sens = 1
 		case query.KindSum:
 			clip := spec.Metrics[metric].Clip
+			scale = spec.MetricScale(metric)
 			sens = int64(math.Ceil(max(math.Abs(clip[0]), math.Abs(clip[1])) * scale))
 		default:
 			continue // labels and means

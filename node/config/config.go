@@ -74,10 +74,13 @@ type Vault struct {
 // file (File ending in .parquet) or, with PostgresDSN, the table
 // PostgresTable ("schema.table" or "table"), to which every aggregation
 // is pushed down. Mapping is an optional column mapping YAML file.
+// Encoding is the CSV file's character encoding (see
+// dataset.CSVOptions.Encoding); Parquet and PostgreSQL text is UTF-8.
 type Records struct {
 	File                       string
 	PostgresDSN, PostgresTable string
 	Mapping                    string
+	Encoding                   string
 }
 
 // Policy locates the signed policy bundle and says which key must have
@@ -124,7 +127,7 @@ func Open(ctx context.Context, o Options) (_ *Deployment, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("coordinator identity: %w", err)
 	}
-	table, src, err := d.openRecords(ctx, o.Records)
+	table, src, roles, err := d.openRecords(ctx, o.Records)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +141,7 @@ func Open(ctx context.Context, o Options) (_ *Deployment, err error) {
 	}
 	n, err := node.New(node.Config{
 		Credential: cred, Roots: roots, Coordinator: o.Coordinator, CoordinatorIdentity: cid,
-		Data: table, Source: src, Models: models, Policy: d.Engine, Keys: keys, StateDir: o.StateDir, Logger: o.Logger,
+		Data: table, Source: src, Roles: roles, Models: models, Policy: d.Engine, Keys: keys, StateDir: o.StateDir, Logger: o.Logger,
 	})
 	if err != nil {
 		return nil, err
@@ -207,18 +210,36 @@ func (d *Deployment) openKeys(ctx context.Context, o Options) (keystore.Store, *
 }
 
 // openRecords opens the partner's records: a table in memory, or a
-// database source.
-func (d *Deployment) openRecords(ctx context.Context, r Records) (*dataset.Table, source.Source, error) {
+// database source, and the roles its mapping gives columns.
+func (d *Deployment) openRecords(ctx context.Context, r Records) (*dataset.Table, source.Source, map[string]string, error) {
 	var mapping *dataset.Mapping
 	if r.Mapping != "" {
 		var err error
 		if mapping, err = dataset.LoadMapping(r.Mapping); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
+	t, src, err := d.openData(ctx, r, mapping)
+	if err == nil && t != nil {
+		err = mapping.CheckRoles(t)
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var roles map[string]string
+	if mapping != nil {
+		roles = mapping.Roles
+	}
+	return t, src, roles, nil
+}
+
+func (d *Deployment) openData(ctx context.Context, r Records, mapping *dataset.Mapping) (*dataset.Table, source.Source, error) {
+	csvFile := r.File != "" && !strings.HasSuffix(r.File, ".parquet")
 	switch {
 	case (r.File == "") == (r.PostgresDSN == ""):
 		return nil, nil, errors.New("records: give either a file or a PostgreSQL DSN")
+	case r.Encoding != "" && !csvFile:
+		return nil, nil, errors.New("records: an encoding applies to a CSV file only; Parquet and PostgreSQL text is UTF-8")
 	case r.PostgresDSN != "":
 		schema, name, ok := strings.Cut(r.PostgresTable, ".")
 		if !ok {
@@ -230,14 +251,14 @@ func (d *Deployment) openRecords(ctx context.Context, r Records) (*dataset.Table
 		}
 		d.closers = append(d.closers, pg.Close)
 		return nil, pg, nil
-	case strings.HasSuffix(r.File, ".parquet"):
+	case !csvFile:
 		m, err := source.OpenParquet(r.File, mapping)
 		if err != nil {
 			return nil, nil, err
 		}
 		return m.Table, nil, nil
 	}
-	t, err := dataset.LoadCSVFile(r.File, dataset.CSVOptions{Mapping: mapping})
+	t, err := dataset.LoadCSVFile(r.File, dataset.CSVOptions{Mapping: mapping, Encoding: r.Encoding})
 	return t, nil, err
 }
 

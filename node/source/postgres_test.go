@@ -133,6 +133,21 @@ decimals: 3
 	}}
 	sameResult(t, pg, spec, rule, mem, true)
 	sameResult(t, pg, spec, policy.CohortRule{}, mem, true)
+
+	// EDUCATION and SEX codes as group_by values, and a metric at its own
+	// decimals.
+	codes := mustSpec(t, `
+purpose: risk_analytics
+group_by:
+  - {column: EDUCATION, values: ["1", "2", "3", "4", "5", "6", "0"]}
+  - {column: SEX, values: ["2", "1.0"]}
+metrics:
+  - {kind: mean, column: default.payment.next.month, clip: [0, 1], decimals: 5}
+  - {kind: sum, column: LIMIT_BAL, clip: [0, 1000000], decimals: -2}
+min_partners: 2
+`)
+	sameResult(t, pg, codes, rule, mem, true)
+	sameResult(t, pg, codes, policy.CohortRule{}, mem, true)
 }
 
 // TestPostgresPolicyCohort takes the cohort rule from the default Rego

@@ -2,7 +2,6 @@ package source
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
@@ -151,7 +150,7 @@ func compileStatement(spec *query.Spec, rule policy.CohortRule, table string, co
 		case query.KindSum, query.KindMean:
 			sv := "s" + strconv.Itoa(j)
 			inner = append(inner, fmt.Sprintf("(LEAST(GREATEST(%s, %s), %s) * %s) AS %s",
-				v, a.bind(m.Clip[0], "float8"), a.bind(m.Clip[1], "float8"), a.bind(math.Pow10(spec.Decimals), "float8"), sv))
+				v, a.bind(m.Clip[0], "float8"), a.bind(m.Clip[1], "float8"), a.bind(spec.MetricScale(b.Metric), "float8"), sv))
 			// math.Round: the integral part, plus the sign when the
 			// fraction is at least one half. Both steps are exact.
 			outer = append(outer,
@@ -232,6 +231,7 @@ func cellExpr(spec *query.Spec, cols map[string]sqlColumn, layout query.Layout, 
 	}
 	stride := layout.Cells
 	var terms []string
+	var ok bool
 	for i, g := range spec.GroupBy {
 		c := cols[g.Column]
 		stride /= layout.Dims[i]
@@ -251,6 +251,15 @@ func cellExpr(spec *query.Spec, cols map[string]sqlColumn, layout query.Layout, 
 			idx = fmt.Sprintf("(array_position(%s, %s) - 1)", a.bind(vals, "bool[]"), v)
 		case c.kind == dataset.KindCategory:
 			idx = fmt.Sprintf("(array_position(%s, %s) - 1)", a.bind(g.Values, "text[]"), v)
+		case c.kind == dataset.KindNumber:
+			// Numeric codes, matched exactly as float8.
+			codes := make([]float64, len(g.Values))
+			for j, s := range g.Values {
+				if codes[j], ok = query.NumericCode(s); !ok {
+					return "", fmt.Errorf("group_by column %q holds numbers; %q is not one: %w", g.Column, s, ErrTypeMismatch)
+				}
+			}
+			idx = fmt.Sprintf("(array_position(%s, %s) - 1)", a.bind(codes, "float8[]"), v)
 		default:
 			return "", fmt.Errorf("group_by column %q is %s, want category or bool: %w", g.Column, c.kind, ErrTypeMismatch)
 		}

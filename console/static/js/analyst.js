@@ -33,7 +33,7 @@ export function renderAnalyst() { if (state.catalog) render(); }
 
 function defaultSpec() {
   const p = state.catalog.purposes[0];
-  return JSON.stringify({ purpose: p.name, group_by: [], metrics: [{ kind: 'count' }], min_partners: state.catalog.min_partners, decimals: 2 });
+  return JSON.stringify({ purpose: p.name, group_by: [], metrics: [{ kind: 'count' }], min_partners: state.catalog.min_partners });
 }
 
 function purpose() { return state.catalog.purposes.find((p) => p.name === state.spec.purpose); }
@@ -84,7 +84,7 @@ function builder() {
       h('div', {}, h('label', {}, t('spec.epsilon')),
         h('input', { id: 'f-epsilon', 'data-field': 'epsilon', type: 'number', step: '0.1', min: 0, placeholder: t('spec.no_noise'), value: s.epsilon ?? '', onchange: (e) => set('epsilon', e.target.value === '' ? '' : parseFloat(e.target.value)) })),
       h('div', {}, h('label', {}, t('spec.decimals')),
-        h('input', { id: 'f-decimals', 'data-field': 'decimals', type: 'number', min: 0, max: 6, value: s.decimals ?? 2, onchange: (e) => set('decimals', parseInt(e.target.value, 10)) }))),
+        h('input', { id: 'f-decimals', 'data-field': 'decimals', type: 'number', min: -6, max: 6, placeholder: t('spec.decimals_auto'), value: s.decimals ?? '', onchange: (e) => set('decimals', e.target.value === '' ? undefined : parseInt(e.target.value, 10)) }))),
     h('h3', {}, t('spec.group_by'), ' ', h('button', { class: 'small secondary', id: 'add-group', onclick: () => { s.group_by = [...(s.group_by || []), newGroup()]; render(); changed(); } }, '+')),
     (s.group_by || []).map((g, i) => groupRow(g, i)),
     h('h3', {}, t('spec.filter'), ' ', h('button', { class: 'small secondary', id: 'add-filter', onclick: () => { s.filter = [...(s.filter || []), newFilter()]; render(); changed(); } }, '+')),
@@ -342,7 +342,7 @@ function fmtValue(v, c, decimals) {
   if (v === null || v === undefined) return null;
   if (c.role === 'label') return v;
   if (c.role === 'count' || c.role === 'bin') return num(v, 0);
-  return num(v, c.role === 'mean' ? Math.max(decimals, 2) : decimals);
+  return num(v, Math.max(c.decimals ?? decimals ?? 0, 0));
 }
 
 function resultBlock(j) {
