@@ -66,6 +66,7 @@ func TestCheck(t *testing.T) {
 		sentinel                    error
 	}{
 		{"column not allowed", base + "filter: [{column: credit_score, op: gt, value: 600}]", "filter[0].column", "PURPOSE_COLUMNS, PIPL Art. 6", catalog.ErrRefused},
+		{"unknown column", base + "filter: [{column: regoin, op: eq, value: east}]", "filter[0].column", `unknown column "regoin": the published schema does not describe it; close: "region"`, query.ErrColumnMismatch},
 		{"unknown purpose", strings.Replace(base, "marketing_analytics", "fishing", 1), "purpose", "PURPOSE_UNKNOWN", catalog.ErrRefused},
 		{"identifier", base + "filter: [{column: customer_id, op: eq, value: x}]", "filter[0].column", "IDENTIFIER_COLUMN", catalog.ErrRefused},
 		{"unknown value", strings.Replace(base, "[east]", "[mars]", 1), "group_by[0].values", `no value "mars"`, query.ErrColumnMismatch},

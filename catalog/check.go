@@ -52,6 +52,15 @@ func (c *Catalog) Check(spec *query.Spec) error {
 		case slices.Contains(c.Identifiers, ref.column):
 			refuse(ref.field, "IDENTIFIER_COLUMN", "column %s identifies a person and may not be queried", ref.column)
 			continue
+		case c.schema != nil && !c.published(ref.column) && (spec.Model == "" || !slices.Contains(scoreColumns, ref.column)):
+			// A column no partner has is a schema error, whatever the
+			// policy says about it.
+			msg := fmt.Sprintf("unknown column %q: the published schema does not describe it", ref.column)
+			if close := query.CloseNames(ref.column, c.schemaColumns()); len(close) > 0 {
+				msg += "; close: " + strings.Join(close, ", ")
+			}
+			mismatch(ref.field, "%s", msg)
+			continue
 		case !known:
 			continue
 		}
@@ -98,6 +107,21 @@ func (c *Catalog) Check(spec *query.Spec) error {
 		return nil
 	}
 	return &query.ValidationError{Problems: probs}
+}
+
+// published reports whether the published schema describes column.
+func (c *Catalog) published(column string) bool {
+	_, ok := c.schema.Column(column)
+	return ok
+}
+
+// schemaColumns lists the published schema's column names.
+func (c *Catalog) schemaColumns() []string {
+	names := make([]string, len(c.schema.Columns))
+	for i, col := range c.schema.Columns {
+		names[i] = col.Name
+	}
+	return names
 }
 
 // checkPIPIA applies the impact-assessment rules (PIPL Art. 55-56).

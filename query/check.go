@@ -47,7 +47,7 @@ func (s *Spec) CheckColumns(t Schema) error {
 		if !ok {
 			msg := fmt.Sprintf("unknown column %q", name)
 			if l, ok := t.(ListedSchema); ok {
-				if close := closeNames(name, l.ColumnNames()); len(close) > 0 {
+				if close := CloseNames(name, l.ColumnNames()); len(close) > 0 {
 					msg += "; close: " + strings.Join(close, ", ")
 				}
 			}
@@ -121,9 +121,9 @@ func NumericCode(v string) (float64, bool) {
 	return x, err == nil && !math.IsInf(x, 0) && !math.IsNaN(x)
 }
 
-// closeNames returns the names that differ from name only in case or
+// CloseNames returns, quoted, the names that differ from name only in case or
 // punctuation, or by at most two edits, closest first.
-func closeNames(name string, names []string) []string {
+func CloseNames(name string, names []string) []string {
 	fold := func(s string) string {
 		return strings.Map(func(r rune) rune {
 			if strings.ContainsRune("_-. ", r) {

@@ -64,6 +64,9 @@ func addCatalogFlags(fs *flag.FlagSet) catalogFlags {
 	}
 }
 
+// given reports whether the flags name a bundle or a schema.
+func (f catalogFlags) given() bool { return *f.bundle != "" || *f.schema != "" || *f.policyData != "" }
+
 // load builds the catalogue the flags name.
 func (f catalogFlags) load() (*catalog.Catalog, error) {
 	var fsys fs.FS = policy.DefaultBundle()
@@ -203,19 +206,25 @@ func runCatalogCheck(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *file, err)
 	}
-	err = c.Check(spec)
-	var ve *query.ValidationError
-	if errors.As(err, &ve) {
-		for _, p := range ve.Problems {
-			fmt.Fprintf(stdout, "%s: %s\n", p.Field, p.Msg)
-		}
-		return fmt.Errorf("%s: %d problems", *file, len(ve.Problems))
-	}
-	if err != nil {
+	if err := checkSpec(stdout, c, spec, *file); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: OK against policy revision %s\n", *file, c.Revision)
 	return nil
+}
+
+// checkSpec checks spec against the catalogue and prints each problem on
+// its own line, field first.
+func checkSpec(w io.Writer, c *catalog.Catalog, spec *query.Spec, name string) error {
+	err := c.Check(spec)
+	var ve *query.ValidationError
+	if errors.As(err, &ve) {
+		for _, p := range ve.Problems {
+			fmt.Fprintf(w, "%s: %s\n", p.Field, p.Msg)
+		}
+		return fmt.Errorf("%s: %d problems against the catalogue of policy revision %s", name, len(ve.Problems), c.Revision)
+	}
+	return err
 }
 
 func runCatalogSchema(args []string, stdout, stderr io.Writer) error {

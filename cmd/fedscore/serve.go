@@ -150,22 +150,34 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("query", "-f QUERY.yaml --coordinator ADDR --cert F --key F --ca F [--json]", stderr)
+	fs := newFlags("query", "-f QUERY.yaml --coordinator ADDR --cert F --key F --ca F [--json] [--bundle F --bundle-key PUB.pem --schema F]", stderr)
 	tf := addTLSFlags(fs)
 	file := fs.String("f", "", "the query spec `file` (YAML or JSON)")
 	cf := addCoordinatorFlags(fs)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the answer")
+	cat := addCatalogFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *file == "" {
 		return errors.New("-f is required")
 	}
-	// The spec is checked before anything is signed or sent.
+	// The spec is checked before anything is signed or sent: on its own,
+	// and against the federation's catalogue when --bundle or --schema
+	// names it.
 	spec, err := query.ReadFile(*file)
 	if err != nil {
 		return err
+	}
+	if cat.given() {
+		c, err := cat.load()
+		if err != nil {
+			return fmt.Errorf("catalogue: %w", err)
+		}
+		if err := checkSpec(stderr, c, spec, *file); err != nil {
+			return err
+		}
 	}
 	c, err := dialQuerier(tf, *cf.addr, *cf.id, *timeout)
 	if err != nil {
