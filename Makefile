@@ -16,6 +16,7 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./audit/
 	go test -run '^$$' -fuzz FuzzDecodeModel -fuzztime 30s ./scoring/
 	go test -run '^$$' -fuzz FuzzUnmarshalThresholdShare -fuzztime 30s -fuzzminimizetime 0 ./crypto/
+	go test -run '^$$' -fuzz FuzzDecodeMark -fuzztime 30s ./policy/
 
 bench:
 	go test -run '^$$' -bench . -benchtime 20x -count 5 ./crypto/ ./node/aggregate/

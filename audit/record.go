@@ -16,14 +16,16 @@ import (
 type Kind string
 
 // Record kinds. KindCheckpoint is reserved for the log's own signed
-// checkpoints; the others are decisions (and KindRecovery the log's note
-// that it cut off a torn line after a crash).
+// checkpoints; the others are decisions (KindBundle an operator's override
+// of the node's policy bundle rules, KindRecovery the log's note that it
+// cut off a torn line after a crash).
 const (
 	KindAdmission  Kind = "admission"
 	KindCohort     Kind = "cohort"
 	KindRelease    Kind = "release"
 	KindKeySwitch  Kind = "key_switch"
 	KindSetup      Kind = "setup"
+	KindBundle     Kind = "bundle"
 	KindRecovery   Kind = "recovery"
 	KindCheckpoint Kind = "checkpoint"
 )
@@ -31,7 +33,7 @@ const (
 // entryKind reports whether k may be appended as an Entry.
 func entryKind(k Kind) bool {
 	switch k {
-	case KindAdmission, KindCohort, KindRelease, KindKeySwitch, KindSetup, KindRecovery:
+	case KindAdmission, KindCohort, KindRelease, KindKeySwitch, KindSetup, KindBundle, KindRecovery:
 		return true
 	}
 	return false

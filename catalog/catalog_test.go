@@ -134,7 +134,7 @@ func TestBankMarketingSchema(t *testing.T) {
 	if err := json.Unmarshal(raw, &overrides); err != nil {
 		t.Fatal(err)
 	}
-	tarball, err := policy.BuildBundleWithData(nil, "", overrides)
+	tarball, err := policy.BuildBundle(nil, policy.BuildOptions{Sequence: 1, Data: overrides})
 	if err != nil {
 		t.Fatal(err)
 	}

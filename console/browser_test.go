@@ -162,7 +162,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fed, err := sandbox.Start(ctx, sandbox.Config{Partners: partners, QueryTimeout: time.Minute})
+	// The table must equal the plaintext computation exactly, so this
+	// federation's policy data relaxes the default bundle's DP
+	// requirement and the form starts without ε.
+	fed, err := sandbox.Start(ctx, sandbox.Config{Partners: partners, QueryTimeout: time.Minute,
+		PolicyData: map[string]any{"dp": map[string]any{"required": false}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +175,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	def.Epsilon = 0
 	srv, err := console.New(fed.ConsoleConfig("127.0.0.1:0", def))
 	if err != nil {
 		t.Fatal(err)
@@ -275,10 +280,10 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	t.Run("regulator diffs two revisions and runs the tests", func(t *testing.T) {
 		p.t = t
-		next, err := policy.BuildBundleWithData(nil, "2027-01-r2", map[string]any{
+		next, err := policy.BuildBundle(nil, policy.BuildOptions{Revision: "2027-01-r2", Sequence: 2, Data: map[string]any{
 			"release_gate": map[string]any{"min_cell_size": 80},
-			"dp":           map[string]any{"required": true},
-		})
+			"dp":           map[string]any{"max_epsilon_per_query": 1},
+		}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -290,9 +295,19 @@ func TestConsoleInBrowser(t *testing.T) {
 		if s := p.text("#verify-result"); !strings.Contains(s, "Signature verified") {
 			t.Errorf("current bundle: %q", s)
 		}
+		// The federation's bundle relaxes DP in its data, so the bundle's
+		// own test of the production default fails, visibly.
 		p.run("run tests", click("#run-tests"), visible("#tests-summary"))
-		if s := p.text("#tests-summary"); !strings.Contains(s, "0 failed") {
-			t.Errorf("tests: %q", s)
+		if s := p.text("#tests-summary"); strings.Contains(s, " 0 failed") {
+			t.Errorf("tests of the relaxed bundle: %q", s)
+		}
+		if s := p.text("#tests"); !strings.Contains(s, "admission_test.test_dp_required_by_default") {
+			t.Errorf("the failing DP test is not named: %q", s)
+		}
+		p.run("open the built-in bundle", click(`#bundle-list button[data-open="builtin"]`), visible("#tests > div.muted"),
+			click("#run-tests"), visible("#tests-summary"))
+		if s := p.text("#tests-summary"); !strings.Contains(s, " 0 failed") {
+			t.Errorf("tests of the built-in bundle: %q", s)
 		}
 		if s := p.text("#rules"); !strings.Contains(s, "PURPOSE_COLUMNS") || !strings.Contains(s, "PIPL Art. 6") {
 			t.Error("rules table lacks PURPOSE_COLUMNS with its article")
@@ -306,7 +321,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		p.run("diff", setField("#diff-from", "current"), setField("#diff-to", "upload-3"), click("#diff-run"),
 			visible("#diff-settings"))
 		s := p.text("#diff-settings")
-		for _, want := range []string{"release_gate.min_cell_size", "50", "80", "dp.required"} {
+		for _, want := range []string{"release_gate.min_cell_size", "50", "80", "dp.max_epsilon_per_query"} {
 			if !strings.Contains(s, want) {
 				t.Errorf("diff lacks %q: %q", want, s)
 			}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -297,9 +296,10 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 	n.audit(ctx, aq, audit.Entry{Kind: audit.KindCohort, Result: audit.ResultAllow, Detail: detail})
 	if spec.Epsilon > 0 {
 		// The budget is spent before any noisy value leaves the node, so a
-		// crash cannot release a query the ledger does not count.
-		// The policy has judged the budget; the ledger only records.
-		if err := n.privacy.Spend(spec.Purpose, spec.SegmentFamily(), spec.Epsilon, math.MaxFloat64, time.Now()); err != nil {
+		// crash cannot release a query the ledger does not count. The
+		// ledger enforces the policy's daily ceiling too: queries admitted
+		// at the same time cannot spend it twice.
+		if err := n.privacy.Spend(spec.Purpose, spec.SegmentFamily(), spec.Epsilon, decision.Privacy.DailyEpsilon, time.Now()); err != nil {
 			return fail("privacy budget: %v", err)
 		}
 		if err := addNoise(vec, spec, len(aq.participants), n.cfg.NoiseSource); err != nil {

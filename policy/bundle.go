@@ -35,25 +35,6 @@ func DefaultBundle() fs.FS {
 	return sub
 }
 
-// readBundle reads and parses the bundle stored at the root of fsys without
-// checking any signature; the test runner uses it, and never activates the
-// bundle. Engines load bundles with loadBundle.
-func readBundle(fsys fs.FS) (*bundle.Bundle, error) {
-	files, err := readFileSet(fsys)
-	if err != nil {
-		return nil, err
-	}
-	l, err := loadBundle(files, sigIgnore, nil)
-	if err != nil {
-		return nil, err
-	}
-	if l.b.Manifest.Revision == "" {
-		// Every decision is audited with the revision that made it.
-		return nil, fmt.Errorf("%w: manifest has no revision", ErrBundle)
-	}
-	return l.b, nil
-}
-
 // isTestModule reports whether a bundle module holds policy tests, which
 // the bundle ships for review but the decision engine does not compile.
 func isTestModule(m bundle.ModuleFile) bool {

@@ -30,8 +30,12 @@ type TestResult struct {
 // test runner, against the bundle's own data, and returns one result per
 // test. Errors loading or compiling the bundle wrap [ErrBundle].
 func BundleTests(ctx context.Context, fsys fs.FS) ([]TestResult, error) {
-	b, err := readBundle(fsys)
+	// Tests run on any bundle, signed or not; nothing is activated.
+	l, err := load(fromFS(fsys), sigIgnore, nil)
 	if err != nil {
+		return nil, err
+	}
+	if err := l.checkManifest(false); err != nil {
 		return nil, err
 	}
 
@@ -50,7 +54,7 @@ func BundleTests(ctx context.Context, fsys fs.FS) ([]TestResult, error) {
 		SetCompiler(compiler).
 		SetStore(store).
 		SetDefaultRegoVersion(ast.RegoV1).
-		SetBundles(map[string]*bundle.Bundle{bundleName: b}).
+		SetBundles(map[string]*bundle.Bundle{bundleName: l.b}).
 		RaiseBuiltinErrors(true).
 		SetTimeout(testTimeout)
 

@@ -13,6 +13,11 @@ import (
 // decision for an input; an undefined decision is a deny.
 const CodeUndefinedDecision = "UNDEFINED_DECISION"
 
+// CodeBundleExpired is the reason given for every admission and release
+// asked of a bundle past its not_after: an expired bundle decides nothing
+// until a newer signed bundle replaces it.
+const CodeBundleExpired = "BUNDLE_EXPIRED"
+
 // QueryInfo is what a node knows about a joint query when it asks for
 // admission. Digest is the hex digest of the signed query specification.
 type QueryInfo struct {
@@ -224,6 +229,10 @@ type Decision struct {
 	Allow   bool
 	Reasons []Reason
 	Cohort  CohortRule
+	// Privacy is the bundle's privacy settings for the query's purpose.
+	// An allowed decision always carries a positive per-query limit and
+	// daily ceiling; the node's privacy ledger enforces the ceiling.
+	Privacy PrivacySettings
 	// BundleRevision is the revision of the bundle that decided.
 	BundleRevision string
 	Time           time.Time

@@ -12,9 +12,10 @@ import (
 // Pointers and nil slices tell a missing field from a zero one: a missing
 // field is malformed, never a default.
 type decisionDocument struct {
-	Allow  *bool            `json:"allow"`
-	Deny   []reasonDocument `json:"deny"`
-	Cohort *cohortDocument  `json:"cohort"`
+	Allow   *bool            `json:"allow"`
+	Deny    []reasonDocument `json:"deny"`
+	Cohort  *cohortDocument  `json:"cohort"`
+	Privacy *privacyDocument `json:"privacy"`
 }
 
 type reasonDocument struct {
@@ -77,6 +78,12 @@ func decodeDecision(v any, nodeColumns []string, d *Decision) error {
 			return err
 		}
 	}
+	var privacy PrivacySettings
+	if doc.Privacy != nil {
+		if privacy, err = doc.Privacy.settings(); err != nil {
+			return fmt.Errorf("privacy: %w", err)
+		}
+	}
 	if *doc.Allow {
 		if doc.Cohort == nil {
 			return errors.New("allowed without a cohort rule")
@@ -84,11 +91,19 @@ func decodeDecision(v any, nodeColumns []string, d *Decision) error {
 		if err := cohort.appliesTo(nodeColumns); err != nil {
 			return err
 		}
+		// The node's privacy ledger needs a ceiling to enforce.
+		if doc.Privacy == nil {
+			return errors.New("allowed without privacy settings")
+		}
+		if err := privacy.admits(); err != nil {
+			return fmt.Errorf("privacy: %w", err)
+		}
 	}
 
 	d.Allow = *doc.Allow
 	d.Reasons = reasons
 	d.Cohort = cohort
+	d.Privacy = privacy
 	return nil
 }
 

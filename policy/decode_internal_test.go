@@ -14,15 +14,28 @@ func TestDecodeDecision(t *testing.T) {
 		{"column": "consent_withdrawn_at", "op": "gt", "value": 1795514400, "missing": "include", "code": "CONSENT_WITHDRAWN", "article": "PIPL Art. 15"},
 		{"column": "region", "op": "ne", "value": "offshore", "code": "X"},
 		{"column": "age", "op": "ge", "value": 14, "code": "MINOR"}]}`
+	privacy := `{"dp_required": true, "max_epsilon_per_query": 2, "daily_epsilon": 10, "min_cell_size": 50}`
 	withCondition := func(c string) string {
-		return `{"allow": true, "deny": [], "cohort": {"conditions": [` + c + `]}}`
+		return `{"allow": true, "deny": [], "privacy": ` + privacy + `, "cohort": {"conditions": [` + c + `]}}`
+	}
+	withPrivacy := func(p string) string {
+		return `{"allow": true, "deny": [], "cohort": {"conditions": []}, "privacy": ` + p + `}`
 	}
 	tests := []struct {
 		name, doc string
 		wantErr   string // "" for a valid document
 	}{
-		{"allowed", `{"allow": true, "deny": [], "cohort": ` + cohort + `}`, ""},
-		{"allowed without conditions", `{"allow": true, "deny": [], "cohort": {"conditions": []}}`, ""},
+		{"allowed", `{"allow": true, "deny": [], "privacy": ` + privacy + `, "cohort": ` + cohort + `}`, ""},
+		{"allowed without conditions", withPrivacy(privacy), ""},
+		{"allowed without privacy", `{"allow": true, "deny": [], "cohort": {"conditions": []}}`, "without privacy settings"},
+		{"allowed with null privacy", withPrivacy(`null`), "without privacy settings"},
+		{"allowed without daily ceiling", withPrivacy(`{"dp_required": true, "max_epsilon_per_query": 2, "daily_epsilon": 0, "min_cell_size": 50}`), "both must be positive"},
+		{"allowed without query limit", withPrivacy(`{"dp_required": false, "max_epsilon_per_query": 0, "daily_epsilon": 1, "min_cell_size": 50}`), "both must be positive"},
+		{"privacy member missing", withPrivacy(`{"dp_required": true, "max_epsilon_per_query": 2, "min_cell_size": 50}`), "are required"},
+		{"privacy negative", withPrivacy(`{"dp_required": true, "max_epsilon_per_query": -2, "daily_epsilon": 1, "min_cell_size": 50}`), "non-negative"},
+		{"privacy dp_required not boolean", withPrivacy(`{"dp_required": "yes", "max_epsilon_per_query": 2, "daily_epsilon": 1, "min_cell_size": 50}`), "cannot unmarshal"},
+		{"privacy cell size below floor", withPrivacy(`{"dp_required": true, "max_epsilon_per_query": 2, "daily_epsilon": 1, "min_cell_size": 3}`), "below the floor"},
+		{"denied without privacy", `{"allow": false, "deny": [{"code": "PURPOSE_UNKNOWN"}], "privacy": null}`, ""},
 		{"denied", `{"allow": false, "deny": [{"code": "X", "article": "A", "message": "m"}], "cohort": ` + cohort + `}`, ""},
 		{"denied without cohort", `{"allow": false, "deny": [{"code": "X"}]}`, ""},
 		{"allow missing", `{"deny": [], "cohort": ` + cohort + `}`, "allow is missing"},
@@ -71,7 +84,8 @@ func TestDecodeDecision(t *testing.T) {
 }
 
 func TestDecodeConditions(t *testing.T) {
-	doc := `{"allow": true, "deny": [], "cohort": {"conditions": [
+	doc := `{"allow": true, "deny": [], "privacy": {"dp_required": true, "max_epsilon_per_query": 2, "daily_epsilon": 10, "min_cell_size": 50},
+		"cohort": {"conditions": [
 		{"column": "consent_withdrawn", "op": "ne", "value": true, "missing": "exclude", "code": "CONSENT_WITHDRAWN", "article": "PIPL Art. 15"},
 		{"column": "consent_withdrawn_at", "op": "gt", "value": 1795514400, "missing": "include", "code": "CONSENT_WITHDRAWN", "article": "PIPL Art. 15"},
 		{"column": "region", "op": "ne", "value": "offshore", "code": "X"}]}}`

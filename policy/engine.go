@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -41,6 +42,34 @@ type Options struct {
 	// When empty, nothing is verified (the embedded default bundle, tests),
 	// and a signed bundle is refused rather than activated unchecked.
 	VerificationKeys []VerificationKey
+
+	// HighWater, when set, is the node's record of the newest bundle it
+	// has run; it needs VerificationKeys. The engine then activates, at
+	// start and on every reload, only a bundle whose sequence is above the
+	// mark, or the marked bundle itself, and moves the mark forward on
+	// disk before the bundle decides anything (see [SequenceStore]).
+	HighWater *SequenceStore
+
+	// AllowRollback, when set, is an operator's explicit override letting
+	// NewEngine start on one bundle the high-water mark would refuse. It
+	// applies to the start only; reloads never go back.
+	AllowRollback *RollbackOverride
+}
+
+// RollbackOverride lets NewEngine activate the bundle whose sequence is
+// Sequence although the node has run a newer bundle (or another bundle
+// with that sequence), for an operator who must return to an earlier
+// signed policy. The high-water mark is then set to that bundle, so newer
+// bundles are accepted again as they arrive.
+type RollbackOverride struct {
+	// Sequence is the sequence of the one bundle allowed. A bundle with
+	// another sequence is refused while the override is given, so that an
+	// override left in place never lets another bundle through.
+	Sequence uint64
+	// Record is called with the mark the override replaces and the new
+	// one before either the mark or the bundle changes; nodes append it to
+	// their audit log. If it fails, NewEngine fails and nothing changes.
+	Record func(ctx context.Context, from, to HighWaterMark) error
 }
 
 // Engine makes policy decisions with one active bundle at a time. It is
@@ -50,6 +79,7 @@ type Options struct {
 type Engine struct {
 	keys      []VerificationKey
 	overrides map[string]any
+	marks     *SequenceStore
 
 	reloadMu sync.Mutex // serialises Reload
 	active   atomic.Pointer[activeBundle]
@@ -59,35 +89,51 @@ type Engine struct {
 type activeBundle struct {
 	admission rego.PreparedEvalQuery
 	release   rego.PreparedEvalQuery
+	privacy   rego.PreparedEvalQuery
 	revision  string
+	sequence  uint64
+	notAfter  time.Time         // zero: never expires (unsigned bundles only)
 	keyID     string            // the verified signer, if keys are configured
 	digest    [sha256.Size]byte // of the bundle's files, see fileSet.digest
 }
 
 // NewEngine loads the bundle in opts, verifies its signature if
-// opts.VerificationKeys is set, compiles it and prepares its decision
-// queries. Errors about the bundle wrap [ErrBundle].
+// opts.VerificationKeys is set, checks it against opts.HighWater, compiles
+// it and prepares its decision queries. Errors about the bundle wrap
+// [ErrBundle].
 func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
-	if len(opts.VerificationKeys) > 0 && len(opts.DataOverrides) > 0 {
+	switch {
+	case len(opts.VerificationKeys) > 0 && len(opts.DataOverrides) > 0:
 		// A signed bundle runs exactly as signed: local overrides would let
 		// a node operator loosen rules the regulator approved.
 		return nil, fmt.Errorf("%w: data overrides cannot be combined with a signed bundle; build them into the bundle before signing", ErrBundle)
+	case opts.HighWater != nil && len(opts.VerificationKeys) == 0:
+		return nil, errors.New("policy: a high-water mark needs verification keys: only signed bundles carry a sequence")
+	case opts.AllowRollback != nil && (opts.HighWater == nil || opts.AllowRollback.Record == nil || opts.AllowRollback.Sequence == 0):
+		return nil, errors.New("policy: a rollback override needs a high-water mark, a sequence and a way to record it")
 	}
 	e := &Engine{
 		keys:      slices.Clone(opts.VerificationKeys),
 		overrides: maps.Clone(opts.DataOverrides),
+		marks:     opts.HighWater,
 	}
-	if err := e.Reload(ctx, opts.Bundle); err != nil {
+	if err := e.load(ctx, opts.Bundle, opts.AllowRollback); err != nil {
 		return nil, err
 	}
 	return e, nil
 }
 
 // Reload loads the bundle at the root of fsys (nil means [DefaultBundle])
-// with the engine's options and, only if it verifies and compiles, makes it
-// the active bundle. On error the previous bundle stays active. Decisions
-// already under way finish with the bundle they started with.
+// with the engine's options and, only if it verifies, is not older than
+// the high-water mark, has not expired and compiles, makes it the active
+// bundle. On error the previous bundle stays active. Decisions already
+// under way finish with the bundle they started with.
 func (e *Engine) Reload(ctx context.Context, fsys fs.FS) error {
+	return e.load(ctx, fsys, nil)
+}
+
+// load snapshots the bundle at the root of fsys and activates it.
+func (e *Engine) load(ctx context.Context, fsys fs.FS, override *RollbackOverride) error {
 	if fsys == nil {
 		fsys = DefaultBundle()
 	}
@@ -95,45 +141,81 @@ func (e *Engine) Reload(ctx context.Context, fsys fs.FS) error {
 	if err != nil {
 		return err
 	}
-	_, err = e.activate(ctx, files)
+	_, err = e.activate(ctx, files, override)
 	return err
 }
 
-// activate prepares the bundle in files and makes it the active one.
-func (e *Engine) activate(ctx context.Context, files fileSet) (*activeBundle, error) {
+// activate checks and compiles the bundle in files and makes it the active
+// one; override, from NewEngine only, may let it go below the high-water
+// mark.
+func (e *Engine) activate(ctx context.Context, files fileSet, override *RollbackOverride) (*activeBundle, error) {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
-	ab, err := e.prepare(ctx, files)
+	mode := sigRefuse
+	if len(e.keys) > 0 {
+		mode = sigRequire
+	}
+	l, err := readBundle(files, mode, e.keys)
 	if err != nil {
 		return nil, err
+	}
+	if err := l.checkManifest(false); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	info := &l.info
+	if err := checkFresh(info.Manifest.Revision, info.Sequence, info.NotAfter, now); err != nil {
+		return nil, err
+	}
+	var rollback bool
+	if e.marks != nil {
+		if rollback, err = e.marks.admits(info, override); err != nil {
+			return nil, err
+		}
+	}
+	ab, err := compile(ctx, l, e.overrides)
+	if err != nil {
+		return nil, err
+	}
+	if e.marks != nil {
+		next := HighWaterMark{Sequence: info.Sequence, Digest: info.Digest, Revision: info.Manifest.Revision, Time: now.UTC()}
+		if rollback {
+			prev, _ := e.marks.Mark()
+			if err := override.Record(ctx, prev, next); err != nil {
+				return nil, fmt.Errorf("policy: recording the rollback override: %w", err)
+			}
+		}
+		// The mark is on disk before the bundle decides anything.
+		if err := e.marks.advance(next, rollback); err != nil {
+			return nil, err
+		}
 	}
 	e.active.Store(ab)
 	return ab, nil
 }
 
-// prepare verifies (if the engine has keys), loads and compiles a bundle.
-func (e *Engine) prepare(ctx context.Context, files fileSet) (*activeBundle, error) {
-	mode := sigRefuse
-	if len(e.keys) > 0 {
-		mode = sigRequire
-	}
-	l, err := loadBundle(files, mode, e.keys)
-	if err != nil {
-		return nil, err
-	}
+// compile prepares the decision queries of a read bundle, its tests
+// removed and overrides merged over its data.
+func compile(ctx context.Context, l *loaded, overrides map[string]any) (*activeBundle, error) {
 	b := l.b
-	if b.Manifest.Revision == "" {
-		// Every decision is audited with the revision that made it.
-		return nil, fmt.Errorf("%w: manifest has no revision", ErrBundle)
-	}
 	withoutTests(b)
-	if err := mergeData(b, e.overrides); err != nil {
+	if err := mergeData(b, overrides); err != nil {
 		return nil, err
 	}
-
-	prep := func(q string) (rego.PreparedEvalQuery, error) {
-		return rego.New(
-			rego.Query(q),
+	ab := &activeBundle{
+		revision: b.Manifest.Revision,
+		sequence: l.info.Sequence,
+		notAfter: l.info.NotAfter,
+		keyID:    l.info.KeyID,
+		digest:   l.digest,
+	}
+	for _, q := range []struct {
+		query string
+		into  *rego.PreparedEvalQuery
+	}{{admissionQuery, &ab.admission}, {releaseQuery, &ab.release}, {privacyQuery, &ab.privacy}} {
+		var err error
+		*q.into, err = rego.New(
+			rego.Query(q.query),
 			rego.ParsedBundle(bundleName, b),
 			rego.SetRegoVersion(ast.RegoV1),
 			// The bundle's data never changes after loading, so convert it to
@@ -145,22 +227,23 @@ func (e *Engine) prepare(ctx context.Context, files fileSet) (*activeBundle, err
 			// rather than silently drop a deny rule.
 			rego.StrictBuiltinErrors(true),
 		).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w: revision %s: %w", ErrBundle, b.Manifest.Revision, err)
+		}
 	}
-	admission, err := prep(admissionQuery)
-	if err != nil {
-		return nil, fmt.Errorf("%w: revision %s: %w", ErrBundle, b.Manifest.Revision, err)
+	return ab, nil
+}
+
+// expired returns the deny reason of a decision at t by an expired bundle.
+func (ab *activeBundle) expired(t time.Time) (Reason, bool) {
+	err := checkFresh(ab.revision, ab.sequence, ab.notAfter, t)
+	if err == nil {
+		return Reason{}, false
 	}
-	release, err := prep(releaseQuery)
-	if err != nil {
-		return nil, fmt.Errorf("%w: revision %s: %w", ErrBundle, b.Manifest.Revision, err)
-	}
-	return &activeBundle{
-		admission: admission,
-		release:   release,
-		revision:  b.Manifest.Revision,
-		keyID:     l.info.KeyID,
-		digest:    l.digest,
-	}, nil
+	return Reason{
+		Code:    CodeBundleExpired,
+		Message: err.Error() + "; no query is admitted or released until a newer signed bundle is activated",
+	}, true
 }
 
 // Revision returns the revision from the active bundle's manifest.
@@ -192,6 +275,10 @@ func (e *Engine) Admit(ctx context.Context, in AdmissionInput) (Decision, error)
 	if err := ctx.Err(); err != nil {
 		return d, fmt.Errorf("policy: admission: %w", err)
 	}
+	if r, ok := ab.expired(d.Time); ok {
+		d.Reasons = []Reason{r}
+		return d, nil
+	}
 	input, err := ast.InterfaceToValue(admissionDocument(in, d.Time))
 	if err != nil {
 		return d, fmt.Errorf("policy: admission input: %w", err)
@@ -211,7 +298,7 @@ func (e *Engine) Admit(ctx context.Context, in AdmissionInput) (Decision, error)
 		return d, fmt.Errorf("%w: %s has %d results", ErrMalformedDecision, admissionQuery, len(rs))
 	}
 	if err := decodeDecision(rs[0].Expressions[0].Value, in.NodeColumns, &d); err != nil {
-		d.Allow, d.Reasons, d.Cohort = false, nil, CohortRule{}
+		d.Allow, d.Reasons, d.Cohort, d.Privacy = false, nil, CohortRule{}, PrivacySettings{}
 		return d, fmt.Errorf("%w: %s: %w", ErrMalformedDecision, admissionQuery, err)
 	}
 	return d, nil

@@ -54,6 +54,8 @@ func admission(modify func(*policy.AdmissionInput)) policy.AdmissionInput {
 			MinPartners: 3,
 			Querier:     "spiffe://fedscore.local/querier/analyst",
 			PipiaID:     "PIPIA-2026-MA-01",
+			// The default bundle requires differential privacy.
+			Epsilon: 1,
 		},
 		NodeName:    "bank-a",
 		NodeColumns: slices.Clone(partnerColumns),

@@ -19,7 +19,32 @@ var (
 	// ErrMalformedDecision reports a decision document that does not have the
 	// shape the engine expects, for example allow true with deny reasons.
 	ErrMalformedDecision = errors.New("malformed policy decision")
+
+	// ErrUnsigned reports a bundle without a signature where one is
+	// required. It also matches [ErrBundle].
+	ErrUnsigned error = &bundleSentinel{"policy bundle not signed"}
+
+	// ErrBadSignature reports a signature that does not verify: a file was
+	// changed, added or removed after signing, or the bundle was signed by
+	// a key, or under a key ID, that is not trusted. It also matches
+	// [ErrBundle].
+	ErrBadSignature error = &bundleSentinel{"policy bundle signature rejected"}
+
+	// ErrExpired reports a bundle past its not_after. It also matches
+	// [ErrBundle].
+	ErrExpired error = &bundleSentinel{"policy bundle expired"}
+
+	// ErrRollback reports a bundle older than the newest one the node has
+	// run: a lower sequence, or the same sequence with other content. It
+	// also matches [ErrBundle].
+	ErrRollback error = &bundleSentinel{"policy bundle rollback refused"}
 )
+
+// bundleSentinel is a sentinel error that also matches ErrBundle.
+type bundleSentinel struct{ msg string }
+
+func (e *bundleSentinel) Error() string        { return e.msg }
+func (e *bundleSentinel) Is(target error) bool { return target == ErrBundle }
 
 // DeniedError describes a denied decision. It matches [ErrDenied] with
 // errors.Is, and also [ErrUndefined] when the bundle made no decision.

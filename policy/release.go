@@ -61,6 +61,10 @@ func (e *Engine) Release(ctx context.Context, in ReleaseInput) (ReleaseDecision,
 	if err := ctx.Err(); err != nil {
 		return d, fmt.Errorf("policy: release: %w", err)
 	}
+	if r, ok := ab.expired(d.Time); ok {
+		d.Reasons = []Reason{r}
+		return d, nil
+	}
 	q := in.Query
 	input, err := ast.InterfaceToValue(map[string]any{
 		"query": map[string]any{

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/bundle"
@@ -31,24 +33,6 @@ import (
 // signingAlgorithm is the only JWT algorithm fedscore signs and accepts.
 const signingAlgorithm = "ES256"
 
-var (
-	// ErrUnsigned reports a bundle without a signature where one is
-	// required. It also matches [ErrBundle].
-	ErrUnsigned error = &bundleSentinel{"policy bundle not signed"}
-
-	// ErrBadSignature reports a signature that does not verify: a file was
-	// changed, added or removed after signing, or the bundle was signed by
-	// a key, or under a key ID, that is not trusted. It also matches
-	// [ErrBundle].
-	ErrBadSignature error = &bundleSentinel{"policy bundle signature rejected"}
-)
-
-// bundleSentinel is a sentinel error that also matches ErrBundle.
-type bundleSentinel struct{ msg string }
-
-func (e *bundleSentinel) Error() string        { return e.msg }
-func (e *bundleSentinel) Is(target error) bool { return target == ErrBundle }
-
 // VerificationKey is a public key trusted to sign policy bundles, such as
 // the regulator's or the consortium's. ID is the key ID (JWT kid) the signer
 // used; a signature made under another ID does not verify.
@@ -57,61 +41,59 @@ type VerificationKey struct {
 	Key *ecdsa.PublicKey // P-256
 }
 
-// BundleInfo describes a bundle: what `fedscore policy inspect` and
-// `fedscore policy verify` print.
-type BundleInfo struct {
-	Manifest bundle.Manifest // revision, roots, rego_version, metadata
-	// Files lists every file except /.signatures.json, by path.
-	Files []BundleFile
-	// Digest is the hex SHA-256 over all files' paths and contents,
-	// signature included: it identifies the exact bundle.
-	Digest string
-	// Signed reports that the bundle has a signatures file.
-	Signed bool
-	// KeyID is the key ID of the signature. It was checked only if Verified.
-	KeyID    string
-	Verified bool
-}
-
-// BundleFile is one file of a bundle.
-type BundleFile struct {
-	Path   string // slash-separated, relative to the bundle root
-	Size   int
-	SHA256 string // hex digest of the file's bytes
+// BuildOptions say what [BuildBundle] writes into a bundle.
+type BuildOptions struct {
+	// Revision is the readable revision; empty keeps the manifest's.
+	Revision string
+	// Sequence is the bundle's number in its signer's series, above that
+	// of every bundle signed before it; zero keeps the manifest's.
+	Sequence uint64
+	// NotAfter is when the bundle expires. Zero means ValidFor from now.
+	NotAfter time.Time
+	// ValidFor is the validity from now when NotAfter is zero; zero means
+	// [DefaultValidity].
+	ValidFor time.Duration
+	// Data is merged over the bundle's data.fedscore document (nested
+	// objects merge; a top-level key the bundle does not have is refused),
+	// for a consortium that adapts the default bundle's settings and then
+	// has it signed.
+	Data map[string]any
 }
 
 // BuildBundle reads the bundle at the root of src (nil means
-// [DefaultBundle]) and returns it as an unsigned OPA bundle tarball with
-// revision in its manifest; an empty revision keeps the manifest's. The
-// policies and their tests must parse and compile under the engine's
-// restrictions. Any signature in src is dropped.
-func BuildBundle(src fs.FS, revision string) ([]byte, error) {
-	return BuildBundleWithData(src, revision, nil)
-}
-
-// BuildBundleWithData is BuildBundle with overrides merged over the bundle's
-// data.fedscore document first (nested objects merge; a key the bundle does
-// not have is refused), for a consortium that adapts the default bundle's
-// settings and then has it signed.
-func BuildBundleWithData(src fs.FS, revision string, overrides map[string]any) ([]byte, error) {
+// [DefaultBundle]) and returns it as an unsigned OPA bundle tarball whose
+// manifest states the revision, sequence and expiry in opts. The policies
+// and their tests must parse and compile under the engine's restrictions.
+// Any signature in src is dropped.
+func BuildBundle(src fs.FS, opts BuildOptions) ([]byte, error) {
 	if src == nil {
 		src = DefaultBundle()
 	}
-	files, err := readFileSet(src)
+	l, err := load(fromFS(src), sigIgnore, nil)
 	if err != nil {
 		return nil, err
 	}
-	l, err := loadBundle(files, sigIgnore, nil)
-	if err != nil {
-		return nil, err
+	m := &l.b.Manifest
+	if opts.Revision != "" {
+		m.Revision = opts.Revision
 	}
-	if revision != "" {
-		l.b.Manifest.Revision = revision
+	seq := cmp.Or(opts.Sequence, l.info.Sequence)
+	notAfter := opts.NotAfter
+	if notAfter.IsZero() {
+		notAfter = time.Now().Add(cmp.Or(opts.ValidFor, DefaultValidity))
 	}
-	if l.b.Manifest.Revision == "" {
+	switch {
+	case m.Revision == "":
 		return nil, fmt.Errorf("%w: no revision given and the manifest has none", ErrBundle)
+	case seq == 0:
+		return nil, fmt.Errorf("%w: no sequence given and the manifest has none", ErrBundle)
+	case opts.ValidFor < 0:
+		return nil, fmt.Errorf("%w: negative validity %v", ErrBundle, opts.ValidFor)
 	}
-	if err := mergeData(l.b, overrides); err != nil {
+	if err := setManifestVersion(m, seq, notAfter); err != nil {
+		return nil, err
+	}
+	if err := mergeData(l.b, opts.Data); err != nil {
 		return nil, err
 	}
 	if err := compileCheck(l.b); err != nil {
@@ -122,9 +104,10 @@ func BuildBundleWithData(src fs.FS, revision string, overrides map[string]any) (
 
 // SignBundle signs the bundle tarball with key (ECDSA P-256) under keyID and
 // returns the signed tarball, with /.signatures.json in OPA's format. Any
-// previous signature is replaced. Module sources are kept byte for byte;
-// data and manifest are re-serialised, which does not change their signed
-// (canonical JSON) digests.
+// previous signature is replaced. The manifest must state a revision, a
+// sequence and an expiry ([BuildBundle] writes them). Module sources are
+// kept byte for byte; data and manifest are re-serialised, which does not
+// change their signed (canonical JSON) digests.
 func SignBundle(tarball []byte, key *ecdsa.PrivateKey, keyID string) ([]byte, error) {
 	if keyID == "" {
 		return nil, errors.New("policy: signing: empty key ID")
@@ -133,16 +116,12 @@ func SignBundle(tarball []byte, key *ecdsa.PrivateKey, keyID string) ([]byte, er
 	if err != nil {
 		return nil, fmt.Errorf("policy: signing: %w", err)
 	}
-	files, err := readTarball(tarball)
+	l, err := load(fromTarball(tarball), sigIgnore, nil)
 	if err != nil {
 		return nil, err
 	}
-	l, err := loadBundle(files, sigIgnore, nil)
-	if err != nil {
+	if err := l.checkManifest(true); err != nil {
 		return nil, err
-	}
-	if l.b.Manifest.Revision == "" {
-		return nil, fmt.Errorf("%w: manifest has no revision", ErrBundle)
 	}
 	l.b.Signatures = bundle.SignaturesConfig{}
 	sc := bundle.NewSigningConfig(string(keyPEM), signingAlgorithm, "")
@@ -160,58 +139,16 @@ func SignBundle(tarball []byte, key *ecdsa.PrivateKey, keyID string) ([]byte, er
 	return signed, nil
 }
 
-// VerifyBundle checks that the bundle tarball is signed by one of keys and
-// unchanged since, and that it parses. Errors wrap [ErrUnsigned],
-// [ErrBadSignature] or [ErrBundle].
-func VerifyBundle(tarball []byte, keys ...VerificationKey) (*BundleInfo, error) {
-	files, err := readTarball(tarball)
-	if err != nil {
-		return nil, err
+// CheckSuccessor reports an error unless next may follow prev in a
+// signer's series: its sequence must be above prev's. Signers check each
+// new bundle against the last one they signed, so that no two bundles
+// share a sequence and none goes back.
+func CheckSuccessor(prev, next *BundleInfo) error {
+	if next.Sequence <= prev.Sequence {
+		return fmt.Errorf("%w: sequence %d (revision %s) is not above %d of the previous bundle (revision %s)",
+			ErrRollback, next.Sequence, next.Manifest.Revision, prev.Sequence, prev.Manifest.Revision)
 	}
-	l, err := loadBundle(files, sigRequire, keys)
-	if err != nil {
-		return nil, err
-	}
-	return &l.info, nil
-}
-
-// InspectBundle describes the bundle at the root of fsys without verifying
-// its signature: Signed and KeyID report what the bundle claims.
-func InspectBundle(fsys fs.FS) (*BundleInfo, error) {
-	files, err := readFileSet(fsys)
-	if err != nil {
-		return nil, err
-	}
-	l, err := loadBundle(files, sigIgnore, nil)
-	if err != nil {
-		return nil, err
-	}
-	return &l.info, nil
-}
-
-// OpenBundle reads the bundle at path, a directory or a .tar.gz file, into
-// an in-memory file system, without verifying it.
-func OpenBundle(path string) (fs.FS, error) {
-	files, err := readPath(path)
-	if err != nil {
-		return nil, err
-	}
-	return files.fs(), nil
-}
-
-// LoadSignedBundle reads the bundle at path (a .tar.gz file or a directory),
-// verifies that one of keys signed it, and returns its files in memory for
-// [Options.Bundle]. Pass the same keys in [Options.VerificationKeys]: the
-// engine verifies again what it compiles.
-func LoadSignedBundle(path string, keys ...VerificationKey) (fs.FS, error) {
-	files, err := readPath(path)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := loadBundle(files, sigRequire, keys); err != nil {
-		return nil, err
-	}
-	return files.fs(), nil
+	return nil
 }
 
 // writeBundle serialises b as a gzipped tarball, modules at their paths.

@@ -39,10 +39,17 @@ func trust(id string, k *ecdsa.PrivateKey) policy.VerificationKey {
 	return policy.VerificationKey{ID: id, Key: &k.PublicKey}
 }
 
-// buildBundle builds the default bundle, or src, with revision.
+// buildBundle builds the default bundle, or src, with revision, sequence 1
+// and the default validity.
 func buildBundle(t testing.TB, src fs.FS, revision string) []byte {
 	t.Helper()
-	tb, err := policy.BuildBundle(src, revision)
+	return build(t, src, policy.BuildOptions{Revision: revision, Sequence: 1})
+}
+
+// build builds the default bundle, or src, with opts.
+func build(t testing.TB, src fs.FS, opts policy.BuildOptions) []byte {
+	t.Helper()
+	tb, err := policy.BuildBundle(src, opts)
 	if err != nil {
 		t.Fatalf("BuildBundle: %v", err)
 	}
@@ -349,7 +356,7 @@ func TestBuildBundle(t *testing.T) {
 		dir, revision string
 		wantRevision  string // "" means an ErrBundle error
 	}{
-		{"bundle", "", "fedscore-default-0.2.0"},
+		{"bundle", "", "fedscore-default-0.3.0"},
 		{"bundle", "rev-7", "rev-7"},
 		{"testdata/norevision", "", ""},
 		{"testdata/norevision", "rev-8", "rev-8"},
@@ -359,7 +366,7 @@ func TestBuildBundle(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir+"@"+tt.revision, func(t *testing.T) {
-			tb, err := policy.BuildBundle(os.DirFS(tt.dir), tt.revision)
+			tb, err := policy.BuildBundle(os.DirFS(tt.dir), policy.BuildOptions{Revision: tt.revision, Sequence: 3})
 			if tt.wantRevision == "" {
 				if !errors.Is(err, policy.ErrBundle) {
 					t.Fatalf("BuildBundle = %v, want ErrBundle", err)
@@ -391,7 +398,7 @@ func TestInspectBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Signed || info.Verified || info.Manifest.Revision != "fedscore-default-0.2.0" || len(info.Files) < 5 {
+	if info.Signed || info.Verified || info.Manifest.Revision != "fedscore-default-0.3.0" || len(info.Files) < 5 {
 		t.Errorf("default bundle: %+v", info)
 	}
 

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 )
@@ -31,8 +29,9 @@ type WatchOptions struct {
 
 // Watcher hot-reloads an [Engine] from a bundle path: a .tar.gz file or a
 // directory. It polls the path and, when its content changes, reloads the
-// engine with [Engine.Reload], which activates the new bundle only if it
-// verifies against the engine's keys and compiles. Replace the file
+// engine as [Engine.Reload] does, which activates the new bundle only if it
+// verifies against the engine's keys, is not older than the engine's
+// high-water mark, has not expired and compiles. Replace the file
 // atomically (write a temporary file, then rename): a half-written file is
 // rejected, and activated once complete.
 type Watcher struct {
@@ -44,6 +43,7 @@ type Watcher struct {
 	mu      sync.Mutex // serialises Poll
 	lastKey [sha256.Size]byte
 	lastErr error
+	expired [sha256.Size]byte // the expired active bundle last reported
 }
 
 // NewWatcher returns a watcher reloading e from path. The engine must have
@@ -88,6 +88,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 func (w *Watcher) Poll(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.reportExpiry()
 
 	key, files, err := w.read()
 	if key == w.lastKey {
@@ -99,9 +100,10 @@ func (w *Watcher) Poll(ctx context.Context) error {
 			return nil
 		}
 		var ab *activeBundle
-		if ab, err = w.engine.activate(ctx, files); err == nil {
+		if ab, err = w.engine.activate(ctx, files, nil); err == nil {
 			w.lastKey, w.lastErr = key, nil
-			w.log.Info("policy bundle activated", "revision", ab.revision, "key_id", ab.keyID)
+			w.log.Info("policy bundle activated", "revision", ab.revision, "sequence", ab.sequence,
+				"not_after", ab.notAfter, "key_id", ab.keyID)
 			if w.opts.OnActivate != nil {
 				w.opts.OnActivate(ab.revision)
 			}
@@ -121,29 +123,24 @@ func (w *Watcher) Poll(ctx context.Context) error {
 	return err
 }
 
+// reportExpiry logs, once per bundle, that the active bundle has expired.
+func (w *Watcher) reportExpiry() {
+	ab := w.engine.active.Load()
+	if ab.notAfter.IsZero() || time.Now().Before(ab.notAfter) || ab.digest == w.expired {
+		return
+	}
+	w.expired = ab.digest
+	w.log.Error("the active policy bundle has expired: every admission and release is refused with "+CodeBundleExpired+" until a newer signed bundle is activated",
+		"revision", ab.revision, "sequence", ab.sequence, "not_after", ab.notAfter)
+}
+
 // read snapshots the bundle at the path. key identifies what was read (the
 // raw bytes of a tarball, the files of a directory, or the error), so that
 // unchanged content is neither reloaded nor reported twice.
 func (w *Watcher) read() (key [sha256.Size]byte, files fileSet, err error) {
-	fi, err := os.Stat(w.path)
-	switch {
-	case err != nil:
-		err = fmt.Errorf("%w: %w", ErrBundle, err)
-	case fi.IsDir():
-		if files, err = readPath(w.path); err == nil {
-			return files.digest(), files, nil
-		}
-	case fi.Size() > maxBundleBytes:
-		err = fmt.Errorf("%w: %s is larger than %d bytes", ErrBundle, w.path, maxBundleBytes)
-	default:
-		var data []byte
-		if data, err = os.ReadFile(w.path); err != nil {
-			err = fmt.Errorf("%w: %w", ErrBundle, err)
-			break
-		}
-		key = sha256.Sum256(data)
-		files, err = readTarball(data)
-		return key, files, err
+	files, key, err = readPath(w.path)
+	if err != nil && key == ([sha256.Size]byte{}) {
+		key = sha256.Sum256([]byte("error\x00" + err.Error()))
 	}
-	return sha256.Sum256([]byte("error\x00" + err.Error())), nil, err
+	return key, files, err
 }

@@ -113,7 +113,7 @@ func TestWatcherHotReload(t *testing.T) {
 		{"signed by another key", signBundle(t, buildBundle(t, nil, "rev-X"), other, "regulator"), "", policy.ErrBadSignature, "rev-B"},
 		{"truncated", signedB[:len(signedB)/2], "", policy.ErrBundle, "rev-B"},
 		{"signed but does not compile", signBundle(t, writeTar(t, []tarEntry{
-			{"/.manifest", []byte(`{"revision":"rev-D","roots":["fedscore"]}`)},
+			{"/.manifest", []byte(`{"revision":"rev-D","roots":["fedscore"],"metadata":{"sequence":9,"not_after":"2099-01-01T00:00:00Z"}}`)},
 			{"/fedscore/admission.rego", []byte("package fedscore.admission\n\ndecision := no_such_function(1)\n")},
 		}), key, "regulator"), "", policy.ErrBundle, "rev-B"},
 		{"empty file", nil, "", policy.ErrBundle, "rev-B"},

@@ -144,7 +144,7 @@ func runAuditShow(_ context.Context, args []string, stdout, stderr io.Writer) er
 	query := fs.String("query", "", "only entries of this query `id`")
 	since := fs.String("since", "", "only entries at or after `T` (RFC 3339, YYYY-MM-DD in UTC, or a duration such as 24h before now)")
 	until := fs.String("until", "", "only entries before `T` (same forms as --since)")
-	kinds := fs.String("kind", "", "only entries of these `kinds` (comma-separated: admission, cohort, release, key_switch, setup, recovery)")
+	kinds := fs.String("kind", "", "only entries of these `kinds` (comma-separated: admission, cohort, release, key_switch, setup, bundle, recovery)")
 	result := fs.String("result", "", "only entries with this `result` (allow, deny, error)")
 	asJSON := fs.Bool("json", false, "print entries as JSON lines")
 	force := fs.Bool("force", false, "show entries even if the log does not verify")
@@ -170,7 +170,7 @@ func runAuditShow(_ context.Context, args []string, stdout, stderr io.Writer) er
 			continue
 		}
 		switch kind := audit.Kind(k); kind {
-		case audit.KindAdmission, audit.KindCohort, audit.KindRelease, audit.KindKeySwitch, audit.KindSetup, audit.KindRecovery:
+		case audit.KindAdmission, audit.KindCohort, audit.KindRelease, audit.KindKeySwitch, audit.KindSetup, audit.KindBundle, audit.KindRecovery:
 			filter.Kinds = append(filter.Kinds, kind)
 		default:
 			return fmt.Errorf("--kind: unknown kind %q", k)

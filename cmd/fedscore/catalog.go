@@ -91,7 +91,7 @@ func (f catalogFlags) load() (*catalog.Catalog, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--policy-data: %w", err)
 		}
-		tarball, err := policy.BuildBundleWithData(fsys, "", overrides)
+		tarball, err := policy.BuildBundle(fsys, policy.BuildOptions{Data: overrides})
 		if err != nil {
 			return nil, err
 		}

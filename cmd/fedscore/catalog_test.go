@@ -15,7 +15,7 @@ func TestCatalogCommand(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
 	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(good, []byte("purpose: marketing_analytics\ngroup_by: [{column: region, values: [east]}]\nmetrics: [{kind: count}]\nmin_partners: 3\n"), 0o644)
+	os.WriteFile(good, []byte("purpose: marketing_analytics\ngroup_by: [{column: region, values: [east]}]\nmetrics: [{kind: count}]\nmin_partners: 3\nepsilon: 1\n"), 0o644)
 	os.WriteFile(bad, []byte("purpose: marketing_analytics\ngroup_by: [{column: region, values: [mars]}]\nmetrics: [{kind: mean, column: credit_score, clip: [300, 850]}]\nmin_partners: 3\n"), 0o644)
 
 	var out, errb bytes.Buffer

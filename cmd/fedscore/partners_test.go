@@ -58,7 +58,7 @@ metrics:
   - {kind: mean, column: default_next_month, clip: [0, 1]}
 min_partners: 3
 `)
-	policyData := write("policy.json", `{"assume_consent_when_absent": true,
+	policyData := write("policy.json", `{"assume_consent_when_absent": true, "dp": {"required": false},
 "purposes": {"marketing_analytics": {"allowed_columns": ["EDUCATION", "AGE", "region", "default_next_month"]}}}`)
 	args = append([]string{"sandbox", "--mapping", mapping, "--query", q, "--policy-data", policyData, "--json"}, args...)
 

@@ -89,7 +89,7 @@ func runPKI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	tarball, err := policy.BuildBundle(nil, "")
+	tarball, err := policy.BuildBundle(nil, policy.BuildOptions{Sequence: 1})
 	if err != nil {
 		return err
 	}

@@ -15,8 +15,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/fedscore/fedscore/internal/atomicfile"
@@ -34,10 +37,10 @@ type policySubcommand struct {
 
 func policySubcommands() []policySubcommand {
 	return []policySubcommand{
-		{"build", "--revision R -o bundle.tar.gz [--dir DIR]", "build an unsigned bundle tarball (default: the embedded bundle)", runPolicyBuild},
-		{"sign", "--key KEY.pem [--key-id ID] -o signed.tar.gz bundle.tar.gz", "sign a bundle tarball (ES256, OPA .signatures.json)", runPolicySign},
-		{"verify", "--pub PUB.pem [--key-id ID] signed.tar.gz", "verify a signed bundle; exits non-zero unless it verifies", runPolicyVerify},
-		{"inspect", "bundle.tar.gz|DIR", "print a bundle's manifest, files and signature (unverified)", runPolicyInspect},
+		{"build", "--revision R --sequence N [--valid-days D | --not-after T] -o bundle.tar.gz [--dir DIR]", "build an unsigned bundle tarball (default: the embedded bundle)", runPolicyBuild},
+		{"sign", "--key KEY.pem [--key-id ID] [--previous LAST.tar.gz] -o signed.tar.gz bundle.tar.gz", "sign a bundle tarball (ES256, OPA .signatures.json)", runPolicySign},
+		{"verify", "--pub PUB.pem [--key-id ID] [--state-dir NODE-STATE] signed.tar.gz", "verify a signed bundle; exits non-zero unless a node would activate it", runPolicyVerify},
+		{"inspect", "bundle.tar.gz|DIR", "print a bundle's manifest, privacy settings, files and signature (unverified)", runPolicyInspect},
 		{"test", "[bundle.tar.gz|DIR]", "run a bundle's Rego tests (default: the embedded bundle)", runPolicyTest},
 		{"keygen", "-o KEY.pem --pub PUB.pem", "create an ECDSA P-256 bundle signing key pair for development", runPolicyKeygen},
 	}
@@ -125,6 +128,9 @@ func runPolicyBuild(_ context.Context, args []string, stdout, stderr io.Writer) 
 	fs := newPolicyFlags("build", stderr)
 	dir := fs.String("dir", "", "bundle `directory` (default: the bundle embedded in fedscore)")
 	revision := fs.String("revision", "", "bundle `revision` written to the manifest (required)")
+	sequence := fs.Uint64("sequence", 0, "the bundle's `number` in the signer's series, above every bundle signed before it (required unless the manifest has one)")
+	validDays := fs.Int("valid-days", int(policy.DefaultValidity/(24*time.Hour)), "`days` from now until the bundle expires")
+	notAfter := fs.String("not-after", "", "expiry `time` (RFC 3339), instead of --valid-days")
 	out := fs.String("o", "", "output `file` (.tar.gz, required)")
 	if _, err := parsePositional(fs, args, 0, 0); err != nil {
 		return err
@@ -132,11 +138,25 @@ func runPolicyBuild(_ context.Context, args []string, stdout, stderr io.Writer) 
 	if err := required(fs, "revision", "o"); err != nil {
 		return err
 	}
+	opts := policy.BuildOptions{Revision: *revision, Sequence: *sequence, ValidFor: time.Duration(*validDays) * 24 * time.Hour}
+	switch {
+	case *notAfter != "":
+		t, err := time.Parse(time.RFC3339, *notAfter)
+		if err != nil {
+			return fmt.Errorf("--not-after: %w", err)
+		}
+		if !t.After(time.Now()) {
+			return fmt.Errorf("--not-after %s is not in the future", *notAfter)
+		}
+		opts.NotAfter = t
+	case *validDays < 1:
+		return fmt.Errorf("--valid-days %d: a bundle must be valid for at least a day", *validDays)
+	}
 	src := policy.DefaultBundle()
 	if *dir != "" {
 		src = os.DirFS(*dir)
 	}
-	tarball, err := policy.BuildBundle(src, *revision)
+	tarball, err := policy.BuildBundle(src, opts)
 	if err != nil {
 		return err
 	}
@@ -151,7 +171,7 @@ func runPolicyBuild(_ context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "built %s: revision %s, %d files, unsigned\n", *out, info.Manifest.Revision, len(info.Files))
+	fmt.Fprintf(stdout, "built %s: %s, %d files, unsigned\n", *out, bundleVersion(info), len(info.Files))
 	return nil
 }
 
@@ -159,6 +179,7 @@ func runPolicySign(_ context.Context, args []string, stdout, stderr io.Writer) e
 	fs := newPolicyFlags("sign", stderr)
 	keyPath := fs.String("key", "", "ECDSA P-256 private key `PEM` file (required)")
 	keyID := fs.String("key-id", defaultPolicyKeyID, "key `ID` recorded in the signature (JWT kid)")
+	previous := fs.String("previous", "", "the last bundle `file` signed in this series: refuse unless this bundle's sequence is above its")
 	out := fs.String("o", "", "output `file` for the signed bundle (required)")
 	pos, err := parsePositional(fs, args, 1, 1)
 	if err != nil {
@@ -170,6 +191,22 @@ func runPolicySign(_ context.Context, args []string, stdout, stderr io.Writer) e
 	key, err := readPrivateKey(*keyPath)
 	if err != nil {
 		return err
+	}
+	unsigned, err := openBundleInfo(pos[0])
+	if err != nil {
+		return err
+	}
+	if !unsigned.NotAfter.IsZero() && !time.Now().Before(unsigned.NotAfter) {
+		return fmt.Errorf("%s: %w: it was valid until %s; rebuild it", pos[0], policy.ErrExpired, unsigned.NotAfter.Format(time.RFC3339))
+	}
+	if *previous != "" {
+		prev, err := openBundleInfo(*previous)
+		if err != nil {
+			return fmt.Errorf("--previous: %w", err)
+		}
+		if err := policy.CheckSuccessor(prev, unsigned); err != nil {
+			return fmt.Errorf("%s: %w", pos[0], err)
+		}
 	}
 	tarball, err := os.ReadFile(pos[0])
 	if err != nil {
@@ -186,7 +223,7 @@ func runPolicySign(_ context.Context, args []string, stdout, stderr io.Writer) e
 	if err := atomicfile.Write(*out, signed, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "signed %s: revision %s, %d files, key id %s, ES256\n", *out, info.Manifest.Revision, len(info.Files), info.KeyID)
+	fmt.Fprintf(stdout, "signed %s: %s, %d files, key id %s, ES256\n", *out, bundleVersion(info), len(info.Files), info.KeyID)
 	return nil
 }
 
@@ -194,6 +231,7 @@ func runPolicyVerify(_ context.Context, args []string, stdout, stderr io.Writer)
 	fs := newPolicyFlags("verify", stderr)
 	pubPath := fs.String("pub", "", "trusted ECDSA P-256 public key `PEM` file (required)")
 	keyID := fs.String("key-id", defaultPolicyKeyID, "`ID` the trusted key signs under")
+	stateDir := fs.String("state-dir", "", "a node's state `directory`: also check the bundle against the newest bundle that node ran")
 	pos, err := parsePositional(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -215,13 +253,32 @@ func runPolicyVerify(_ context.Context, args []string, stdout, stderr io.Writer)
 	}
 	fmt.Fprintf(stdout, "%s: signature OK\n", pos[0])
 	fmt.Fprintf(stdout, "revision:      %s\n", info.Manifest.Revision)
+	fmt.Fprintf(stdout, "sequence:      %d\n", info.Sequence)
+	fmt.Fprintf(stdout, "not after:     %s\n", expiry(info.NotAfter))
 	fmt.Fprintf(stdout, "signer key id: %s (ES256, key %s)\n", info.KeyID, keyFingerprint(pub))
 	fmt.Fprintf(stdout, "bundle digest: %s\n", info.Digest)
 	printBundleFiles(stdout, info)
+	if !time.Now().Before(info.NotAfter) {
+		return fmt.Errorf("%s: %w: it was valid until %s; a node refuses it", pos[0], policy.ErrExpired, info.NotAfter.Format(time.RFC3339))
+	}
+	if *stateDir != "" {
+		marks, err := policy.OpenSequenceStore(filepath.Join(*stateDir, policy.HighWaterFile))
+		if err != nil {
+			return err
+		}
+		if err := marks.Check(info); err != nil {
+			return fmt.Errorf("%s: %w", pos[0], err)
+		}
+		if m, ok := marks.Mark(); ok {
+			fmt.Fprintf(stdout, "node state:    newest bundle run is sequence %d (revision %s); this one may follow it\n", m.Sequence, m.Revision)
+		} else {
+			fmt.Fprintln(stdout, "node state:    the node has run no bundle yet")
+		}
+	}
 	return nil
 }
 
-func runPolicyInspect(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func runPolicyInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newPolicyFlags("inspect", stderr)
 	pos, err := parsePositional(fs, args, 1, 1)
 	if err != nil {
@@ -245,6 +302,12 @@ func runPolicyInspect(_ context.Context, args []string, stdout, stderr io.Writer
 	}
 	fmt.Fprintf(stdout, "bundle:    %s\n", pos[0])
 	fmt.Fprintf(stdout, "revision:  %s\n", info.Manifest.Revision)
+	if info.Sequence > 0 {
+		fmt.Fprintf(stdout, "sequence:  %d\n", info.Sequence)
+	} else {
+		fmt.Fprintln(stdout, "sequence:  none (cannot be signed: build it with --sequence)")
+	}
+	fmt.Fprintf(stdout, "not after: %s\n", expiry(info.NotAfter))
 	fmt.Fprintf(stdout, "roots:     %s\n", strings.Join(roots, ", "))
 	if info.Signed {
 		fmt.Fprintf(stdout, "signature: present, key id %q (NOT verified; use 'fedscore policy verify')\n", info.KeyID)
@@ -252,9 +315,62 @@ func runPolicyInspect(_ context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintln(stdout, "signature: none (unsigned: a node will not activate it)")
 	}
 	fmt.Fprintf(stdout, "digest:    %s\n", info.Digest)
+	settings, err := policy.BundlePrivacy(ctx, fsys)
+	if err != nil {
+		return err
+	}
+	printPrivacy(stdout, settings)
 	fmt.Fprintf(stdout, "manifest:\n  %s\n", manifest)
 	printBundleFiles(stdout, info)
 	return nil
+}
+
+// printPrivacy prints the privacy settings in force per purpose.
+func printPrivacy(w io.Writer, settings []policy.PurposePrivacy) {
+	fmt.Fprintln(w, "privacy (per purpose; epsilon per day is per node, purpose and segmentation):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  purpose\tDP noise\tepsilon/query\tepsilon/day\tmin cell size\tcomplementary suppression")
+	for _, p := range settings {
+		dp := "required"
+		if !p.DPRequired {
+			dp = "OPTIONAL"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\n", p.Purpose, dp, limit(p.MaxEpsilonPerQuery), limit(p.DailyEpsilon), p.MinCellSize, "always")
+	}
+	tw.Flush()
+}
+
+// limit formats an epsilon limit; 0 is unset, and the purpose admits no query.
+func limit(eps float64) string {
+	if eps <= 0 {
+		return "UNSET (refused)"
+	}
+	return strconv.FormatFloat(eps, 'g', -1, 64)
+}
+
+// expiry formats a bundle's not_after.
+func expiry(t time.Time) string {
+	switch {
+	case t.IsZero():
+		return "none (cannot be signed: build it with an expiry)"
+	case !time.Now().Before(t):
+		return t.UTC().Format(time.RFC3339) + " (EXPIRED: a node refuses it)"
+	}
+	return t.UTC().Format(time.RFC3339) + fmt.Sprintf(" (in %.0f days)", time.Until(t).Hours()/24)
+}
+
+// bundleVersion is "revision R, sequence N, valid until T".
+func bundleVersion(info *policy.BundleInfo) string {
+	return fmt.Sprintf("revision %s, sequence %d, valid until %s", info.Manifest.Revision, info.Sequence, info.NotAfter.UTC().Format(time.RFC3339))
+}
+
+// openBundleInfo describes the bundle at path without verifying it.
+func openBundleInfo(path string) (*policy.BundleInfo, error) {
+	fsys, err := policy.OpenBundle(path)
+	if err != nil {
+		return nil, err
+	}
+	return policy.InspectBundle(fsys)
 }
 
 func runPolicyTest(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fedscore/fedscore/policy"
 )
@@ -117,8 +118,8 @@ func TestPolicyCLIRoundTrip(t *testing.T) {
 	}
 	mustRunPolicy(t, "keygen", "-o", p("other-key.pem"), "--pub", p("other.pub.pem"))
 
-	out = mustRunPolicy(t, "build", "--revision", "rev-cli-1", "-o", p("bundle.tar.gz"))
-	if !strings.Contains(out, "revision rev-cli-1") {
+	out = mustRunPolicy(t, "build", "--revision", "rev-cli-1", "--sequence", "11", "-o", p("bundle.tar.gz"))
+	if !strings.Contains(out, "revision rev-cli-1, sequence 11, valid until ") {
 		t.Errorf("build output:\n%s", out)
 	}
 	// Flags may follow the positional argument.
@@ -133,14 +134,21 @@ func TestPolicyCLIRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(admission)
-	for _, want := range []string{"signature OK", "rev-cli-1", "signer key id: regulator", "fedscore/admission.rego", "fedscore/admission_test.rego", hex.EncodeToString(sum[:])} {
+	for _, want := range []string{"signature OK", "rev-cli-1", "sequence:      11", "not after:     ", "(in 90 days)", "signer key id: regulator", "fedscore/admission.rego", "fedscore/admission_test.rego", hex.EncodeToString(sum[:])} {
 		if !strings.Contains(out, want) {
 			t.Errorf("verify output lacks %q:\n%s", want, out)
 		}
 	}
 
 	out = mustRunPolicy(t, "inspect", p("signed.tar.gz"))
-	for _, want := range []string{"revision:  rev-cli-1", "roots:     fedscore", `signature: present, key id "regulator"`, `"rego_version": 1`, hex.EncodeToString(sum[:]) + " "} {
+	for _, want := range []string{
+		"revision:  rev-cli-1", "sequence:  11", "roots:     fedscore", `signature: present, key id "regulator"`, `"rego_version": 1`, hex.EncodeToString(sum[:]) + " ",
+		// The effective privacy settings, per purpose.
+		"DP noise  epsilon/query  epsilon/day  min cell size  complementary suppression",
+		"credit_scoring       required  2              5            50             always",
+		"marketing_analytics  required  2              10           50             always",
+		"risk_analytics       required  2              10           50             always",
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("inspect output lacks %q:\n%s", want, out)
 		}
@@ -148,6 +156,20 @@ func TestPolicyCLIRoundTrip(t *testing.T) {
 	out = mustRunPolicy(t, "inspect", p("bundle.tar.gz"))
 	if !strings.Contains(out, "signature: none") {
 		t.Errorf("inspect of an unsigned bundle:\n%s", out)
+	}
+	// A relaxed bundle says so.
+	relaxed := filepath.Join(dir, "relaxed")
+	copyDir(t, "../../policy/bundle", relaxed)
+	data, err := os.ReadFile(filepath.Join(relaxed, "data.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = bytes.Replace(data, []byte(`"required": true`), []byte(`"required": false`), 1)
+	if err := os.WriteFile(filepath.Join(relaxed, "data.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out = mustRunPolicy(t, "inspect", relaxed); !strings.Contains(out, "marketing_analytics  OPTIONAL") {
+		t.Errorf("inspect of a bundle relaxing DP:\n%s", out)
 	}
 
 	out = mustRunPolicy(t, "test", p("signed.tar.gz"))
@@ -166,17 +188,31 @@ func TestPolicyCLIRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := []policy.VerificationKey{{ID: "regulator", Key: pk}}
-	fsys, err := policy.LoadSignedBundle(p("signed.tar.gz"), keys...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := policy.NewEngine(context.Background(), policy.Options{Bundle: fsys, VerificationKeys: keys})
+	e, err := nodeEngine(t, p("signed.tar.gz"), keys, filepath.Join(dir, "first-node"))
 	if err != nil || e.Revision() != "rev-cli-1" {
 		t.Fatalf("NewEngine(signed) = %v; revision %v", err, e)
 	}
 
 	tamperTarball(t, p("signed.tar.gz"), p("tampered.tar.gz"), "fedscore/admission.rego")
 	mustRunPolicy(t, "sign", "--key", p("other-key.pem"), "--key-id", "regulator", "-o", p("other-signed.tar.gz"), p("bundle.tar.gz"))
+	// The next bundle of the series: its sequence must be above the last.
+	mustRunPolicy(t, "build", "--revision", "rev-cli-2", "--sequence", "11", "-o", p("same-seq.tar.gz"))
+	mustRunPolicy(t, "build", "--revision", "rev-cli-2", "--sequence", "12", "--not-after", "2099-01-02T03:04:05Z", "-o", p("next.tar.gz"))
+	out = mustRunPolicy(t, "sign", "--key", p("regulator-key.pem"), "--previous", p("signed.tar.gz"), "-o", p("next-signed.tar.gz"), p("next.tar.gz"))
+	if !strings.Contains(out, "sequence 12, valid until 2099-01-02T03:04:05Z") {
+		t.Errorf("sign output:\n%s", out)
+	}
+	// A node that ran the next bundle refuses the first; verify says so.
+	state := filepath.Join(dir, "node-state")
+	nodeEngine(t, p("next-signed.tar.gz"), keys, state)
+	if _, err := nodeEngine(t, p("signed.tar.gz"), keys, state); !errors.Is(err, policy.ErrRollback) {
+		t.Errorf("a node that ran sequence 12 started on 11: %v", err)
+	}
+	out = mustRunPolicy(t, "verify", "--pub", p("regulator.pub.pem"), "--state-dir", state, p("next-signed.tar.gz"))
+	if !strings.Contains(out, "newest bundle run is sequence 12 (revision rev-cli-2)") {
+		t.Errorf("verify --state-dir output:\n%s", out)
+	}
+	expired := signExpired(t, p("regulator-key.pem"), p("expired.tar.gz"))
 	failures := []struct {
 		name string
 		args []string
@@ -187,7 +223,14 @@ func TestPolicyCLIRoundTrip(t *testing.T) {
 		{"wrong key id", []string{"verify", "--pub", p("regulator.pub.pem"), "--key-id", "consortium", p("signed.tar.gz")}, policy.ErrBadSignature},
 		{"other signer", []string{"verify", "--pub", p("regulator.pub.pem"), p("other-signed.tar.gz")}, policy.ErrBadSignature},
 		{"private key as pub", []string{"verify", "--pub", p("regulator-key.pem"), p("signed.tar.gz")}, nil},
-		{"build of a bad bundle", []string{"build", "--dir", "../../policy/testdata/syntaxerror", "--revision", "r", "-o", p("bad.tar.gz")}, policy.ErrBundle},
+		{"sign a sequence not above the previous", []string{"sign", "--key", p("regulator-key.pem"), "--previous", p("signed.tar.gz"), "-o", p("x.tar.gz"), p("same-seq.tar.gz")}, policy.ErrRollback},
+		{"verify against a node that ran a newer bundle", []string{"verify", "--pub", p("regulator.pub.pem"), "--state-dir", state, p("signed.tar.gz")}, policy.ErrRollback},
+		{"verify an expired bundle", []string{"verify", "--pub", p("regulator.pub.pem"), expired}, policy.ErrExpired},
+		{"sign an expired bundle", []string{"sign", "--key", p("regulator-key.pem"), "-o", p("x.tar.gz"), expired}, policy.ErrExpired},
+		{"build without a sequence", []string{"build", "--revision", "r", "-o", p("x.tar.gz")}, policy.ErrBundle},
+		{"build already expired", []string{"build", "--revision", "r", "--sequence", "1", "--not-after", "2020-01-01T00:00:00Z", "-o", p("x.tar.gz")}, nil},
+		{"build valid for no day", []string{"build", "--revision", "r", "--sequence", "1", "--valid-days", "0", "-o", p("x.tar.gz")}, nil},
+		{"build of a bad bundle", []string{"build", "--dir", "../../policy/testdata/syntaxerror", "--revision", "r", "--sequence", "1", "-o", p("bad.tar.gz")}, policy.ErrBundle},
 		{"failing Rego tests", []string{"test", "../../policy/testdata/failingtests"}, nil},
 		{"missing file", []string{"inspect", p("nope.tar.gz")}, fs.ErrNotExist},
 	}
@@ -205,6 +248,68 @@ func TestPolicyCLIRoundTrip(t *testing.T) {
 	}
 	if out, _, _ := runPolicyCmd(t, "test", "../../policy/testdata/failingtests"); !strings.Contains(out, "FAIL  ") || !strings.Contains(out, "PASS  ") {
 		t.Errorf("test output does not list pass and fail per test:\n%s", out)
+	}
+}
+
+// nodeEngine starts a policy engine on the signed bundle at path as a node
+// with the state directory state does.
+func nodeEngine(t *testing.T, path string, keys []policy.VerificationKey, state string) (*policy.Engine, error) {
+	t.Helper()
+	fsys, err := policy.LoadSignedBundle(path, keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marks, err := policy.OpenSequenceStore(filepath.Join(state, policy.HighWaterFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return policy.NewEngine(context.Background(), policy.Options{Bundle: fsys, VerificationKeys: keys, HighWater: marks})
+}
+
+// signExpired writes to out the default bundle signed with the key in
+// keyFile, already expired: the CLI refuses to build one.
+func signExpired(t *testing.T, keyFile, out string) string {
+	t.Helper()
+	key, err := readPrivateKey(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tarball, err := policy.BuildBundle(nil, policy.BuildOptions{Revision: "old", Sequence: 3, NotAfter: time.Now().Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := policy.SignBundle(tarball, key, defaultPolicyKeyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out, signed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// copyDir copies the directory tree src to dst.
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -86,7 +86,11 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 
 	if !*asJSON {
-		fmt.Fprintf(stdout, "fedscore sandbox: coordinator %s, %d partner nodes (%s), collective key ready\n\n", fed.Addr(), len(ps), partnerSummary(ps))
+		fmt.Fprintf(stdout, "fedscore sandbox: coordinator %s, %d partner nodes (%s), collective key ready\n", fed.Addr(), len(ps), partnerSummary(ps))
+		if err := printRelaxedPrivacy(ctx, stdout, fed); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout)
 	}
 	ans, err := fed.Query(ctx, spec, nil)
 	if err != nil {
@@ -95,7 +99,10 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	ans.TimingsMs["load_data"] = dataMs
 	ans.TimingsMs["setup_pki_keygen"] = setupMs
 	verr := fed.Verify(ctx, spec, ans.Result)
-	check := "OK"
+	check := "OK, exactly (the query adds no noise)"
+	if spec.Epsilon > 0 {
+		check = fmt.Sprintf("OK, within the noise bound of epsilon %g (every released value within its 1-1e-9 tail bound)", spec.Epsilon)
+	}
 	if verr != nil {
 		check = "MISMATCH: " + verr.Error()
 	}
@@ -110,6 +117,27 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, "\nverified against plaintext: %s\n", check)
 	}
 	return verr
+}
+
+// printRelaxedPrivacy says which purposes the sandbox's policy data lets
+// run without differential-privacy noise: the default bundle requires it
+// for every purpose.
+func printRelaxedPrivacy(ctx context.Context, w io.Writer, fed *sandbox.Federation) error {
+	settings, err := fed.Privacy(ctx)
+	if err != nil {
+		return err
+	}
+	var relaxed []string
+	for _, p := range settings {
+		if !p.DPRequired {
+			relaxed = append(relaxed, p.Purpose)
+		}
+	}
+	if len(relaxed) > 0 {
+		fmt.Fprintf(w, "NOTE: the policy data relaxes differential privacy for %s: queries there may run without noise,\n"+
+			"      which the default bundle refuses; such results are exact, not anonymised by noise.\n", strings.Join(relaxed, ", "))
+	}
+	return nil
 }
 
 func partnerSummary(ps []sandbox.Partner) string {

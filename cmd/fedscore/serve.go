@@ -108,6 +108,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	bundleKey := fs.String("bundle-key", "", "the bundle signer's public key `file` (PEM)")
 	fs.StringVar(&o.Policy.KeyID, "bundle-key-id", "regulator", "the key `id` the bundle must be signed under")
 	fs.DurationVar(&o.Policy.Watch, "bundle-watch", 10*time.Second, "how often to check the bundle file for a new signed version")
+	fs.Uint64Var(&o.Policy.AllowRollback, "allow-bundle-rollback", 0, "operator override: start on the --bundle with this `sequence` although the node ran a newer bundle; recorded in the audit log (remove it once the node runs)")
 	var modelFiles partnerFlags
 	fs.Var(&modelFiles, "model", "a signed scoring model `file` queries may name (repeatable); verified with --bundle-key")
 	if err := parse(fs, args); err != nil {

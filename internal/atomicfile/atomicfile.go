@@ -1,5 +1,6 @@
 // Package atomicfile replaces files so that a crash leaves either the old or
-// the new content, never a torn file.
+// the new content, never a torn file, and the new content is on disk when
+// Write returns.
 package atomicfile
 
 import (
@@ -32,5 +33,17 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), path)
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	// The rename itself is durable only once the directory is synced.
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	if err := d.Sync(); err != nil {
+		d.Close()
+		return err
+	}
+	return d.Close()
 }

@@ -77,7 +77,7 @@ func newComponentBench(ctx context.Context, params crypto.Params, fed *cryptoFed
 		c.creds = append(c.creds, cred)
 		c.names = append(c.names, name)
 	}
-	if c.engine, err = policy.NewEngine(ctx, policy.Options{}); err != nil {
+	if c.engine, err = policy.NewEngine(ctx, policy.Options{DataOverrides: policyData()}); err != nil {
 		return nil, fmt.Errorf("bench: policy engine: %w", err)
 	}
 	return c, nil

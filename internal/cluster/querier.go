@@ -102,7 +102,8 @@ func (c *Cluster) resignBundle() error {
 	if err != nil {
 		return err
 	}
-	tarball, err := policy.BuildBundleWithData(nil, info.Manifest.Revision+"+cluster", c.cfg.PolicyData)
+	// Sequence 2: above the development bundle `fedscore pki` signed.
+	tarball, err := policy.BuildBundle(nil, policy.BuildOptions{Revision: info.Manifest.Revision + "+cluster", Sequence: 2, Data: c.cfg.PolicyData})
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ func TestDifferentialPrivacy(t *testing.T) {
 		t.Fatal(err)
 	}
 	fed, err := Start(ctx, Config{Partners: partners, PolicyData: map[string]any{
-		"dp": map[string]any{"daily_epsilon_per_purpose": 3.5},
+		"purposes": map[string]any{"marketing_analytics": map[string]any{"dp": map[string]any{"daily_epsilon": 3.5}}},
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -101,15 +101,16 @@ func wideSpec(t *testing.T) *query.Spec {
 // independent row-by-row computation.
 func TestQueryMatchesPlaintext(t *testing.T) {
 	revision := bundleRevision(t)
-	// A small minimum cell size, so that most cells are released.
-	data := map[string]any{"release_gate": map[string]any{"min_cell_size": 11}}
+	// A small minimum cell size, so that most cells are released; exact
+	// answers, to compare with the naive computation.
+	data := exactResults(map[string]any{"release_gate": map[string]any{"min_cell_size": 11}})
 	minCell := minCellSize(t, data)
 	specs := []struct {
 		name      string
 		spec      func(*testing.T) *query.Spec
 		sensitive bool // reads sensitive columns
 	}{
-		{"default", defaultSpec, true},
+		{"default without noise", func(t *testing.T) *query.Spec { s := defaultSpec(t); s.Epsilon = 0; return s }, true},
 		{"filters", func(t *testing.T) *query.Spec { return mustSpec(t, filterSpec) }, true},
 		{"several ciphertexts", wideSpec, true},
 		{"minors", func(t *testing.T) *query.Spec { return mustSpec(t, minorsSpec) }, false},
@@ -285,7 +286,7 @@ func TestBankMarketing(t *testing.T) {
 			"marketing_analytics": map[string]any{"allowed_columns": bankColumns},
 		},
 	}
-	fed := startFederation(t, Config{Partners: partners, PolicyData: policyData})
+	fed := startFederation(t, Config{Partners: partners, PolicyData: exactResults(policyData)})
 	spec := mustSpec(t, bankSpec)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -365,7 +366,7 @@ func TestNothingLeavesANodeButCiphertexts(t *testing.T) {
 	partners := synthPartners(t, 3, testRows)
 	rec := newRecorder()
 	dir := t.TempDir()
-	fed := startFederation(t, Config{Partners: partners, Observe: rec.observe, Dir: dir})
+	fed := startFederation(t, Config{Partners: partners, Observe: rec.observe, Dir: dir, PolicyData: exactResults(nil)})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -580,7 +581,7 @@ func TestNothingLeavesANodeButCiphertexts(t *testing.T) {
 	if id, ok := findAny(hay, ids); ok {
 		t.Errorf("customer id %q left a node", id)
 	}
-	engine, err := policy.NewEngine(ctx, policy.Options{})
+	engine, err := policy.NewEngine(ctx, policy.Options{DataOverrides: exactResults(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -678,7 +679,7 @@ func findAny(hay [][]byte, needles map[string]bool) (string, bool) {
 func TestOneKeySwitchSharePerAggregate(t *testing.T) {
 	partners := synthPartners(t, 3, testRows)
 	rec := newRecorder()
-	fed := startFederation(t, Config{Partners: partners, Observe: rec.observe})
+	fed := startFederation(t, Config{Partners: partners, Observe: rec.observe, PolicyData: exactResults(nil)})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	specs := []*query.Spec{defaultSpec(t), defaultSpec(t), wideSpec(t), mustSpec(t, filterSpec)}
@@ -950,7 +951,7 @@ func TestObserveSeesEveryNodeMessage(t *testing.T) {
 // with its own encryptors, evaluators and key switchers.
 func TestConcurrentQueries(t *testing.T) {
 	partners := synthPartners(t, 3, testRows)
-	fed := startFederation(t, Config{Partners: partners})
+	fed := startFederation(t, Config{Partners: partners, PolicyData: exactResults(nil)})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	specs := []*query.Spec{defaultSpec(t), mustSpec(t, filterSpec), wideSpec(t), mustSpec(t, minorsSpec), defaultSpec(t)}

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -28,6 +29,20 @@ const testRows = 2500
 
 // startTimeout bounds the start of a federation, key generation included.
 const startTimeout = 60 * time.Second
+
+// exactResults returns data with the default bundle's differential-privacy
+// rule relaxed, for federations whose tests compare answers value for
+// value with a plaintext computation, run queries without epsilon, or run
+// more queries than the daily budget allows. The default bundle requires
+// noise for every purpose.
+func exactResults(data map[string]any) map[string]any {
+	out := maps.Clone(data)
+	if out == nil {
+		out = map[string]any{}
+	}
+	out["dp"] = map[string]any{"required": false}
+	return out
+}
 
 // startFederation starts a federation and stops it when the test ends.
 func startFederation(t *testing.T, cfg Config) *Federation {
@@ -241,7 +256,7 @@ func admissionInfo(spec *query.Spec) policy.QueryInfo {
 	}
 	return policy.QueryInfo{
 		ID: "check", Purpose: spec.Purpose, Columns: spec.Columns(), Metrics: metrics, MinPartners: spec.MinPartners,
-		PipiaID: spec.PipiaID, Destination: spec.Destination, Recipient: spec.Recipient,
+		PipiaID: spec.PipiaID, Destination: spec.Destination, Recipient: spec.Recipient, Epsilon: spec.Epsilon,
 	}
 }
 

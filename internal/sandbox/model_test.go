@@ -42,7 +42,7 @@ func TestScoreQueries(t *testing.T) {
 	if len(biased.ProtectedInputs) == 0 {
 		t.Fatal("a model on age reports no protected input")
 	}
-	fed, err := Start(ctx, Config{Partners: partners, Models: []*scoring.Model{fair, biased}})
+	fed, err := Start(ctx, Config{Partners: partners, Models: []*scoring.Model{fair, biased}, PolicyData: exactResults(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,7 +89,10 @@ type Config struct {
 	Keystore func(ctx context.Context, partner string) (keystore.Store, error)
 	// PolicyData is merged over the default bundle's data, e.g.
 	// {"assume_consent_when_absent": true} for public data sets that carry
-	// no consent columns.
+	// no consent columns, or {"dp": {"required": false}} for a test that
+	// needs exact results: the default bundle requires differential
+	// privacy for every purpose. [Federation.Privacy] reports the
+	// settings in force.
 	PolicyData map[string]any
 	// Dir holds the PKI, keystores and state; empty means a fresh
 	// temporary directory removed by Close.
@@ -240,7 +243,8 @@ func (f *Federation) signedPolicy(ctx context.Context) (*policy.Engine, error) {
 		}
 		revision = info.Manifest.Revision + "+sandbox"
 	}
-	tarball, err := policy.BuildBundleWithData(nil, revision, f.cfg.PolicyData)
+	// A fresh federation has run no bundle before: sequence 1.
+	tarball, err := policy.BuildBundle(nil, policy.BuildOptions{Revision: revision, Sequence: 1, Data: f.cfg.PolicyData})
 	if err != nil {
 		return nil, err
 	}
@@ -259,6 +263,12 @@ func (f *Federation) signedPolicy(ctx context.Context) (*policy.Engine, error) {
 		return nil, err
 	}
 	return policy.NewEngine(ctx, policy.Options{Bundle: bundle, VerificationKeys: keys})
+}
+
+// Privacy returns the privacy settings per purpose of the federation's
+// policy bundle, with PolicyData merged in.
+func (f *Federation) Privacy(ctx context.Context) ([]policy.PurposePrivacy, error) {
+	return f.engine.PrivacySettings(ctx)
 }
 
 // WaitReady waits until every node is attached and holds the epoch's key.
@@ -474,7 +484,7 @@ func (f Plaintext) expected(ctx context.Context, spec *query.Spec) ([]int64, *re
 	}
 	info := policy.QueryInfo{
 		ID: "plaintext-check", Purpose: spec.Purpose, Columns: spec.Columns(), Metrics: metrics, MinPartners: spec.MinPartners,
-		PipiaID: spec.PipiaID, Destination: spec.Destination, Recipient: spec.Recipient,
+		PipiaID: spec.PipiaID, Destination: spec.Destination, Recipient: spec.Recipient, Epsilon: spec.Epsilon,
 	}
 	var minCell int64
 	for _, p := range f.Partners {

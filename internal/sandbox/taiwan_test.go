@@ -63,12 +63,12 @@ func TestTaiwanCreditAsANewUser(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	fed := startFederation(t, Config{Partners: partners, PolicyData: map[string]any{
+	fed := startFederation(t, Config{Partners: partners, PolicyData: exactResults(map[string]any{
 		"assume_consent_when_absent": true,
 		"purposes": map[string]any{"marketing_analytics": map[string]any{
 			"allowed_columns": []string{"EDUCATION", "AGE", "LIMIT_BAL", "default_next_month"},
 		}},
-	}})
+	})})
 
 	// The default rate and limit total per EDUCATION code, straight from
 	// the file.

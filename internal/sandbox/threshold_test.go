@@ -100,7 +100,7 @@ func TestThresholdFederation(t *testing.T) {
 			counter := &shareCounter{counts: map[string]int{}}
 			fed, err := Start(ctx, Config{
 				Partners: partners, Threshold: tt.threshold, Observe: counter.observe,
-				PolicyData:   map[string]any{"min_partners": 2},
+				PolicyData:   exactResults(map[string]any{"min_partners": 2}),
 				QueryTimeout: 40 * time.Second,
 			})
 			if err != nil {

@@ -13,14 +13,17 @@ package config
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/fedscore/fedscore/audit"
 	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/keystore"
 	"github.com/fedscore/fedscore/keystore/vault"
@@ -86,11 +89,19 @@ type Records struct {
 // Policy locates the signed policy bundle and says which key must have
 // signed it, under which key ID, and how often the bundle file is checked
 // for a new signed version. Scoring models must be signed by the same key.
+//
+// The node keeps the newest bundle it has run in StateDir and never goes
+// back (see policy.SequenceStore). AllowRollback, when non-zero, is an
+// operator's override: start on the bundle with that sequence although
+// the node ran a newer one. The override is appended to the node's audit
+// log, with the sequences and digests of both bundles, before it takes
+// effect.
 type Policy struct {
-	BundleFile string
-	Key        *ecdsa.PublicKey
-	KeyID      string
-	Watch      time.Duration
+	BundleFile    string
+	Key           *ecdsa.PublicKey
+	KeyID         string
+	Watch         time.Duration
+	AllowRollback uint64
 }
 
 // A Deployment is an opened node and what it holds open.
@@ -131,7 +142,7 @@ func Open(ctx context.Context, o Options) (_ *Deployment, err error) {
 	if err != nil {
 		return nil, err
 	}
-	trusted, err := d.openPolicy(ctx, o.Policy, o.Logger)
+	trusted, err := d.openPolicy(ctx, o, cred)
 	if err != nil {
 		return nil, err
 	}
@@ -262,22 +273,63 @@ func (d *Deployment) openData(ctx context.Context, r Records, mapping *dataset.M
 	return t, nil, err
 }
 
-// openPolicy loads the signed bundle into a policy engine and a watcher
-// that reloads it when a new signed version replaces the file. It returns
-// the trusted verification keys.
-func (d *Deployment) openPolicy(ctx context.Context, p Policy, logger *slog.Logger) ([]policy.VerificationKey, error) {
+// openPolicy loads the signed bundle into a policy engine that keeps the
+// node's bundle high-water mark in its state directory, and a watcher that
+// reloads the bundle when a new signed version replaces the file. It
+// returns the trusted verification keys.
+func (d *Deployment) openPolicy(ctx context.Context, o Options, cred *pki.Credential) ([]policy.VerificationKey, error) {
+	p := o.Policy
 	trusted := []policy.VerificationKey{{ID: p.KeyID, Key: p.Key}}
 	bundle, err := policy.LoadSignedBundle(p.BundleFile, trusted...)
 	if err != nil {
 		return nil, err
 	}
-	if d.Engine, err = policy.NewEngine(ctx, policy.Options{Bundle: bundle, VerificationKeys: trusted}); err != nil {
+	marks, err := policy.OpenSequenceStore(filepath.Join(o.StateDir, policy.HighWaterFile))
+	if err != nil {
 		return nil, err
 	}
-	if d.watcher, err = policy.NewWatcher(d.Engine, p.BundleFile, policy.WatchOptions{Interval: p.Watch, Logger: logger}); err != nil {
+	opts := policy.Options{Bundle: bundle, VerificationKeys: trusted, HighWater: marks}
+	if p.AllowRollback > 0 {
+		opts.AllowRollback = &policy.RollbackOverride{
+			Sequence: p.AllowRollback,
+			Record: func(ctx context.Context, from, to policy.HighWaterMark) error {
+				return auditRollback(ctx, o.StateDir, cred, from, to)
+			},
+		}
+	}
+	if d.Engine, err = policy.NewEngine(ctx, opts); err != nil {
+		return nil, err
+	}
+	if d.watcher, err = policy.NewWatcher(d.Engine, p.BundleFile, policy.WatchOptions{Interval: p.Watch, Logger: o.Logger}); err != nil {
 		return nil, err
 	}
 	return trusted, nil
+}
+
+// auditRollback appends an operator's bundle rollback override to the
+// node's audit log, which the node itself opens only later.
+func auditRollback(ctx context.Context, stateDir string, cred *pki.Credential, from, to policy.HighWaterMark) error {
+	self, err := cred.Identity()
+	if err != nil {
+		return err
+	}
+	log, err := audit.Open(audit.Options{
+		Path:        filepath.Join(stateDir, node.AuditLogFile),
+		Signer:      cred.Key,
+		SignerCerts: append([]*x509.Certificate{cred.Certificate}, cred.Chain...),
+	})
+	if err != nil {
+		return err
+	}
+	_, err = log.Append(ctx, audit.Entry{
+		Kind: audit.KindBundle, Node: self.Name, BundleRevision: to.Revision, Result: audit.ResultAllow,
+		Reasons: []string{"BUNDLE_ROLLBACK_OVERRIDE"},
+		Detail: map[string]string{
+			"from_sequence": strconv.FormatUint(from.Sequence, 10), "from_digest": from.Digest, "from_revision": from.Revision,
+			"to_sequence": strconv.FormatUint(to.Sequence, 10), "to_digest": to.Digest,
+		},
+	})
+	return errors.Join(err, log.Close())
 }
 
 // verifyModels reads the signed scoring models, which the policy's keys

@@ -83,7 +83,7 @@ min_partners: 3
 	d, err := e.Admit(ctx, policy.AdmissionInput{
 		Query: policy.QueryInfo{
 			ID: "bench", Purpose: spec.Purpose, Columns: spec.Columns(),
-			Metrics: []string{"count", "sum", "mean", "histogram"}, MinPartners: 3, PipiaID: "PIPIA-2026-MA-01",
+			Metrics: []string{"count", "sum", "mean", "histogram"}, MinPartners: 3, PipiaID: "PIPIA-2026-MA-01", Epsilon: 1, // the default bundle requires noise
 		},
 		NodeName: "bench", NodeColumns: columns, Time: benchAsOf().Add(10 * time.Hour),
 	})

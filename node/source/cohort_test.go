@@ -129,7 +129,7 @@ func TestCohortFromDefaultBundle(t *testing.T) {
 	d, err := e.Admit(ctx, policy.AdmissionInput{
 		Query: policy.QueryInfo{
 			ID: "q-1", Purpose: "marketing_analytics", Columns: []string{"age", "annual_txn_amount", "region"},
-			Metrics: []string{"count"}, MinPartners: 3, PipiaID: "PIPIA-2026-MA-01",
+			Metrics: []string{"count"}, MinPartners: 3, PipiaID: "PIPIA-2026-MA-01", Epsilon: 1, // the default bundle requires noise
 		},
 		NodeName: "bank-a", NodeColumns: cols, Time: now,
 	})

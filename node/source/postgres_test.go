@@ -173,7 +173,7 @@ func TestPostgresPolicyCohort(t *testing.T) {
 	d, err := e.Admit(ctx, policy.AdmissionInput{
 		Query: policy.QueryInfo{
 			ID: "q-1", Purpose: "marketing_analytics", Columns: []string{"age", "annual_txn_amount", "region"},
-			Metrics: []string{"count", "sum"}, MinPartners: 3, PipiaID: "PIPIA-2026-MA-01",
+			Metrics: []string{"count", "sum"}, MinPartners: 3, PipiaID: "PIPIA-2026-MA-01", Epsilon: 1, // the default bundle requires noise
 		},
 		NodeName: "bank-a", NodeColumns: synth.Columns(), Time: now,
 	})

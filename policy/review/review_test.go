@@ -12,7 +12,7 @@ import (
 
 func readDefault(t *testing.T, revision string, data map[string]any) *review.Bundle {
 	t.Helper()
-	tarball, err := policy.BuildBundleWithData(nil, revision, data)
+	tarball, err := policy.BuildBundle(nil, policy.BuildOptions{Revision: revision, Sequence: 1, Data: data})
 	if err != nil {
 		t.Fatal(err)
 	}

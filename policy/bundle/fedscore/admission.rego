@@ -9,6 +9,7 @@
 package fedscore.admission
 
 import data.fedscore.cohort
+import data.fedscore.privacy
 import data.fedscore.query
 
 # decision is the document the Go engine reads.
@@ -16,6 +17,7 @@ decision := {
 	"allow": allow,
 	"deny": deny,
 	"cohort": cohort.rule,
+	"privacy": privacy_settings,
 }
 
 default allow := false
@@ -405,22 +407,39 @@ deny contains reason(
 #   An aggregate is anonymised (PIPL Art. 4, 73(4)) only if no individual
 #   can be re-identified; the noise every node adds bounds what any query
 #   reveals about one record, and each node's privacy budget bounds what
-#   all queries of a purpose and segmentation reveal together.
+#   all queries of a purpose and segmentation reveal together. The
+#   settings are the purpose's (data.fedscore.privacy.settings); a purpose
+#   without a per-query limit and a daily ceiling runs no query at all.
+deny contains reason(
+	"DP_BUDGET_UNSET",
+	"PIPL Art. 73(4)",
+	sprintf("purpose %s sets no positive max_epsilon_per_query and daily epsilon ceiling", [query.purpose]),
+) if {
+	query.purpose_known
+	not budget_configured
+}
+
+budget_configured if {
+	privacy_settings.max_epsilon_per_query > 0
+	privacy_settings.daily_epsilon > 0
+}
+
 deny contains reason(
 	"DP_REQUIRED",
 	"PIPL Art. 73(4)",
-	"the bundle requires differential-privacy noise; the query sets no epsilon",
+	sprintf("purpose %s requires differential-privacy noise; the query sets no epsilon", [query.purpose]),
 ) if {
-	data.fedscore.dp.required == true
-	object.get(input, ["query", "epsilon"], 0) <= 0
+	privacy_settings.dp_required
+	epsilon <= 0
 }
 
 deny contains reason(
 	"DP_EPSILON_TOO_LARGE",
 	"PIPL Art. 73(4)",
-	sprintf("epsilon %v exceeds the per-query limit %v", [input.query.epsilon, data.fedscore.dp.max_epsilon_per_query]),
+	sprintf("epsilon %v exceeds the per-query limit %v", [epsilon, privacy_settings.max_epsilon_per_query]),
 ) if {
-	input.query.epsilon > data.fedscore.dp.max_epsilon_per_query
+	budget_configured
+	epsilon > privacy_settings.max_epsilon_per_query
 }
 
 deny contains reason(
@@ -428,9 +447,20 @@ deny contains reason(
 	"PIPL Art. 73(4)",
 	sprintf(
 		"epsilon %v would bring today's spending on purpose %s and this segmentation to %v, above the daily budget %v",
-		[input.query.epsilon, query.purpose, input.budget.epsilon_spent_today + input.query.epsilon, data.fedscore.dp.daily_epsilon_per_purpose],
+		[epsilon, query.purpose, epsilon_spent + epsilon, privacy_settings.daily_epsilon],
 	),
 ) if {
-	input.query.epsilon > 0
-	input.budget.epsilon_spent_today + input.query.epsilon > data.fedscore.dp.daily_epsilon_per_purpose
+	budget_configured
+	epsilon > 0
+	epsilon_spent + epsilon > privacy_settings.daily_epsilon
 }
+
+epsilon := object.get(input, ["query", "epsilon"], 0)
+
+epsilon_spent := object.get(input, ["budget", "epsilon_spent_today"], 0)
+
+# The purpose's privacy settings; null for an unknown purpose, which is
+# denied.
+default privacy_settings := null
+
+privacy_settings := privacy.settings[query.purpose]

@@ -517,7 +517,7 @@ test_every_reason_cites_an_article if {
 		"CREDIT_REPORTING_LICENSE_REQUIRED", "CROSS_BORDER_CONSENT_COLUMN_MISSING", "CROSS_BORDER_DENIED",
 		"IDENTIFIER_COLUMN", "MIN_PARTNERS", "OPT_OUT_COLUMN_MISSING", "PIPIA_NOT_APPROVED",
 		"PROVISION_CONSENT_COLUMN_MISSING", "PURPOSE_COLUMNS", "QUERY_TIME_INVALID",
-		"SENSITIVE_CONSENT_COLUMN_MISSING",
+		"SENSITIVE_CONSENT_COLUMN_MISSING", "DP_REQUIRED",
 	}
 	every r in d.deny {
 		regex.match(`^(PIPL|JR/T|PBOC) `, r.article)
@@ -558,9 +558,18 @@ test_model_with_protected_input_allowed_for_listed_purpose if {
 	d.allow == true
 }
 
-# Differential privacy (PIPL Art. 73(4)).
+# Differential privacy (PIPL Art. 73(4)). The default bundle requires it for
+# every purpose; marketing analytics may spend 10 a day, 2 per query.
 
 with_dp(eps, spent) := object.union(fx.request({"epsilon": eps}), {"budget": {"epsilon_spent_today": spent}})
+
+# purposes_with_dp is the bundle's purposes with marketing analytics' own dp
+# settings replaced by dp. (A with on a nested path merges into the
+# bundle's object instead of replacing it.)
+purposes_with_dp(dp) := object.union(
+	object.remove(data.fedscore.purposes, ["marketing_analytics"]),
+	{"marketing_analytics": object.union(object.remove(data.fedscore.purposes.marketing_analytics, ["dp"]), {"dp": dp})},
+)
 
 test_dp_within_limits_allowed if {
 	d := admission.decision with input as with_dp(1, 0)
@@ -569,25 +578,77 @@ test_dp_within_limits_allowed if {
 
 test_dp_epsilon_too_large_denied if {
 	d := admission.decision with input as with_dp(3, 0)
-	"DP_EPSILON_TOO_LARGE" in codes(d)
+	codes(d) == {"DP_EPSILON_TOO_LARGE"}
 }
 
 test_dp_budget_exhausted_denied if {
-	d := admission.decision with input as with_dp(1, 19.5)
+	d := admission.decision with input as with_dp(1, 9.5)
 	codes(d) == {"DP_BUDGET_EXHAUSTED"}
 }
 
 test_dp_budget_exactly_spent_allowed if {
-	d := admission.decision with input as with_dp(1, 19)
+	d := admission.decision with input as with_dp(1, 9)
 	d.allow == true
 }
 
-test_dp_required_without_epsilon_denied if {
-	d := admission.decision with input as with_dp(0, 0) with data.fedscore.dp.required as true
+test_dp_required_by_default if {
+	d := admission.decision with input as with_dp(0, 0)
+	codes(d) == {"DP_REQUIRED"}
+	some r in d.deny
+	r.message == "purpose marketing_analytics requires differential-privacy noise; the query sets no epsilon"
+}
+
+test_dp_relaxed_by_bundle_data if {
+	d := admission.decision with input as with_dp(0, 0) with data.fedscore.dp.required as false
+	d.allow == true
+	d.privacy.dp_required == false
+}
+
+test_dp_relaxed_for_one_purpose if {
+	d := admission.decision with input as with_dp(0, 0)
+		with data.fedscore.purposes as purposes_with_dp({"required": false, "daily_epsilon": 10})
+	d.allow == true
+}
+
+# Only false relaxes: a misspelt value keeps noise required.
+test_dp_required_unless_false if {
+	d := admission.decision with input as with_dp(0, 0) with data.fedscore.dp.required as "no"
 	codes(d) == {"DP_REQUIRED"}
 }
 
-test_dp_required_with_epsilon_allowed if {
-	d := admission.decision with input as with_dp(0.5, 0) with data.fedscore.dp.required as true
-	d.allow == true
+test_dp_purpose_ceiling_overrides_default if {
+	d := admission.decision with input as with_dp(1, 1.5)
+		with data.fedscore.purposes as purposes_with_dp({"daily_epsilon": 2})
+	codes(d) == {"DP_BUDGET_EXHAUSTED"}
+}
+
+test_dp_purpose_inherits_default_ceiling if {
+	d := admission.decision with input as with_dp(1, 2.5)
+		with data.fedscore.purposes as purposes_with_dp({})
+		with data.fedscore.dp.daily_epsilon_per_purpose as 3
+	codes(d) == {"DP_BUDGET_EXHAUSTED"}
+}
+
+test_dp_budget_unset_denied if {
+	d := admission.decision with input as with_dp(1, 0)
+		with data.fedscore.purposes as purposes_with_dp({})
+		with data.fedscore.dp as {"required": true, "daily_epsilon_per_purpose": "lots"}
+	codes(d) == {"DP_BUDGET_UNSET"}
+}
+
+test_dp_budget_unset_even_without_noise if {
+	d := admission.decision with input as with_dp(0, 0)
+		with data.fedscore.purposes as purposes_with_dp({})
+		with data.fedscore.dp as {"required": false}
+	codes(d) == {"DP_BUDGET_UNSET"}
+}
+
+test_decision_carries_privacy_settings if {
+	d := decide({})
+	d.privacy == {"dp_required": true, "max_epsilon_per_query": 2, "daily_epsilon": 10, "min_cell_size": 50}
+}
+
+test_unknown_purpose_has_no_privacy_settings if {
+	d := decide({"purpose": "resale"})
+	d.privacy == null
 }

@@ -2,7 +2,8 @@
 # title: fedscore test fixtures
 # description: >-
 #   Requests shared by the policy tests: a node with the synthetic partner
-#   schema and its consent records, and a query reading no sensitive column.
+#   schema and its consent records, and a query reading no sensitive column
+#   with the differential-privacy noise the default bundle requires.
 package fedscore.fixtures_test
 
 # The decision time of every request, and the same in Unix seconds.
@@ -32,13 +33,15 @@ query := {
 	"pipia_id": "",
 	"destination": "CN",
 	"recipient": "self",
+	"epsilon": 1,
 }
 
 # request is an admission input with the query's fields replaced by those
-# in overrides.
+# in overrides, on a node that has spent no privacy budget today.
 request(overrides) := {
 	"query": object.union(query, overrides),
 	"node": {"name": "bank-a", "columns": node_columns},
+	"budget": {"epsilon_spent_today": 0},
 	"pipeline": {"encrypted": true},
 	"time": decision_time,
 }

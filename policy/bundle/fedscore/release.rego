@@ -9,8 +9,10 @@
 #   unless the bundle allows cross-border provision (PIPL Art. 38-40).
 package fedscore.release
 
+import data.fedscore.privacy
+
 # The configured minimum cell size, never below the floor of 11.
-min_cell_size := max([object.get(data.fedscore.release_gate, "min_cell_size", 50), 11])
+min_cell_size := privacy.min_cell_size
 
 decision := {
 	"allow": count(deny) == 0,

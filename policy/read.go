@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"testing/fstest"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/bundle"
@@ -109,23 +110,30 @@ func readTarball(tarball []byte) (fileSet, error) {
 	return files, nil
 }
 
-// readPath snapshots the bundle at path: a directory or a .tar.gz file.
-func readPath(path string) (fileSet, error) {
+// readPath snapshots the bundle at path: a directory or a .tar.gz file. It
+// also returns a key identifying what it read, the digest of a directory's
+// files or of a tarball's bytes (even when they do not parse), and zero if
+// it read nothing.
+func readPath(path string) (files fileSet, key [sha256.Size]byte, err error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBundle, err)
+		return nil, key, fmt.Errorf("%w: %w", ErrBundle, err)
 	}
 	if fi.IsDir() {
-		return readFileSet(os.DirFS(path))
+		if files, err = readFileSet(os.DirFS(path)); err != nil {
+			return nil, key, err
+		}
+		return files, files.digest(), nil
 	}
 	if fi.Size() > maxBundleBytes {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrBundle, path, maxBundleBytes)
+		return nil, key, fmt.Errorf("%w: %s is larger than %d bytes", ErrBundle, path, maxBundleBytes)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBundle, err)
+		return nil, key, fmt.Errorf("%w: %w", ErrBundle, err)
 	}
-	return readTarball(data)
+	files, err = readTarball(data)
+	return files, sha256.Sum256(data), err
 }
 
 func (f fileSet) names() []string { return slices.Sorted(maps.Keys(f)) }
@@ -162,7 +170,7 @@ func (f fileSet) signatures() []string {
 	return out
 }
 
-// sigMode says how loadBundle treats a bundle's signature.
+// sigMode says how readBundle treats a bundle's signature.
 type sigMode int
 
 const (
@@ -179,18 +187,45 @@ const (
 // loaded is a parsed bundle and what is known about its files.
 type loaded struct {
 	b      *bundle.Bundle
+	files  fileSet
 	info   BundleInfo
 	digest [sha256.Size]byte
 }
 
-// loadBundle verifies (per mode) and parses the bundle in files.
+// A bundleSource yields the files of a bundle: a file system, a tarball
+// in memory or a path.
+type bundleSource func() (fileSet, error)
+
+func fromFS(fsys fs.FS) bundleSource    { return func() (fileSet, error) { return readFileSet(fsys) } }
+func fromTarball(b []byte) bundleSource { return func() (fileSet, error) { return readTarball(b) } }
+func fromPath(path string) bundleSource {
+	return func() (fileSet, error) {
+		files, _, err := readPath(path)
+		return files, err
+	}
+}
+
+// load snapshots the bundle in src and reads it with readBundle.
+func load(src bundleSource, mode sigMode, keys []VerificationKey) (*loaded, error) {
+	files, err := src()
+	if err != nil {
+		return nil, err
+	}
+	return readBundle(files, mode, keys)
+}
+
+// readBundle is the one reader and verifier of bundles: engines at start
+// and on every reload, the watcher, the test runner and every policy
+// command read bundles through it. It verifies the signature (per mode),
+// parses the bundle and reads its manifest's version; a signed bundle it
+// verifies must state its revision, sequence and expiry.
 //
 // With sigRequire the signature is checked twice: first file by file here,
 // so that an unsigned bundle (ErrUnsigned) and a bad signature
 // (ErrBadSignature) are told apart from a policy that does not parse
 // (ErrBundle), and then again by OPA's own bundle reader while it parses.
-func loadBundle(files fileSet, mode sigMode, keys []VerificationKey) (*loaded, error) {
-	l := &loaded{digest: files.digest()}
+func readBundle(files fileSet, mode sigMode, keys []VerificationKey) (*loaded, error) {
+	l := &loaded{files: files, digest: files.digest()}
 	l.info.Digest = hex.EncodeToString(l.digest[:])
 	for _, name := range files.names() {
 		if bundle.IsSignaturesFile(name) {
@@ -245,7 +280,30 @@ func loadBundle(files fileSet, mode sigMode, keys []VerificationKey) (*loaded, e
 	}
 	l.b = &b
 	l.info.Manifest = b.Manifest
+	if l.info.Sequence, l.info.NotAfter, err = manifestVersion(b.Manifest); err != nil {
+		return nil, err
+	}
+	if l.info.Verified {
+		if err := l.checkManifest(true); err != nil {
+			return nil, err
+		}
+	}
 	return l, nil
+}
+
+// checkManifest reports what the bundle's manifest lacks: a revision, which
+// every decision is audited with, and, if versioned, the sequence and
+// expiry every signed bundle carries.
+func (l *loaded) checkManifest(versioned bool) error {
+	switch {
+	case l.info.Manifest.Revision == "":
+		return fmt.Errorf("%w: manifest has no revision", ErrBundle)
+	case versioned && l.info.Sequence == 0:
+		return fmt.Errorf("%w: revision %s: manifest has no metadata.%s; build it with a sequence", ErrBundle, l.info.Manifest.Revision, metaSequence)
+	case versioned && l.info.NotAfter.IsZero():
+		return fmt.Errorf("%w: revision %s: manifest has no metadata.%s; build it with an expiry", ErrBundle, l.info.Manifest.Revision, metaNotAfter)
+	}
+	return nil
 }
 
 // verifySignature checks the bundle's /.signatures.json against vc and every
@@ -344,4 +402,77 @@ func tokenKeyID(token string) string {
 		return claims.KeyID
 	}
 	return ""
+}
+
+// BundleInfo describes a bundle: what `fedscore policy inspect` and
+// `fedscore policy verify` print.
+type BundleInfo struct {
+	Manifest bundle.Manifest // revision, roots, rego_version, metadata
+	// Sequence and NotAfter are the bundle's place in its signer's series
+	// and its expiry, from the manifest's metadata; zero when absent,
+	// which a verified bundle never is.
+	Sequence uint64
+	NotAfter time.Time
+	// Files lists every file except /.signatures.json, by path.
+	Files []BundleFile
+	// Digest is the hex SHA-256 over all files' paths and contents,
+	// signature included: it identifies the exact bundle.
+	Digest string
+	// Signed reports that the bundle has a signatures file.
+	Signed bool
+	// KeyID is the key ID of the signature. It was checked only if Verified.
+	KeyID    string
+	Verified bool
+}
+
+// BundleFile is one file of a bundle.
+type BundleFile struct {
+	Path   string // slash-separated, relative to the bundle root
+	Size   int
+	SHA256 string // hex digest of the file's bytes
+}
+
+// VerifyBundle checks that the bundle tarball is signed by one of keys and
+// unchanged since, that it parses, and that its manifest states a
+// revision, a sequence and an expiry. Whether it has expired, or is older
+// than what a node has run, is the node's check at activation. Errors wrap
+// [ErrUnsigned], [ErrBadSignature] or [ErrBundle].
+func VerifyBundle(tarball []byte, keys ...VerificationKey) (*BundleInfo, error) {
+	l, err := load(fromTarball(tarball), sigRequire, keys)
+	if err != nil {
+		return nil, err
+	}
+	return &l.info, nil
+}
+
+// InspectBundle describes the bundle at the root of fsys without verifying
+// its signature: Signed and KeyID report what the bundle claims.
+func InspectBundle(fsys fs.FS) (*BundleInfo, error) {
+	l, err := load(fromFS(fsys), sigIgnore, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &l.info, nil
+}
+
+// OpenBundle reads the bundle at path, a directory or a .tar.gz file, into
+// an in-memory file system, without verifying it.
+func OpenBundle(path string) (fs.FS, error) {
+	files, _, err := readPath(path)
+	if err != nil {
+		return nil, err
+	}
+	return files.fs(), nil
+}
+
+// LoadSignedBundle reads the bundle at path (a .tar.gz file or a directory),
+// verifies it like [VerifyBundle], and returns its files in memory for
+// [Options.Bundle]. Pass the same keys in [Options.VerificationKeys]: the
+// engine verifies again what it compiles.
+func LoadSignedBundle(path string, keys ...VerificationKey) (fs.FS, error) {
+	l, err := load(fromPath(path), sigRequire, keys)
+	if err != nil {
+		return nil, err
+	}
+	return l.files.fs(), nil
 }
