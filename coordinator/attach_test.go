@@ -100,7 +100,7 @@ func TestAttachFirstMessageMustBeHello(t *testing.T) {
 		{"empty message", &pb.NodeMessage{}},
 		{"chunk", &pb.NodeMessage{Body: &pb.NodeMessage_Chunk{Chunk: &pb.Chunk{BlobId: "b", Data: []byte("x"), Final: true}}}},
 		{"setup share", &pb.NodeMessage{Body: &pb.NodeMessage_SetupShare{SetupShare: &pb.SetupShare{Epoch: "e"}}}},
-		{"query input", &pb.NodeMessage{Body: &pb.NodeMessage_Input{Input: &pb.QueryInput{QueryId: "q"}}}},
+		{"query receipt", &pb.NodeMessage{Body: &pb.NodeMessage_Receipt{Receipt: &pb.InputReceipt{QueryId: "q"}}}},
 		{"refusal", &pb.NodeMessage{Body: &pb.NodeMessage_Refusal{Refusal: &pb.Refusal{TaskId: "q"}}}},
 	}
 	for _, tc := range tests {

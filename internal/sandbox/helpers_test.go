@@ -186,8 +186,16 @@ func (r *recorder) waitFor(ctx context.Context, i int, what string, cond func([]
 // taskOf returns the query id a node message answers, or "".
 func taskOf(m *pb.NodeMessage) string {
 	switch {
-	case m.GetInput() != nil:
-		return m.GetInput().QueryId
+	case m.GetReceipt() != nil:
+		return m.GetReceipt().QueryId
+	case m.GetReveal() != nil:
+		return m.GetReveal().QueryId
+	case m.GetSeed() != nil:
+		return m.GetSeed().QueryId
+	case m.GetFingerprints() != nil:
+		return m.GetFingerprints().QueryId
+	case m.GetSpotCheckRequest() != nil:
+		return m.GetSpotCheckRequest().QueryId
 	case m.GetKeySwitchShare() != nil:
 		return m.GetKeySwitchShare().QueryId
 	case m.GetDecryptionShare() != nil:
