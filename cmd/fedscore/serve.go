@@ -113,6 +113,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	bundlePath := fs.String("bundle", "", "the signed policy bundle `file` (.tar.gz); it is re-read when it changes")
 	bundleKey := fs.String("bundle-key", "", "the bundle signer's public key `file` (PEM)")
 	bundleKeyID := fs.String("bundle-key-id", "regulator", "the key `id` the bundle must be signed under")
+	spotChecks := fs.Int("spot-checks", node.DefaultSpotChecks, "how many other members' inputs the node checks in full against their signed fingerprints before it gives a share (`k`; the number of members less one checks all; see docs/security.md)")
 	watch := fs.Duration("bundle-watch", 10*time.Second, "how often to check the bundle file for a new signed version")
 	var modelFiles partnerFlags
 	fs.Var(&modelFiles, "model", "a signed scoring model `file` queries may name (repeatable); verified with --bundle-key")
@@ -248,7 +249,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	n, err := node.New(node.Config{
 		Credential: cred, Roots: roots, Coordinator: *cf.addr, CoordinatorIdentity: cid,
-		Data: table, Source: src, Models: models, Policy: engine, Keys: keys, StateDir: *stateDir, Logger: logger,
+		Data: table, Source: src, Models: models, Policy: engine, Keys: keys, StateDir: *stateDir, SpotChecks: *spotChecks, Logger: logger,
 	})
 	if err != nil {
 		return err
