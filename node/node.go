@@ -35,8 +35,9 @@ import (
 const Version = "fedscore/1"
 
 // coordinatorBlobBudget bounds what the coordinator may have buffered at a
-// node: the sums and spot-checked inputs of a few queries.
-const coordinatorBlobBudget = 64 << 20
+// node: the sums of a few queries, and per spot-checked member an input of
+// the largest query (8 bgv14 ciphertexts, twice over).
+func (n *Node) coordinatorBlobBudget() int { return 32<<20 + n.cfg.SpotChecks*8<<20 }
 
 // DefaultSpotChecks is how many members' inputs a node checks in full
 // against their signed fingerprints before it gives a share of a sum.
@@ -249,7 +250,7 @@ func (n *Node) session(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("attach: %w", err)
 	}
-	s := &session{node: n, stream: stream, blobs: wire.NewAssembler(coordinatorBlobBudget)}
+	s := &session{node: n, stream: stream, blobs: wire.NewAssembler(n.coordinatorBlobBudget())}
 	if err := s.send(n.hello()); err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}

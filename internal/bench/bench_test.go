@@ -146,9 +146,10 @@ func BenchmarkCombineKeySwitch(b *testing.B) {
 }
 
 // BenchmarkVerifyInputs is one verifier's check of one phase with one
-// ciphertext per partner: N receipt and fingerprint-statement signatures
-// (certificates cached), the fingerprints of its own input and of the sum,
-// and the spot-checked inputs. Every verifier does it twice per query.
+// ciphertext per partner: N receipts and N fingerprint-statement
+// signatures (certificates cached), the fingerprints of its own input and
+// of the sum, and the spot-checked inputs. Every verifier does it twice
+// per query.
 func BenchmarkVerifyInputs(b *testing.B) {
 	for _, n := range []int{3, 10, 30} {
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
