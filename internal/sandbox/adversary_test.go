@@ -568,9 +568,11 @@ func lyingMemberCaught(t *testing.T, n, spot int, seed uint64, phases []int32) {
 					enc, _ := fp.MarshalBinary()
 					st.Fingerprints = append(st.Fingerprints, enc)
 				}
-				if sf.Statement, sf.Signature, err = protocol.SignFingerprints(liarCred.Key, st); err != nil {
+				forged, sig, err := protocol.SignFingerprints(liarCred.Key, st)
+				if err != nil {
 					t.Error(err)
 				}
+				sf.Statement, sf.Signature = forged, sig
 			}
 			m = &pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_FingerprintsTask{FingerprintsTask: task}}
 		}
