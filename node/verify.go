@@ -213,10 +213,8 @@ func (n *Node) checkFingerprints(aq *admittedQuery, phase int32, round pb.Round,
 		if !slices.Contains(contributors, sf.Node) || r.statements[sf.Node] != nil {
 			return fmt.Errorf("fingerprints from %q, which is not a contributor of the round or sent two statements", sf.Node)
 		}
+		// Contributors are participants, with a receipt in the phase's set.
 		m := aq.inputs[phase].members[sf.Node]
-		if m == nil {
-			m = aq.inputs[1].members[sf.Node] // the decryption shares of phase 1
-		}
 		st, err := protocol.VerifyFingerprints(m.cert, sf.Node, sf.Statement, sf.Signature, step, round, r.joint, len(r.sum))
 		if err != nil {
 			return err
