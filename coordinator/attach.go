@@ -134,6 +134,9 @@ func (s *Server) Attach(stream pb.Coordinator_AttachServer) error {
 	if hello == nil {
 		return status.Error(codes.InvalidArgument, "the first message on a node stream must be hello")
 	}
+	if hello.Version != Version {
+		return status.Errorf(codes.FailedPrecondition, "node %s speaks protocol %q, this coordinator %q", id.Name, hello.Version, Version)
+	}
 	c := &nodeConn{
 		name:    id.Name,
 		chain:   peerChain(ctx),

@@ -90,6 +90,21 @@ func TestAttachRefusesPeersThatAreNotMembers(t *testing.T) {
 	}
 }
 
+func TestAttachRefusesAnotherProtocolVersion(t *testing.T) {
+	f := newFederation(t, fedConfig{others: idleMembers})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	hello := &pb.NodeMessage{Body: &pb.NodeMessage_Hello{Hello: &pb.Hello{Version: "fedscore/1"}}}
+	err := attachAndRecv(ctx, f, f.issue(pki.RoleNode, "node-a"), hello)
+	if got := grpcCode(err); got != codes.FailedPrecondition {
+		t.Fatalf("Attach ended with %v, want code %v", err, codes.FailedPrecondition)
+	}
+	errorContains(t, err, `speaks protocol "fedscore/1"`, coordinator.Version)
+	if n := f.logs.count("node attached"); n != 0 {
+		t.Errorf("%d nodes were attached", n)
+	}
+}
+
 func TestAttachFirstMessageMustBeHello(t *testing.T) {
 	f := newFederation(t, fedConfig{others: idleMembers})
 	cred := f.issue(pki.RoleNode, "node-a")

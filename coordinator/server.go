@@ -29,7 +29,7 @@ import (
 )
 
 // Version is the protocol version the coordinator speaks.
-const Version = "fedscore/1"
+const Version = "fedscore/2"
 
 // Config configures a coordinator.
 type Config struct {

@@ -32,7 +32,7 @@ import (
 )
 
 // Version is the protocol version the node speaks.
-const Version = "fedscore/1"
+const Version = "fedscore/2"
 
 // coordinatorBlobBudget bounds what the coordinator may have buffered at a
 // node: the sums of a few queries, and per spot-checked member an input of
