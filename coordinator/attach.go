@@ -134,6 +134,9 @@ func (s *Server) Attach(stream pb.Coordinator_AttachServer) error {
 	if hello == nil {
 		return status.Error(codes.InvalidArgument, "the first message on a node stream must be hello")
 	}
+	if hello.Version != Version {
+		return status.Errorf(codes.FailedPrecondition, "node %s speaks protocol %q, this coordinator %q", id.Name, hello.Version, Version)
+	}
 	c := &nodeConn{
 		name:    id.Name,
 		chain:   peerChain(ctx),
@@ -196,8 +199,16 @@ func (s *Server) receive(c *nodeConn) error {
 			task, blobIDs = setupTask(b.SetupShare.Epoch), []string{b.SetupShare.ShareBlob}
 		case *pb.NodeMessage_ShamirBoxes:
 			task = setupTask(b.ShamirBoxes.Epoch)
-		case *pb.NodeMessage_Input:
-			task, blobIDs = runTask(b.Input.QueryId, b.Input.Run), b.Input.CiphertextBlobs
+		case *pb.NodeMessage_Receipt:
+			task = runTask(b.Receipt.QueryId, b.Receipt.Run)
+		case *pb.NodeMessage_Reveal:
+			task, blobIDs = runTask(b.Reveal.QueryId, b.Reveal.Run), b.Reveal.CiphertextBlobs
+		case *pb.NodeMessage_Seed:
+			task = runTask(b.Seed.QueryId, b.Seed.Run)
+		case *pb.NodeMessage_Fingerprints:
+			task = runTask(b.Fingerprints.QueryId, b.Fingerprints.Run)
+		case *pb.NodeMessage_SpotCheckRequest:
+			task = runTask(b.SpotCheckRequest.QueryId, b.SpotCheckRequest.Run)
 		case *pb.NodeMessage_DecryptionShare:
 			task, blobIDs = runTask(b.DecryptionShare.QueryId, b.DecryptionShare.Run), b.DecryptionShare.ShareBlobs
 		case *pb.NodeMessage_KeySwitchShare:
@@ -295,7 +306,11 @@ func (s *Server) runSetup(ctx context.Context, conns []*nodeConn) (*Epoch, error
 	if _, err := rand.Read(crs); err != nil {
 		return nil, err
 	}
-	e := &Epoch{ID: newID("e"), Params: s.cfg.Params, CRS: crs, Members: slices.Clone(s.cfg.Members), Threshold: s.cfg.Threshold}
+	e := &Epoch{ID: newID("e"), Params: s.cfg.Params, CRS: crs, Members: slices.Clone(s.cfg.Members), Threshold: s.cfg.Threshold,
+		MemberChains: map[string][][]byte{}}
+	for _, c := range conns {
+		e.MemberChains[c.name] = c.chain
+	}
 	task := setupTask(e.ID)
 	waits := make([]<-chan nodeEvent, len(conns))
 	for i, c := range conns {

@@ -90,6 +90,21 @@ func TestAttachRefusesPeersThatAreNotMembers(t *testing.T) {
 	}
 }
 
+func TestAttachRefusesAnotherProtocolVersion(t *testing.T) {
+	f := newFederation(t, fedConfig{others: idleMembers})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	hello := &pb.NodeMessage{Body: &pb.NodeMessage_Hello{Hello: &pb.Hello{Version: "fedscore/1"}}}
+	err := attachAndRecv(ctx, f, f.issue(pki.RoleNode, "node-a"), hello)
+	if got := grpcCode(err); got != codes.FailedPrecondition {
+		t.Fatalf("Attach ended with %v, want code %v", err, codes.FailedPrecondition)
+	}
+	errorContains(t, err, `speaks protocol "fedscore/1"`, coordinator.Version)
+	if n := f.logs.count("node attached"); n != 0 {
+		t.Errorf("%d nodes were attached", n)
+	}
+}
+
 func TestAttachFirstMessageMustBeHello(t *testing.T) {
 	f := newFederation(t, fedConfig{others: idleMembers})
 	cred := f.issue(pki.RoleNode, "node-a")
@@ -100,7 +115,7 @@ func TestAttachFirstMessageMustBeHello(t *testing.T) {
 		{"empty message", &pb.NodeMessage{}},
 		{"chunk", &pb.NodeMessage{Body: &pb.NodeMessage_Chunk{Chunk: &pb.Chunk{BlobId: "b", Data: []byte("x"), Final: true}}}},
 		{"setup share", &pb.NodeMessage{Body: &pb.NodeMessage_SetupShare{SetupShare: &pb.SetupShare{Epoch: "e"}}}},
-		{"query input", &pb.NodeMessage{Body: &pb.NodeMessage_Input{Input: &pb.QueryInput{QueryId: "q"}}}},
+		{"query receipt", &pb.NodeMessage{Body: &pb.NodeMessage_Receipt{Receipt: &pb.InputReceipt{QueryId: "q"}}}},
 		{"refusal", &pb.NodeMessage{Body: &pb.NodeMessage_Refusal{Refusal: &pb.Refusal{TaskId: "q"}}}},
 	}
 	for _, tc := range tests {

@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/fedscore/fedscore/crypto"
 	"github.com/fedscore/fedscore/internal/wire"
 	"github.com/fedscore/fedscore/pki"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
@@ -169,356 +168,106 @@ func (s *Server) admit(req *pb.QueryRequest, rk []byte) (*runningQuery, error) {
 	return &runningQuery{id: env.QueryId, signed: req.Query, vq: vq, spec: spec, receiverKey: rk, epoch: epoch}, nil
 }
 
-// input is one node's verified contribution to a phase.
-type input struct {
-	signed *pb.SignedInput
-	blobs  [][]byte
-	cts    []*crypto.Ciphertext
-	recpt  *pb.Receipt
-	mask   []byte // phase 2: the node's release mask
-}
-
-// round is one step of the protocol with every member: the tasks go out,
-// and one answer per node comes back.
-type round struct {
-	s        *Server
-	q        *runningQuery
-	run      uint32
-	conns    []*nodeConn
-	waits    []<-chan nodeEvent
-	progress func(phase, node string)
-}
-
-// collect waits for every node's answer and hands it to handle; the first
-// failure cancels the wait for the others.
-func (r *round) collect(ctx context.Context, phase string, handle func(i int, c *nodeConn, ev nodeEvent) error) error {
-	g, gctx := errgroup.WithContext(ctx)
-	for i, c := range r.conns {
-		g.Go(func() error {
-			ev, err := c.next(gctx, r.waits[i])
-			if err != nil {
-				return err
-			}
-			if rf := ev.msg.GetRefusal(); rf != nil {
-				return refusalError(c.name, rf)
-			}
-			if err := handle(i, c, ev); err != nil {
-				return err
-			}
-			r.progress(phase, c.name)
-			return nil
-		})
-	}
-	return g.Wait()
-}
-
-// relay sends every node the ciphertexts of the inputs, then msg.
-func (r *round) relay(ctx context.Context, inputs []*input, msg *pb.CoordinatorMessage) error {
-	return r.s.broadcast(ctx, r.conns, func(c *nodeConn) error {
-		for _, in := range inputs {
-			for j, id := range in.signed.CiphertextBlobs {
-				if err := c.sendBlob(id, in.blobs[j]); err != nil {
-					return err
-				}
-			}
-		}
-		return c.send(msg)
-	})
-}
-
-// inputs collects and verifies every node's input of a phase.
-func (r *round) inputs(ctx context.Context, phase int32) ([]*input, error) {
-	out := make([]*input, len(r.conns))
-	err := r.collect(ctx, fmt.Sprintf("input_%d", phase), func(i int, c *nodeConn, ev nodeEvent) error {
-		in, err := r.s.verifyInput(r, c, ev, phase)
-		out[i] = in
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, in := range out[1:] {
-		if len(in.cts) != len(out[0].cts) {
-			return nil, fmt.Errorf("node %s sent %d ciphertexts, %s sent %d", in.recpt.Node, len(in.cts), out[0].recpt.Node, len(out[0].cts))
-		}
-		if phase == 2 && !bytes.Equal(in.recpt.MaskDigest, out[0].recpt.MaskDigest) {
-			return nil, fmt.Errorf("nodes %s and %s computed different release masks", out[0].recpt.Node, in.recpt.Node)
-		}
-	}
-	return out, nil
-}
-
-// aggregate adds the inputs' ciphertexts, one add per partner.
-func (s *Server) aggregate(inputs []*input) ([]*crypto.Ciphertext, [][]byte, error) {
-	eval := s.params.NewEvaluator()
-	nct := len(inputs[0].cts)
-	sums := make([]*crypto.Ciphertext, nct)
-	digests := make([][]byte, nct)
-	for k := range nct {
-		col := make([]*crypto.Ciphertext, len(inputs))
-		for i, in := range inputs {
-			col[i] = in.cts[k]
-		}
-		sum, err := eval.Sum(col)
-		if err != nil {
-			return nil, nil, fmt.Errorf("aggregate ciphertext %d: %w", k, err)
-		}
-		b, err := sum.MarshalBinary()
-		if err != nil {
-			return nil, nil, err
-		}
-		sums[k], digests[k] = sum, protocol.Digest(b)
-	}
-	return sums, digests, nil
-}
-
-func signedInputs(inputs []*input) []*pb.SignedInput {
-	out := make([]*pb.SignedInput, len(inputs))
-	for i, in := range inputs {
-		out[i] = in.signed
-	}
-	return out
-}
-
 // run executes the protocol for an admitted query and returns the result
-// ciphertexts, switched to the querier's key:
+// ciphertexts, switched to the querier's key. Every phase is committed,
+// revealed, summed and verified the same way (see the proto's overview):
 //
-//  1. every node sends its encrypted cell counts (phase 1 input);
-//  2. every node verifies their aggregate and sends signed decryption shares;
-//  3. every node opens the counts from all signed shares, runs its release
-//     gate and sends its whole vector masked by its own release mask
-//     (phase 2 input); all masks must agree;
-//  4. every node verifies the phase 2 aggregate and sends its key-switch
-//     share towards the querier's key.
+//  1. every participant admits the query and commits to its encrypted
+//     counts; the counts are revealed against the fixed receipt set and
+//     summed, and every participant verifies the sum by fingerprints and
+//     spot checks;
+//  2. the active members' decryption shares of it are summed and verified
+//     the same way, and every participant opens the counts itself, runs
+//     its release gate and commits to its masked vector;
+//  3. the masked vectors are revealed, summed and verified by the active
+//     set, whose members give key-switch shares towards the querier.
 func (s *Server) run(ctx context.Context, q *runningQuery, run uint32, progress func(phase, node string)) (*pb.QueryResult, [][]byte, error) {
 	start := time.Now()
-	timings := map[string]float64{}
-	mark := func(phase string, since time.Time) { timings[phase] = float64(time.Since(since).Microseconds()) / 1000 }
-
-	// The run's participants and active set are fixed here, before any
-	// share is produced: the attached members holding the key, and the
-	// first quorum of them.
-	s.mu.Lock()
-	var participants []string
-	var conns []*nodeConn
-	for _, m := range s.participantsLocked() {
-		participants = append(participants, m)
-		conns = append(conns, s.nodes[m])
+	r, err := s.newRun(q, run, progress)
+	if err != nil {
+		return nil, nil, err
 	}
-	s.mu.Unlock()
-	need := max(q.epoch.Quorum(), q.spec.MinPartners, 2)
-	if len(conns) < need {
-		return nil, nil, status.Errorf(codes.Unavailable, "%d members attached with the epoch's key; the query needs %d", len(conns), need)
-	}
-	active := participants[:q.epoch.Quorum()]
-	r := &round{s: s, q: q, run: run, conns: conns, waits: make([]<-chan nodeEvent, len(conns)), progress: progress}
-	for i, c := range conns {
-		ch, drop := c.wait(runTask(q.id, run))
-		defer drop()
-		r.waits[i] = ch
-	}
-	// a is the round of the active set: they alone produce shares.
-	a := &round{s: s, q: q, run: run, conns: conns[:len(active)], waits: r.waits[:len(active)], progress: progress}
+	defer r.close()
 	ok := false
 	defer func() {
 		if !ok {
-			s.cancelQuery(conns, q.id, run, "query failed")
+			s.cancelQuery(r.conns, q.id, run, "query failed")
 		}
 	}()
 
-	// Phase 1: admission and the encrypted counts.
 	t := time.Now()
-	rkBlob := fmt.Sprintf("rk/%s/%d", q.id, run)
-	task := &pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_QueryTask{QueryTask: &pb.QueryTask{
-		Query: q.signed, ReceiverKeyBlob: rkBlob, Participants: participants, Active: active, Run: run,
-	}}}
-	if err := s.broadcast(ctx, conns, func(c *nodeConn) error {
-		if err := c.sendBlob(rkBlob, q.receiverKey); err != nil {
-			return err
-		}
-		return c.send(task)
-	}); err != nil {
+	if err := r.startQuery(ctx); err != nil {
 		return nil, nil, err
 	}
-	counts, err := r.inputs(ctx, 1)
+	if err := r.collectReceipts(ctx, 1); err != nil {
+		return nil, nil, err
+	}
+	counts, err := r.inputRound(ctx, 1)
 	if err != nil {
 		return nil, nil, err
 	}
-	countSums, countDigests, err := s.aggregate(counts)
+	r.mark("counts", t)
+
+	t = time.Now()
+	if err := r.openCounts(ctx, counts); err != nil {
+		return nil, nil, err
+	}
+	if err := r.collectReceipts(ctx, 2); err != nil {
+		return nil, nil, err
+	}
+	r.mark("release_gate", t)
+
+	t = time.Now()
+	values, err := r.inputRound(ctx, 2)
 	if err != nil {
 		return nil, nil, err
 	}
-	mark("counts", t)
+	r.mark("inputs", t)
 
-	// Phase 1 release: every node opens the counts from signed shares.
 	t = time.Now()
-	if err := r.relay(ctx, counts, &pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_ReleaseTask{ReleaseTask: &pb.ReleaseTask{
-		QueryId: q.id, Run: run, Inputs: signedInputs(counts), AggregateDigests: countDigests,
-	}}}); err != nil {
-		return nil, nil, err
-	}
-	decShares := make([]*pb.SignedDecryptionShare, len(active))
-	decBlobs := make([][][]byte, len(active))
-	if err := a.collect(ctx, "counts_opened", func(i int, c *nodeConn, ev nodeEvent) error {
-		sh := ev.msg.GetDecryptionShare()
-		if sh == nil || len(ev.blobs) != len(countSums) {
-			return fmt.Errorf("node %s answered the release task with an unexpected message", c.name)
-		}
-		if err := s.verifyDecryptionShare(q.id, c, countDigests, sh, ev.blobs); err != nil {
-			return err
-		}
-		decShares[i] = &pb.SignedDecryptionShare{Node: c.name, CertChain: c.chain, Signature: sh.Signature}
-		for k := range ev.blobs {
-			decShares[i].ShareBlobs = append(decShares[i].ShareBlobs, fmt.Sprintf("dec/%s/%d/%s/%d", q.id, run, c.name, k))
-		}
-		decBlobs[i] = ev.blobs
-		return nil
-	}); err != nil {
-		return nil, nil, err
-	}
-	if err := s.broadcast(ctx, conns, func(c *nodeConn) error {
-		for i, sh := range decShares {
-			for k, id := range sh.ShareBlobs {
-				if err := c.sendBlob(id, decBlobs[i][k]); err != nil {
-					return err
-				}
-			}
-		}
-		return c.send(&pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_CountsTask{CountsTask: &pb.CountsTask{QueryId: q.id, Run: run, Shares: decShares}}})
-	}); err != nil {
-		return nil, nil, err
-	}
-	mark("release_gate", t)
-
-	// Phase 2: the masked vectors.
-	t = time.Now()
-	values, err := r.inputs(ctx, 2)
+	shares, err := r.keySwitchShares(ctx, values)
 	if err != nil {
 		return nil, nil, err
 	}
-	sums, digests, err := s.aggregate(values)
+	r.mark("key_switch", t)
+
+	t = time.Now()
+	out, err := s.combine(values, shares)
 	if err != nil {
 		return nil, nil, err
 	}
-	mark("inputs", t)
-
-	// Key switch towards the querier, after every node verified the aggregate.
-	t = time.Now()
-	if err := r.relay(ctx, values, &pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_KeySwitchTask{KeySwitchTask: &pb.KeySwitchTask{
-		QueryId: q.id, Run: run, Inputs: signedInputs(values), AggregateDigests: digests,
-	}}}); err != nil {
-		return nil, nil, err
-	}
-	shares := make([][][]byte, len(sums)) // [ciphertext][active member]
-	for k := range shares {
-		shares[k] = make([][]byte, len(active))
-	}
-	if err := a.collect(ctx, "key_switch_share", func(i int, c *nodeConn, ev nodeEvent) error {
-		sh := ev.msg.GetKeySwitchShare()
-		if sh == nil || len(ev.blobs) != len(sums) || len(sh.AggregateDigests) != len(sums) {
-			return fmt.Errorf("node %s answered the key switch with an unexpected message", c.name)
-		}
-		for k := range sums {
-			if !bytes.Equal(sh.AggregateDigests[k], digests[k]) {
-				return fmt.Errorf("node %s switched a different aggregate", c.name)
-			}
-			shares[k][i] = ev.blobs[k]
-		}
-		return nil
-	}); err != nil {
-		return nil, nil, err
-	}
-	mark("key_switch", t)
-
-	t = time.Now()
-	out := make([][]byte, len(sums))
-	for k, sum := range sums {
-		switched, err := s.params.CombineKeySwitch(sum, shares[k])
-		if err != nil {
-			return nil, nil, fmt.Errorf("combine key-switch shares: %w", err)
-		}
-		if out[k], err = switched.MarshalBinary(); err != nil {
-			return nil, nil, err
-		}
-	}
-	mark("combine", t)
-	mark("total", start)
+	r.mark("combine", t)
+	r.mark("total", start)
 	ok = true
+	r.complete()
 
-	res := &pb.QueryResult{QueryId: q.id, TimingsMs: timings, ReleaseMask: values[0].mask}
-	for _, in := range values {
-		res.Partners = append(res.Partners, in.recpt.Node)
-		res.Receipts = append(res.Receipts, &pb.PartnerReceipt{Node: in.recpt.Node, DecisionId: in.recpt.DecisionId, BundleRevision: in.recpt.BundleRevision})
+	res := &pb.QueryResult{QueryId: q.id, TimingsMs: r.timings, ReleaseMask: r.mask}
+	for _, name := range r.participants {
+		rc := r.receipts[2][name].receipt
+		res.Partners = append(res.Partners, name)
+		res.Receipts = append(res.Receipts, &pb.PartnerReceipt{Node: name, DecisionId: rc.DecisionId, BundleRevision: rc.BundleRevision})
 	}
 	return res, out, nil
 }
 
-// verifyDecryptionShare checks a node's signed decryption shares.
-func (s *Server) verifyDecryptionShare(qid string, c *nodeConn, aggDigests [][]byte, sh *pb.DecryptionShare, blobs [][]byte) error {
-	if len(sh.AggregateDigests) != len(aggDigests) {
-		return fmt.Errorf("node %s opened %d aggregates, expected %d", c.name, len(sh.AggregateDigests), len(aggDigests))
-	}
-	for k := range aggDigests {
-		if !bytes.Equal(sh.AggregateDigests[k], aggDigests[k]) {
-			return fmt.Errorf("node %s opened a different aggregate", c.name)
-		}
-	}
-	var shareDigests [][]byte
-	for _, b := range blobs {
-		shareDigests = append(shareDigests, protocol.Digest(b))
-	}
-	stmt, err := protocol.DecryptionStatementBytes(qid, c.name, aggDigests, shareDigests)
-	if err != nil {
-		return err
-	}
-	_, cert, err := pki.VerifyPeerCertificate(c.chain, s.cfg.Roots, pki.RoleNode, time.Now())
-	if err != nil {
-		return fmt.Errorf("node %s certificate: %w", c.name, err)
-	}
-	if err := pki.Verify(cert, protocol.PurposeDecryptionShare, stmt, sh.Signature); err != nil {
-		return fmt.Errorf("node %s decryption share: %w", c.name, err)
-	}
-	return nil
-}
-
-// verifyInput checks one node's input of a phase.
-func (s *Server) verifyInput(rd *round, c *nodeConn, ev nodeEvent, phase int32) (*input, error) {
-	q := rd.q
-	m := ev.msg.GetInput()
-	if m == nil {
-		return nil, fmt.Errorf("node %s answered with an unexpected message", c.name)
-	}
-	si := &pb.SignedInput{Node: c.name, CertChain: c.chain, Receipt: m.Receipt, Signature: m.Signature}
-	for j := range m.CiphertextBlobs {
-		si.CiphertextBlobs = append(si.CiphertextBlobs, fmt.Sprintf("in/%s/%d/%d/%s/%d", q.id, rd.run, phase, c.name, j))
-	}
-	r, _, err := protocol.VerifyReceipt(si, s.cfg.Roots, q.id, q.vq.Digest, time.Now())
-	if err != nil {
-		return nil, fmt.Errorf("node %s: %w", c.name, err)
-	}
-	switch {
-	case r.Epoch != q.epoch.ID:
-		return nil, fmt.Errorf("node %s encrypted under epoch %q, not %q", c.name, r.Epoch, q.epoch.ID)
-	case r.Phase != phase:
-		return nil, fmt.Errorf("node %s sent a phase %d input, expected phase %d", c.name, r.Phase, phase)
-	case phase == 2 && !bytes.Equal(protocol.Digest(m.ReleaseMask), r.MaskDigest):
-		return nil, fmt.Errorf("node %s: release mask does not match its receipt", c.name)
-	}
-	in := &input{signed: si, blobs: ev.blobs, recpt: r, mask: m.ReleaseMask}
-	for j, b := range ev.blobs {
-		if !bytes.Equal(protocol.Digest(b), r.CiphertextDigests[j]) {
-			return nil, fmt.Errorf("node %s: ciphertext %d does not match its receipt", c.name, j)
-		}
-		ct, err := s.params.UnmarshalCiphertext(b)
+// combine switches the phase 2 aggregate to the querier's key with the
+// active members' shares.
+func (s *Server) combine(values *roundSum, shares [][][]byte) ([][]byte, error) {
+	out := make([][]byte, len(values.full))
+	for k, b := range values.full {
+		sum, err := s.params.UnmarshalCiphertext(b)
 		if err != nil {
-			return nil, fmt.Errorf("node %s: ciphertext %d: %w", c.name, j, err)
+			return nil, err
 		}
-		in.cts = append(in.cts, ct)
+		switched, err := s.params.CombineKeySwitch(sum, shares[k])
+		if err != nil {
+			return nil, fmt.Errorf("combine key-switch shares: %w", err)
+		}
+		if out[k], err = switched.MarshalBinary(); err != nil {
+			return nil, err
+		}
 	}
-	if len(in.cts) == 0 {
-		return nil, fmt.Errorf("node %s sent no ciphertext", c.name)
-	}
-	return in, nil
+	return out, nil
 }
 
 // broadcast runs send for every node in parallel.

@@ -146,6 +146,8 @@ type rogueStream struct {
 	stream pb.Coordinator_AttachClient
 	blobs  *wire.Assembler
 	run    uint32 // the run of the query task being answered
+	// onReceiptSet, when set, answers the next receipt set.
+	onReceiptSet func(*pb.ReceiptSet) error
 }
 
 // send sends m, naming the current query run in answers that leave it out.
@@ -153,9 +155,13 @@ func (s *rogueStream) send(m *pb.NodeMessage) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch b := m.Body.(type) {
-	case *pb.NodeMessage_Input:
-		if b.Input.Run == 0 {
-			b.Input.Run = s.run
+	case *pb.NodeMessage_Receipt:
+		if b.Receipt.Run == 0 {
+			b.Receipt.Run = s.run
+		}
+	case *pb.NodeMessage_Reveal:
+		if b.Reveal.Run == 0 {
+			b.Reveal.Run = s.run
 		}
 	case *pb.NodeMessage_Refusal:
 		if b.Refusal.Run == 0 && !strings.HasPrefix(b.Refusal.TaskId, "setup/") {
@@ -219,6 +225,14 @@ func (r *rogueNode) run(ctx context.Context) error {
 			err = r.handleSetupResult(s, b.SetupResult)
 		case *pb.CoordinatorMessage_QueryTask:
 			err = r.handleQuery(s, b.QueryTask)
+		case *pb.CoordinatorMessage_ReceiptSet:
+			s.mu.Lock()
+			h := s.onReceiptSet
+			s.onReceiptSet = nil
+			s.mu.Unlock()
+			if h != nil {
+				err = h(b.ReceiptSet)
+			}
 		}
 		if err != nil {
 			return err
@@ -381,7 +395,7 @@ func (t *rogueTask) receipt(cts [][]byte) *pb.Receipt {
 	rc := &pb.Receipt{
 		QueryId: t.vq.Envelope.QueryId, QueryDigest: t.vq.Digest, Node: t.r.name, Epoch: t.epoch.id,
 		DecisionId: "rogue-decision", BundleRevision: "rogue-bundle", UnixNanos: time.Now().UnixNano(),
-		Phase: 1,
+		Phase: 1, Run: t.s.run,
 	}
 	for _, ct := range cts {
 		rc.CiphertextDigests = append(rc.CiphertextDigests, protocol.Digest(ct))
@@ -389,36 +403,43 @@ func (t *rogueTask) receipt(cts [][]byte) *pb.Receipt {
 	return rc
 }
 
-// input signs rc with key into a QueryInput naming one blob per digest.
-func (t *rogueTask) input(rc *pb.Receipt, key gocrypto.Signer) (*pb.QueryInput, error) {
-	in := &pb.QueryInput{QueryId: t.vq.Envelope.QueryId}
+// commit signs rc with key and sends it as the rogue's phase 1 receipt.
+func (t *rogueTask) commit(rc *pb.Receipt, key gocrypto.Signer) error {
+	m := &pb.InputReceipt{QueryId: t.vq.Envelope.QueryId, Phase: 1}
 	var err error
-	if in.Receipt, in.Signature, err = protocol.SignReceipt(key, rc); err != nil {
-		return nil, err
-	}
-	for i := range rc.CiphertextDigests {
-		in.CiphertextBlobs = append(in.CiphertextBlobs, fmt.Sprintf("ct/%s/%d", in.QueryId, i))
-	}
-	return in, nil
-}
-
-// send streams blobs under the input's blob ids, then the input.
-func (t *rogueTask) send(in *pb.QueryInput, blobs [][]byte) error {
-	for i, b := range blobs {
-		if err := t.s.sendBlob(in.CiphertextBlobs[i], b); err != nil {
-			return err
-		}
-	}
-	return t.s.send(&pb.NodeMessage{Body: &pb.NodeMessage_Input{Input: in}})
-}
-
-// sendWith signs rc with the rogue's key and sends it with blobs.
-func (t *rogueTask) sendWith(rc *pb.Receipt, blobs [][]byte) error {
-	in, err := t.input(rc, t.r.cred.Key)
-	if err != nil {
+	if m.Receipt, m.Signature, err = protocol.SignReceipt(key, rc); err != nil {
 		return err
 	}
-	return t.send(in, blobs)
+	return t.s.send(&pb.NodeMessage{Body: &pb.NodeMessage_Receipt{Receipt: m}})
+}
+
+// reveal sends blobs as the rogue's phase 1 ciphertexts with commitments
+// to two seeds (a phase 1 verifier's), once the receipt set arrives; the
+// blobs named in ids but not given are never sent.
+func (t *rogueTask) reveal(blobs [][]byte, ids int) {
+	t.s.mu.Lock()
+	defer t.s.mu.Unlock()
+	t.s.onReceiptSet = func(set *pb.ReceiptSet) error {
+		m := &pb.InputReveal{QueryId: set.QueryId, Run: set.Run, Phase: set.Phase}
+		for i := range ids {
+			m.CiphertextBlobs = append(m.CiphertextBlobs, fmt.Sprintf("ct/%s/%d", set.QueryId, i))
+		}
+		for range 2 {
+			m.SeedCommitments = append(m.SeedCommitments, protocol.SeedCommitment(make([]byte, protocol.SeedSize)))
+		}
+		for i, b := range blobs {
+			if err := t.s.sendBlob(m.CiphertextBlobs[i], b); err != nil {
+				return err
+			}
+		}
+		return t.s.send(&pb.NodeMessage{Body: &pb.NodeMessage_Reveal{Reveal: m}})
+	}
+}
+
+// sendWith commits to rc with the rogue's key and reveals blobs.
+func (t *rogueTask) sendWith(rc *pb.Receipt, blobs [][]byte) error {
+	t.reveal(blobs, len(blobs))
+	return t.commit(rc, t.r.cred.Key)
 }
 
 // grpcCode returns err's gRPC status code.

@@ -133,11 +133,8 @@ func TestRogueNodeInputFailsQuery(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				in, err := rt.input(rt.receipt(cts), stolen.Key)
-				if err != nil {
-					return err
-				}
-				return rt.send(in, cts)
+				rt.reveal(cts, len(cts))
+				return rt.commit(rt.receipt(cts), stolen.Key)
 			},
 			code: codes.Aborted,
 			want: []string{"receipt signature of " + rogueName, pki.ErrBadSignature.Error()},
@@ -168,7 +165,56 @@ func TestRogueNodeInputFailsQuery(t *testing.T) {
 				return rt.sendWith(rc, cts)
 			},
 			code: codes.Aborted,
-			want: []string{`encrypted under epoch "e-previous"`},
+			want: []string{`is for epoch "e-previous"`},
+		},
+		{
+			name: "receipt for another run",
+			act: func(rt *rogueTask, _ *pki.Credential) error {
+				cts, err := rt.collectiveCiphertexts()
+				if err != nil {
+					return err
+				}
+				rc := rt.receipt(cts)
+				rc.Run++
+				return rt.sendWith(rc, cts)
+			},
+			code: codes.Aborted,
+			want: []string{protocol.ErrInvalid.Error(), "is for run 2, not 1"},
+		},
+		{
+			name: "receipt for the other phase",
+			act: func(rt *rogueTask, _ *pki.Credential) error {
+				cts, err := rt.collectiveCiphertexts()
+				if err != nil {
+					return err
+				}
+				rc := rt.receipt(cts)
+				rc.Phase = 2
+				return rt.sendWith(rc, cts)
+			},
+			code: codes.Aborted,
+			want: []string{protocol.ErrInvalid.Error(), "is for phase 2, not 1"},
+		},
+		{
+			name: "reveal without the seed commitments of a verifier",
+			act: func(rt *rogueTask, _ *pki.Credential) error {
+				cts, err := rt.collectiveCiphertexts()
+				if err != nil {
+					return err
+				}
+				rt.s.mu.Lock()
+				rt.s.onReceiptSet = func(set *pb.ReceiptSet) error {
+					m := &pb.InputReveal{QueryId: set.QueryId, Run: set.Run, Phase: set.Phase, CiphertextBlobs: []string{"ct/0"}}
+					if err := rt.s.sendBlob("ct/0", cts[0]); err != nil {
+						return err
+					}
+					return rt.s.send(&pb.NodeMessage{Body: &pb.NodeMessage_Reveal{Reveal: m}})
+				}
+				rt.s.mu.Unlock()
+				return rt.commit(rt.receipt(cts), rt.r.cred.Key)
+			},
+			code: codes.Aborted,
+			want: []string{"sent 0 seed commitments, expected 2"},
 		},
 		{
 			name: "more ciphertexts than the other partners",
@@ -181,7 +227,7 @@ func TestRogueNodeInputFailsQuery(t *testing.T) {
 				return rt.sendWith(rt.receipt(cts), cts)
 			},
 			code: codes.Aborted,
-			want: []string{"sent 2 ciphertexts"},
+			want: []string{"committed to 2 ciphertexts"},
 		},
 		{
 			name: "no ciphertext at all",
@@ -189,7 +235,7 @@ func TestRogueNodeInputFailsQuery(t *testing.T) {
 				return rt.sendWith(rt.receipt(nil), nil)
 			},
 			code: codes.Aborted,
-			want: []string{"sent no ciphertext"},
+			want: []string{"names no ciphertext"},
 		},
 		{
 			name: "key-switch share instead of an input",
@@ -217,11 +263,8 @@ func TestRogueNodeInputFailsQuery(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				in, err := rt.input(rt.receipt(cts), rt.r.cred.Key)
-				if err != nil {
-					return err
-				}
-				return rt.send(in, nil)
+				rt.reveal(nil, len(cts))
+				return rt.commit(rt.receipt(cts), rt.r.cred.Key)
 			},
 			// The query fails at once, naming the missing blob, rather than
 			// waiting for its deadline.

@@ -25,10 +25,11 @@ import (
 	"github.com/fedscore/fedscore/internal/wire"
 	"github.com/fedscore/fedscore/pki"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
+	"github.com/fedscore/fedscore/protocol"
 )
 
 // Version is the protocol version the coordinator speaks.
-const Version = "fedscore/1"
+const Version = "fedscore/2"
 
 // Config configures a coordinator.
 type Config struct {
@@ -51,6 +52,12 @@ type Config struct {
 	QueryTimeout time.Duration
 	// SetupTimeout bounds the key generation of an epoch; zero means 30 seconds.
 	SetupTimeout time.Duration
+	// UploadWindow bounds how many members upload ciphertexts to the
+	// coordinator at once in a run (their inputs, and re-sends for spot
+	// checks); zero means 16. The coordinator adds each input into a
+	// running sum and drops it, so its memory per query is this many
+	// inputs plus the sums, whatever the number of members.
+	UploadWindow int
 	Logger       *slog.Logger
 	// Observe, when set, is called with every message a node sends, before
 	// the coordinator acts on it. It must not keep or modify the message.
@@ -63,6 +70,7 @@ type Server struct {
 
 	cfg    Config
 	params crypto.Params
+	certs  *protocol.CertCache
 	log    *slog.Logger
 
 	mu       sync.Mutex
@@ -110,6 +118,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SetupTimeout <= 0 {
 		cfg.SetupTimeout = 30 * time.Second
 	}
+	if cfg.UploadWindow <= 0 {
+		cfg.UploadWindow = 16
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -124,6 +135,7 @@ func New(cfg Config) (*Server, error) {
 	return &Server{
 		cfg:     cfg,
 		params:  params,
+		certs:   protocol.NewCertCache(cfg.Roots),
 		log:     cfg.Logger,
 		nodes:   map[string]*nodeConn{},
 		epoch:   epoch,

@@ -58,6 +58,8 @@ func (k kind) String() string {
 		return "key-switch share"
 	case kindDecryptionShare:
 		return "decryption share"
+	case kindCiphertextC1:
+		return "ciphertext c1 part"
 	}
 	return fmt.Sprintf("kind %d", uint8(k))
 }

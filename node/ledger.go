@@ -45,16 +45,24 @@ func OpenLedger(path string) (*Ledger, error) {
 }
 
 // Claim records the digests, all or none. It fails with ErrAlreadyShared if
-// any was claimed before; the record is on disk when Claim returns nil.
+// any was claimed before or is named twice; the record is on disk when
+// Claim returns nil.
 func (l *Ledger) Claim(digests ...[]byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var buf []byte
+	claimed := map[string]bool{}
 	for _, d := range digests {
 		h := hex.EncodeToString(d)
-		if l.seen[h] {
+		if len(d) != 32 {
+			return fmt.Errorf("share ledger: %d-byte digest", len(d))
+		}
+		// The same digest twice in one claim would be two shares of one
+		// ciphertext just as surely as two claims.
+		if l.seen[h] || claimed[h] {
 			return fmt.Errorf("%w (digest %s)", ErrAlreadyShared, h[:16])
 		}
+		claimed[h] = true
 		buf = append(buf, h...)
 		buf = append(buf, '\n')
 	}

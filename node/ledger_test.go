@@ -21,6 +21,11 @@ func TestLedgerRefusesSecondShareAcrossRestarts(t *testing.T) {
 	if err := l.Claim(d2, d1); !errors.Is(err, ErrAlreadyShared) {
 		t.Fatalf("second claim of d1: %v", err)
 	}
+	// One digest twice in one claim is two shares of one ciphertext.
+	d3 := bytes.Repeat([]byte{3}, 32)
+	if err := l.Claim(d3, d3); !errors.Is(err, ErrAlreadyShared) {
+		t.Fatalf("d3 twice in one claim: %v", err)
+	}
 	l.Close()
 
 	l, err = OpenLedger(path)
@@ -31,9 +36,9 @@ func TestLedgerRefusesSecondShareAcrossRestarts(t *testing.T) {
 	if err := l.Claim(d1); !errors.Is(err, ErrAlreadyShared) {
 		t.Errorf("claim after restart: %v", err)
 	}
-	// The failed all-or-none claim above must not have recorded d2.
-	if err := l.Claim(d2); err != nil {
-		t.Errorf("d2: %v", err)
+	// The failed all-or-none claims above must not have recorded d2 or d3.
+	if err := l.Claim(d2, d3); err != nil {
+		t.Errorf("d2, d3: %v", err)
 	}
 	st, _ := os.Stat(path)
 	if st.Mode().Perm() != 0o600 {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -31,11 +32,16 @@ import (
 )
 
 // Version is the protocol version the node speaks.
-const Version = "fedscore/1"
+const Version = "fedscore/2"
 
 // coordinatorBlobBudget bounds what the coordinator may have buffered at a
-// node: the signed inputs of a few queries.
-const coordinatorBlobBudget = 256 << 20
+// node: the sums of a few queries, and per spot-checked member an input of
+// the largest query (8 bgv14 ciphertexts, twice over).
+func (n *Node) coordinatorBlobBudget() int { return 32<<20 + n.cfg.SpotChecks*8<<20 }
+
+// DefaultSpotChecks is how many members' inputs a node checks in full
+// against their signed fingerprints before it gives a share of a sum.
+const DefaultSpotChecks = 2
 
 // Config configures a node.
 type Config struct {
@@ -66,8 +72,17 @@ type Config struct {
 	Policy *policy.Engine
 	// Keys holds the node's secret-key shares.
 	Keys keystore.Store
-	// StateDir holds the epoch's public material and the share ledger.
+	// StateDir holds the epoch's public material, the share ledger and the
+	// admission record.
 	StateDir string
+	// SpotChecks is how many other members' inputs the node checks in full
+	// against their signed fingerprints before it gives a share of a sum,
+	// chosen at random once it holds every fingerprint; zero means
+	// DefaultSpotChecks. Each check costs the node one input's download.
+	SpotChecks int
+	// SpotCheckSource chooses the members to spot-check; nil means
+	// crypto/rand. A fixed source makes the choice predictable: tests only.
+	SpotCheckSource io.Reader
 	// RetryDelay is the pause before reconnecting; zero means one second.
 	RetryDelay time.Duration
 	Logger     *slog.Logger
@@ -75,14 +90,16 @@ type Config struct {
 
 // Node is a partner node. Create it with New and run it with Run.
 type Node struct {
-	cfg      Config
-	name     string
-	log      *slog.Logger
-	ledger   *Ledger
-	budget   *budgetLedger
-	privacy  *privacy.Ledger
-	auditLog *audit.Log
-	archive  *queryArchive
+	cfg        Config
+	name       string
+	log        *slog.Logger
+	certs      *protocol.CertCache
+	admissions *admissions
+	ledger     *Ledger
+	budget     *budgetLedger
+	privacy    *privacy.Ledger
+	auditLog   *audit.Log
+	archive    *queryArchive
 
 	mu      sync.Mutex
 	epoch   *protocol.Epoch
@@ -118,6 +135,15 @@ func New(cfg Config) (*Node, error) {
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = time.Second
 	}
+	switch {
+	case cfg.SpotChecks == 0:
+		cfg.SpotChecks = DefaultSpotChecks
+	case cfg.SpotChecks < 0:
+		return nil, fmt.Errorf("node: %d spot checks", cfg.SpotChecks)
+	}
+	if cfg.SpotCheckSource == nil {
+		cfg.SpotCheckSource = rand.Reader
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -140,9 +166,15 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
+	admitted, err := openAdmissions(filepath.Join(cfg.StateDir, AdmissionsFile), time.Now())
+	if err != nil {
+		ledger.Close()
+		return nil, fmt.Errorf("node: %w", err)
+	}
 	archive, err := openQueryArchive(filepath.Join(cfg.StateDir, QueryArchiveFile))
 	if err != nil {
 		ledger.Close()
+		admitted.Close()
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	auditLog, err := audit.Open(audit.Options{
@@ -152,22 +184,25 @@ func New(cfg Config) (*Node, error) {
 	})
 	if err != nil {
 		ledger.Close()
+		admitted.Close()
 		archive.Close()
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	return &Node{
-		cfg:      cfg,
-		name:     id.Name,
-		log:      cfg.Logger.With("node", id.Name),
-		ledger:   ledger,
-		budget:   budget,
-		privacy:  epsilonLedger,
-		auditLog: auditLog,
-		archive:  archive,
-		epoch:    st,
-		queries:  map[string]*admittedQuery{},
-		scored:   map[string]*ScoredData{},
-		params:   map[string]crypto.Params{},
+		cfg:        cfg,
+		name:       id.Name,
+		log:        cfg.Logger.With("node", id.Name),
+		certs:      protocol.NewCertCache(cfg.Roots),
+		admissions: admitted,
+		ledger:     ledger,
+		budget:     budget,
+		privacy:    epsilonLedger,
+		auditLog:   auditLog,
+		archive:    archive,
+		epoch:      st,
+		queries:    map[string]*admittedQuery{},
+		scored:     map[string]*ScoredData{},
+		params:     map[string]crypto.Params{},
 	}, nil
 }
 
@@ -180,7 +215,7 @@ func (n *Node) Name() string { return n.name }
 // Close releases the node's files; the audit log ends with a signed
 // checkpoint.
 func (n *Node) Close() error {
-	return errors.Join(n.auditLog.Close(), n.ledger.Close(), n.archive.Close())
+	return errors.Join(n.auditLog.Close(), n.ledger.Close(), n.admissions.Close(), n.archive.Close())
 }
 
 // Run keeps the node attached to the coordinator, reconnecting after
@@ -218,7 +253,7 @@ func (n *Node) session(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("attach: %w", err)
 	}
-	s := &session{node: n, stream: stream, blobs: wire.NewAssembler(coordinatorBlobBudget)}
+	s := &session{node: n, stream: stream, blobs: wire.NewAssembler(n.coordinatorBlobBudget())}
 	if err := s.send(n.hello()); err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}
@@ -246,36 +281,19 @@ func (n *Node) session(ctx context.Context) error {
 			n.handleSetupResult(ctx, s, b.SetupResult)
 		case *pb.CoordinatorMessage_ShamirDelivery:
 			n.handleShamirDelivery(ctx, s, b.ShamirDelivery)
-		// Tasks of one query run in the order they arrived, one at a time;
-		// different queries run concurrently.
-		case *pb.CoordinatorMessage_QueryTask:
-			rk, err := s.blobs.Take(b.QueryTask.ReceiverKeyBlob)
-			tasks.do(&wg, unverifiedQueryID(b.QueryTask.Query), func() { n.handleQuery(ctx, s, b.QueryTask, rk, err) })
-		case *pb.CoordinatorMessage_ReleaseTask:
-			blobs, err := s.blobs.TakeAll(inputBlobs(b.ReleaseTask.Inputs))
-			tasks.do(&wg, b.ReleaseTask.QueryId, func() { n.handleRelease(ctx, s, b.ReleaseTask, blobs, err) })
-		case *pb.CoordinatorMessage_CountsTask:
-			var ids []string
-			for _, sh := range b.CountsTask.Shares {
-				ids = append(ids, sh.ShareBlobs...)
-			}
-			blobs, err := s.blobs.TakeAll(ids)
-			tasks.do(&wg, b.CountsTask.QueryId, func() { n.handleCounts(ctx, s, b.CountsTask, blobs, err) })
-		case *pb.CoordinatorMessage_KeySwitchTask:
-			blobs, err := s.blobs.TakeAll(inputBlobs(b.KeySwitchTask.Inputs))
-			tasks.do(&wg, b.KeySwitchTask.QueryId, func() { n.handleKeySwitch(ctx, s, b.KeySwitchTask, blobs, err) })
 		case *pb.CoordinatorMessage_Cancel:
-			n.cancelQuery(b.Cancel.QueryId, b.Cancel.Run, b.Cancel.Reason)
+			n.handleCancel(b.Cancel)
+		default:
+			// Tasks of one query run in the order they arrived, one at a
+			// time; different queries run concurrently.
+			t, ok := n.route(m)
+			if !ok {
+				n.log.Warn("unknown message from the coordinator", "type", fmt.Sprintf("%T", m.Body))
+				continue
+			}
+			n.dispatch(ctx, s, &wg, tasks, t)
 		}
 	}
-}
-
-func inputBlobs(inputs []*pb.SignedInput) []string {
-	var ids []string
-	for _, in := range inputs {
-		ids = append(ids, in.CiphertextBlobs...)
-	}
-	return ids
 }
 
 func (n *Node) hello() *pb.NodeMessage {

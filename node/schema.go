@@ -12,10 +12,10 @@ import (
 // node, the column and the names close to it, and the codes for the audit
 // log. No policy decision is made for such a query, so it carries no
 // decision id.
-func schemaRefusal(err error) (*pb.Refusal, []string) {
+func schemaRefusal(err error) (*refusal, []string) {
 	var se *aggregate.SchemaError
 	if !errors.As(err, &se) {
-		return &pb.Refusal{Error: err.Error()}, nil
+		return &refusal{&pb.Refusal{Error: err.Error()}}, nil
 	}
 	r := &pb.Refusal{}
 	var codes []string
@@ -23,5 +23,5 @@ func schemaRefusal(err error) (*pb.Refusal, []string) {
 		r.Reasons = append(r.Reasons, &pb.Reason{Code: x.Code, Message: x.Message})
 		codes = append(codes, x.Code)
 	}
-	return r, codes
+	return &refusal{r}, codes
 }

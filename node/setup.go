@@ -162,6 +162,7 @@ func (n *Node) acceptSetup(s *session, res *pb.SetupResult) (*pendingSetup, *pro
 	}
 	shares := make([][]byte, len(res.Shares))
 	boxKeys := make([][]byte, len(res.Shares))
+	chains := make(map[string][][]byte, len(res.Shares))
 	for i, sh := range res.Shares {
 		if sh.Node != req.Members[i] {
 			return nil, nil, nil, fmt.Errorf("share %d is from %q, expected member %q", i, sh.Node, req.Members[i])
@@ -196,6 +197,7 @@ func (n *Node) acceptSetup(s *session, res *pb.SetupResult) (*pendingSetup, *pro
 			boxKeys[i] = sh.BoxKey
 		}
 		shares[i] = blob
+		chains[sh.Node] = sh.CertChain
 	}
 	pk, err := params.CombineCKG(req.Crs, shares)
 	if err != nil {
@@ -207,7 +209,7 @@ func (n *Node) acceptSetup(s *session, res *pb.SetupResult) (*pendingSetup, *pro
 	}
 	st := &protocol.Epoch{
 		ID: req.Epoch, Params: req.Params, CRS: req.Crs, Members: req.Members, Threshold: int(req.Threshold),
-		PublicKey: pkBytes, PublicKeyDigest: protocol.Digest(pkBytes),
+		PublicKey: pkBytes, PublicKeyDigest: protocol.Digest(pkBytes), MemberChains: chains,
 	}
 	return p, st, boxKeys, nil
 }

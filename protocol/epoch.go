@@ -23,6 +23,10 @@ type Epoch struct {
 	PublicKey []byte `json:"public_key"`
 	// PublicKeyDigest is the SHA-256 of PublicKey.
 	PublicKeyDigest []byte `json:"public_key_digest"`
+	// MemberChains are the members' DER certificate chains, leaf first, as
+	// verified at the key generation; statements of the epoch are checked
+	// against them, so they need not travel with every statement.
+	MemberChains map[string][][]byte `json:"member_chains,omitempty"`
 }
 
 // LoadEpoch reads an epoch file; it returns nil and no error if there is none.

@@ -1,6 +1,6 @@
 // Package protocol holds the signed statements that fedscore's parties
-// exchange — queries, receipts and key-generation shares — and the checks
-// every party runs on them. Node, coordinator and querier share this code so
+// exchange — queries, receipts, fingerprints, shares and key-generation
+// shares — and the checks every party runs on them. Node, coordinator and querier share this code so
 // that what one signs is exactly what the others verify.
 package protocol
 
@@ -22,11 +22,21 @@ import (
 // so that a signature can never be replayed as another kind.
 const (
 	PurposeQuery      = "fedscore/query/v1"
-	PurposeReceipt    = "fedscore/receipt/v1"
+	PurposeReceipt    = "fedscore/receipt/v2"
 	PurposeSetupShare = "fedscore/setup-share/v1"
 	// PurposeDecryptionShare signs a node's collective-decryption shares.
-	PurposeDecryptionShare = "fedscore/decryption-share/v1"
+	PurposeDecryptionShare = "fedscore/decryption-share/v2"
+	// PurposeKeySwitchShare signs a node's key-switch shares.
+	PurposeKeySwitchShare = "fedscore/key-switch-share/v1"
+	// PurposeFingerprint signs a node's fingerprints of its contribution
+	// to a verification round.
+	PurposeFingerprint = "fedscore/fingerprint/v1"
 )
+
+// MaxRuns bounds the runs of one query: a coordinator re-runs a threshold
+// query that lost a member at most this often, and a node admits no later
+// run.
+const MaxRuns = 3
 
 // ErrInvalid reports a statement that failed verification.
 var ErrInvalid = errors.New("invalid statement")
@@ -112,31 +122,56 @@ func SignReceipt(key crypto.Signer, r *pb.Receipt) (receipt, sig []byte, err err
 	return b, sig, nil
 }
 
-// VerifyReceipt checks a signed input's certificate chain and receipt
-// signature, and that the receipt names its signer and the expected query.
-func VerifyReceipt(in *pb.SignedInput, roots *x509.CertPool, queryID string, queryDigest []byte, now time.Time) (*pb.Receipt, pki.Identity, error) {
-	id, cert, err := pki.VerifyPeerCertificate(in.CertChain, roots, pki.RoleNode, now)
-	if err != nil {
-		return nil, pki.Identity{}, fmt.Errorf("%w: certificate of input from %q: %w", ErrInvalid, in.Node, err)
+// Step names one phase of one run of a query: every signed statement of a
+// run names its step, so that none can be used in another run, phase or
+// query.
+type Step struct {
+	QueryID string
+	// QueryDigest is the SHA-256 of the signed query envelope.
+	QueryDigest []byte
+	Epoch       string
+	Run         uint32
+	Phase       int32
+}
+
+// VerifyReceipt checks a receipt's signature by cert, whose verified
+// identity is node, and that it names node and step.
+func VerifyReceipt(cert *x509.Certificate, node string, receipt, sig []byte, step Step) (*pb.Receipt, error) {
+	if err := pki.Verify(cert, PurposeReceipt, receipt, sig); err != nil {
+		return nil, fmt.Errorf("%w: receipt signature of %s: %w", ErrInvalid, node, err)
 	}
-	if err := pki.Verify(cert, PurposeReceipt, in.Receipt, in.Signature); err != nil {
-		return nil, id, fmt.Errorf("%w: receipt signature of %s: %w", ErrInvalid, id.Name, err)
-	}
+	return ParseReceipt(node, receipt, step)
+}
+
+// ParseReceipt decodes a receipt and checks that it names node and step,
+// and well-formed ciphertext digests; it does not check the signature.
+func ParseReceipt(node string, receipt []byte, step Step) (*pb.Receipt, error) {
 	r := &pb.Receipt{}
-	if err := proto.Unmarshal(in.Receipt, r); err != nil {
-		return nil, id, fmt.Errorf("%w: receipt of %s: %w", ErrInvalid, id.Name, err)
+	if err := proto.Unmarshal(receipt, r); err != nil {
+		return nil, fmt.Errorf("%w: receipt of %s: %w", ErrInvalid, node, err)
 	}
 	switch {
-	case r.Node != id.Name || in.Node != id.Name:
-		return nil, id, fmt.Errorf("%w: receipt of %s claims node %q", ErrInvalid, id.Name, r.Node)
-	case r.QueryId != queryID:
-		return nil, id, fmt.Errorf("%w: receipt of %s is for query %q, not %q", ErrInvalid, id.Name, r.QueryId, queryID)
-	case string(r.QueryDigest) != string(queryDigest):
-		return nil, id, fmt.Errorf("%w: receipt of %s is for another version of query %s", ErrInvalid, id.Name, queryID)
-	case len(r.CiphertextDigests) != len(in.CiphertextBlobs):
-		return nil, id, fmt.Errorf("%w: receipt of %s lists %d ciphertexts, input has %d", ErrInvalid, id.Name, len(r.CiphertextDigests), len(in.CiphertextBlobs))
+	case r.Node != node:
+		return nil, fmt.Errorf("%w: receipt of %s claims node %q", ErrInvalid, node, r.Node)
+	case r.QueryId != step.QueryID:
+		return nil, fmt.Errorf("%w: receipt of %s is for query %q, not %q", ErrInvalid, node, r.QueryId, step.QueryID)
+	case string(r.QueryDigest) != string(step.QueryDigest):
+		return nil, fmt.Errorf("%w: receipt of %s is for another version of query %s", ErrInvalid, node, step.QueryID)
+	case r.Epoch != step.Epoch:
+		return nil, fmt.Errorf("%w: receipt of %s is for epoch %q, not %q", ErrInvalid, node, r.Epoch, step.Epoch)
+	case r.Run != step.Run:
+		return nil, fmt.Errorf("%w: receipt of %s is for run %d, not %d", ErrInvalid, node, r.Run, step.Run)
+	case r.Phase != step.Phase:
+		return nil, fmt.Errorf("%w: receipt of %s is for phase %d, not %d", ErrInvalid, node, r.Phase, step.Phase)
+	case len(r.CiphertextDigests) == 0:
+		return nil, fmt.Errorf("%w: receipt of %s names no ciphertext", ErrInvalid, node)
 	}
-	return r, id, nil
+	for i, d := range r.CiphertextDigests {
+		if len(d) != sha256.Size {
+			return nil, fmt.Errorf("%w: receipt of %s: ciphertext digest %d is not a SHA-256", ErrInvalid, node, i)
+		}
+	}
+	return r, nil
 }
 
 // SetupStatementBytes returns the bytes a node signs for its key-generation share.
@@ -145,7 +180,16 @@ func SetupStatementBytes(epoch, params string, crs []byte, node string, share []
 }
 
 // DecryptionStatementBytes returns the bytes a node signs for its
-// decryption shares of a query's phase 1 aggregates.
-func DecryptionStatementBytes(queryID, node string, aggregateDigests, shareDigests [][]byte) ([]byte, error) {
-	return Marshal(&pb.DecryptionStatement{QueryId: queryID, Node: node, AggregateDigests: aggregateDigests, ShareDigests: shareDigests})
+// decryption shares of a run's phase 1 aggregate (its c1 parts).
+func DecryptionStatementBytes(queryID, node string, run uint32, aggregateDigests, shareDigests [][]byte) ([]byte, error) {
+	return Marshal(&pb.DecryptionStatement{QueryId: queryID, Node: node, Run: run, Phase: 1, AggregateDigests: aggregateDigests, ShareDigests: shareDigests})
+}
+
+// KeySwitchStatementBytes returns the bytes a node signs for its key-switch
+// shares of a run's phase 2 aggregate (its c1 parts) towards a receiver key.
+func KeySwitchStatementBytes(queryID, node string, run uint32, aggregateDigests, shareDigests [][]byte, receiverKeyDigest []byte) ([]byte, error) {
+	return Marshal(&pb.KeySwitchStatement{
+		QueryId: queryID, Node: node, Run: run, Phase: 2,
+		AggregateDigests: aggregateDigests, ShareDigests: shareDigests, ReceiverKeyDigest: receiverKeyDigest,
+	})
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fedscore/fedscore/coordinator"
+	"github.com/fedscore/fedscore/node"
 	"github.com/fedscore/fedscore/node/config"
 	"github.com/fedscore/fedscore/pki"
 	"github.com/fedscore/fedscore/querier"
@@ -109,6 +110,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&o.Policy.KeyID, "bundle-key-id", "regulator", "the key `id` the bundle must be signed under")
 	fs.DurationVar(&o.Policy.Watch, "bundle-watch", 10*time.Second, "how often to check the bundle file for a new signed version")
 	fs.Uint64Var(&o.Policy.AllowRollback, "allow-bundle-rollback", 0, "operator override: start on the --bundle with this `sequence` although the node ran a newer bundle; recorded in the audit log (remove it once the node runs)")
+	fs.IntVar(&o.SpotChecks, "spot-checks", node.DefaultSpotChecks, "how many other members' inputs the node checks in full against their signed fingerprints before it gives a share (`k`; the number of members less one checks all; see docs/security.md)")
 	var modelFiles partnerFlags
 	fs.Var(&modelFiles, "model", "a signed scoring model `file` queries may name (repeatable); verified with --bundle-key")
 	if err := parse(fs, args); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/fedscore/fedscore/crypto"
 	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/internal/sandbox"
+	"github.com/fedscore/fedscore/node"
 	"github.com/fedscore/fedscore/node/aggregate"
 	"github.com/fedscore/fedscore/node/source"
 	"github.com/fedscore/fedscore/pki"
@@ -34,17 +35,19 @@ type Components struct {
 	// Encrypt is encoding and encrypting the counts and the masked vector,
 	// and serializing the ciphertexts.
 	Encrypt float64 `json:"encode_encrypt"`
-	// Sign is signing the two receipts and the decryption statement.
+	// Sign is signing the two receipts, the three fingerprint statements
+	// and the two share statements.
 	Sign float64 `json:"sign"`
-	// Verify is checking every partner's signed inputs of both phases
-	// (certificate chain, receipt signature, ciphertext digest, decoding)
-	// and recomputing both aggregates: it grows with the number of
-	// partners.
+	// Verify is a verifier's checks of both phases: every partner's
+	// receipt and signed fingerprint statement (certificates cached), the
+	// fingerprints of its own input, of the sums and of the spot-checked
+	// inputs. Only the receipt and statement checks grow with the number
+	// of partners.
 	Verify float64 `json:"verify_inputs"`
 	// Shares is the decryption shares of the counts and the key-switch
 	// shares of the values.
 	Shares float64 `json:"shares"`
-	// Open is checking every partner's signed decryption shares, opening
+	// Open is checking the summed decryption shares' fingerprints, opening
 	// the counts and computing the release mask.
 	Open float64 `json:"open_counts"`
 	// Total is the sum of the above.
@@ -57,9 +60,12 @@ type componentBench struct {
 	params crypto.Params
 	fed    *cryptoFederation
 	roots  *x509.CertPool
+	certs  *protocol.CertCache
 	creds  []*pki.Credential
 	names  []string
 	engine *policy.Engine
+	// spot is the number of inputs a verifier spot-checks per phase.
+	spot int
 }
 
 func newComponentBench(ctx context.Context, params crypto.Params, fed *cryptoFederation) (*componentBench, error) {
@@ -67,7 +73,7 @@ func newComponentBench(ctx context.Context, params crypto.Params, fed *cryptoFed
 	if err != nil {
 		return nil, fmt.Errorf("bench: ca: %w", err)
 	}
-	c := &componentBench{params: params, fed: fed, roots: ca.Pool()}
+	c := &componentBench{params: params, fed: fed, roots: ca.Pool(), certs: protocol.NewCertCache(ca.Pool())}
 	for i := range fed.shares {
 		name := partnerName(i)
 		cred, err := ca.Issue(pki.Identity{TrustDomain: sandbox.TrustDomain, Role: pki.RoleNode, Name: name}, nil, nil)
@@ -77,70 +83,118 @@ func newComponentBench(ctx context.Context, params crypto.Params, fed *cryptoFed
 		c.creds = append(c.creds, cred)
 		c.names = append(c.names, name)
 	}
+	c.spot = min(node.DefaultSpotChecks, len(c.names)-1)
 	if c.engine, err = policy.NewEngine(ctx, policy.Options{DataOverrides: policyData()}); err != nil {
 		return nil, fmt.Errorf("bench: policy engine: %w", err)
 	}
 	return c, nil
 }
 
-// signedInputs returns every partner's signed input of a phase carrying
-// the ciphertexts blobs (the same bytes for every partner: the costs do
-// not depend on the values).
-func (c *componentBench) signedInputs(qid string, qdigest []byte, phase int32, blobs [][]byte) ([]*pb.SignedInput, error) {
-	var digests [][]byte
-	var ids []string
-	for k, b := range blobs {
-		digests = append(digests, protocol.Digest(b))
-		ids = append(ids, fmt.Sprintf("ct/%s/%d/%d", qid, phase, k))
-	}
-	out := make([]*pb.SignedInput, len(c.creds))
-	for i, cred := range c.creds {
-		r := &pb.Receipt{QueryId: qid, QueryDigest: qdigest, Node: c.names[i], Epoch: "bench", Phase: phase, CiphertextDigests: digests}
-		rb, sig, err := protocol.SignReceipt(cred.Key, r)
-		if err != nil {
-			return nil, fmt.Errorf("bench: sign receipt: %w", err)
-		}
-		out[i] = &pb.SignedInput{Node: c.names[i], CertChain: protocol.ChainDER(cred), Receipt: rb, Signature: sig, CiphertextBlobs: ids}
-	}
-	return out, nil
+// signedPhase is every partner's signed receipt and fingerprint statement
+// of a phase, all over the same ciphertexts (the costs do not depend on
+// the values).
+type signedPhase struct {
+	receipts, receiptSigs [][]byte
+	statements, stmtSigs  [][]byte
+	joint                 []byte
 }
 
-// verifyPhase is a node's check of one phase's inputs: every receipt and
-// ciphertext, then the recomputed aggregate and its digest.
-func (c *componentBench) verifyPhase(qid string, qdigest []byte, inputs []*pb.SignedInput, blobs [][]byte) ([]*crypto.Ciphertext, error) {
+// signPhase makes every partner's signed receipt and fingerprints of a
+// phase; it returns what partner 0's signing cost, in ms.
+func (c *componentBench) signPhase(step protocol.Step, blobs [][]byte) (*signedPhase, float64, error) {
+	sp := &signedPhase{joint: protocol.JointSeed(step, pb.Round_ROUND_INPUTS, nil)}
+	var fps [][]byte
+	for _, b := range blobs {
+		fp, err := c.params.Fingerprint(sp.joint, b)
+		if err != nil {
+			return nil, 0, err
+		}
+		enc, _ := fp.MarshalBinary()
+		fps = append(fps, enc)
+	}
+	var cost float64
+	for i, cred := range c.creds {
+		t := time.Now()
+		r := &pb.Receipt{QueryId: step.QueryID, QueryDigest: step.QueryDigest, Node: c.names[i], Epoch: step.Epoch, Run: step.Run, Phase: step.Phase,
+			CiphertextDigests: digestsOf(blobs)}
+		rb, sig, err := protocol.SignReceipt(cred.Key, r)
+		if err != nil {
+			return nil, 0, fmt.Errorf("bench: sign receipt: %w", err)
+		}
+		st := &pb.FingerprintStatement{QueryId: step.QueryID, Run: step.Run, Phase: step.Phase, Round: pb.Round_ROUND_INPUTS,
+			Node: c.names[i], Seed: sp.joint, ReceiptDigest: protocol.Digest(rb), Fingerprints: fps}
+		sb, ssig, err := protocol.SignFingerprints(cred.Key, st)
+		if err != nil {
+			return nil, 0, err
+		}
+		if i == 0 {
+			cost = ms(time.Since(t))
+		}
+		sp.receipts, sp.receiptSigs = append(sp.receipts, rb), append(sp.receiptSigs, sig)
+		sp.statements, sp.stmtSigs = append(sp.statements, sb), append(sp.stmtSigs, ssig)
+	}
+	return sp, cost, nil
+}
+
+// verifyPhase is a verifier's checks of one phase's inputs: every receipt
+// and fingerprint statement, the fingerprints of its own input and of the
+// sum (part, as received), the spot-checked inputs' digests and
+// fingerprints.
+func (c *componentBench) verifyPhase(step protocol.Step, sp *signedPhase, own, sum [][]byte) error {
 	now := time.Now()
-	cols := make([][]*crypto.Ciphertext, len(blobs))
-	for _, in := range inputs {
-		r, _, err := protocol.VerifyReceipt(in, c.roots, qid, qdigest, now)
+	for i, name := range c.names {
+		cert, err := c.certs.MemberCert(&protocol.Epoch{ID: step.Epoch}, name, protocol.ChainDER(c.creds[i]), now)
 		if err != nil {
-			return nil, fmt.Errorf("bench: verify receipt: %w", err)
+			return err
 		}
-		for k, b := range blobs {
-			if string(protocol.Digest(b)) != string(r.CiphertextDigests[k]) {
-				return nil, fmt.Errorf("bench: ciphertext %d does not match its receipt", k)
+		// A node checks the receipts' content; their signatures are covered
+		// by the fingerprint statements that name them.
+		if _, err := protocol.ParseReceipt(name, sp.receipts[i], step); err != nil {
+			return fmt.Errorf("bench: receipt: %w", err)
+		}
+		st, err := protocol.VerifyFingerprints(cert, name, sp.statements[i], sp.stmtSigs[i], step, pb.Round_ROUND_INPUTS, sp.joint, len(own))
+		if err != nil {
+			return err
+		}
+		for _, b := range st.Fingerprints {
+			if _, err := c.params.UnmarshalFingerprint(b); err != nil {
+				return err
 			}
-			ct, err := c.params.UnmarshalCiphertext(b)
-			if err != nil {
-				return nil, fmt.Errorf("bench: ciphertext: %w", err)
-			}
-			cols[k] = append(cols[k], ct)
 		}
 	}
-	eval := c.params.NewEvaluator()
-	sums := make([]*crypto.Ciphertext, len(blobs))
-	for k, col := range cols {
-		sum, err := eval.Sum(col)
-		if err != nil {
-			return nil, fmt.Errorf("bench: sum: %w", err)
+	for _, b := range slices.Concat(own, sum) {
+		if _, err := c.params.Fingerprint(sp.joint, b); err != nil {
+			return err
 		}
-		b, err := sum.MarshalBinary()
-		if err != nil {
-			return nil, fmt.Errorf("bench: marshal: %w", err)
-		}
-		protocol.Digest(b)
-		sums[k] = sum
 	}
-	return sums, nil
+	for range c.spot {
+		for _, b := range own {
+			protocol.Digest(b)
+			if _, err := c.params.Fingerprint(sp.joint, b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sumOf adds n copies' worth of partners' ciphertexts: the aggregate a
+// verifier receives (the values are irrelevant to the costs).
+func (c *componentBench) sumOf(blobs [][]byte) ([][]byte, error) {
+	out := make([][]byte, len(blobs))
+	for k, b := range blobs {
+		acc := c.params.NewCiphertextAccumulator()
+		for range c.names {
+			if err := acc.Add(b); err != nil {
+				return nil, err
+			}
+		}
+		var err error
+		if out[k], err = acc.Bytes(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // measure runs one node's work of one query on table with spec.
@@ -152,15 +206,13 @@ func (c *componentBench) measure(ctx context.Context, spec *query.Spec, table *d
 	if err != nil {
 		return fail(err)
 	}
-	qid, qdigest := "q-bench", protocol.Digest(specJSON)
-	columns := tableColumns(table)
-	info := policyInfo(spec, qid)
-	info.Digest = fmt.Sprintf("%x", qdigest)
-	n := len(c.creds)
+	step := protocol.Step{QueryID: "q-bench", QueryDigest: protocol.Digest(specJSON), Epoch: "bench", Run: 1, Phase: 1}
+	info := policyInfo(spec, step.QueryID)
+	info.Digest = fmt.Sprintf("%x", step.QueryDigest)
 
 	// Policy.
 	t := time.Now()
-	d, err := c.engine.Admit(ctx, policy.AdmissionInput{Query: info, NodeName: c.names[0], NodeColumns: columns, Time: t})
+	d, err := c.engine.Admit(ctx, policy.AdmissionInput{Query: info, NodeName: c.names[0], NodeColumns: tableColumns(table), Time: t})
 	if err != nil {
 		return fail(fmt.Errorf("bench: admission: %w", err))
 	}
@@ -185,8 +237,7 @@ func (c *componentBench) measure(ctx context.Context, spec *query.Spec, table *d
 	}
 	comp.Scan = ms(time.Since(t))
 
-	// Phase 1 encryption; the other partners' inputs are made outside the
-	// measurement.
+	// Phase 1: encrypt and sign; verify the sum; decryption shares.
 	slots := release.CountSlots(layout)
 	counts := make([]int64, len(slots))
 	for i, s := range slots {
@@ -199,110 +250,31 @@ func (c *componentBench) measure(ctx context.Context, spec *query.Spec, table *d
 		return fail(err)
 	}
 	comp.Encrypt = ms(time.Since(t))
-	t = time.Now()
-	if _, err := c.signedInputs(qid, qdigest, 1, blobs1); err != nil {
-		return fail(err)
-	}
-	receipts := ms(time.Since(t)) // n receipts
-	var statement float64
-	inputs1, err := c.signedInputs(qid, qdigest, 1, blobs1)
+	signed1, sign1, err := c.signPhase(step, blobs1)
 	if err != nil {
 		return fail(err)
 	}
-
-	// Verify phase 1 and make the decryption shares.
-	t = time.Now()
-	sums1, err := c.verifyPhase(qid, qdigest, inputs1, blobs1)
+	sum1, err := c.sumOf(blobs1)
 	if err != nil {
+		return fail(err)
+	}
+	t = time.Now()
+	if err := c.verifyPhase(step, signed1, blobs1, sum1); err != nil {
 		return fail(err)
 	}
 	comp.Verify = ms(time.Since(t))
-	decrypters := make([]*crypto.Decrypter, n)
-	for i, sk := range c.fed.shares {
-		if decrypters[i], err = c.params.NewDecrypter(sk); err != nil {
-			return fail(fmt.Errorf("bench: decrypter: %w", err))
-		}
+	opened, shares1, open, err := c.openCounts(step, sum1)
+	if err != nil {
+		return fail(err)
 	}
-	t = time.Now()
-	own := make([][]byte, len(sums1))
-	for k, sum := range sums1 {
-		if own[k], err = decrypters[0].Share(sum); err != nil {
-			return fail(fmt.Errorf("bench: decryption share: %w", err))
-		}
-	}
-	comp.Shares = ms(time.Since(t))
-	// Every partner's shares and signed statements, made outside.
-	aggDigests := make([][]byte, len(sums1))
-	for k, sum := range sums1 {
-		b, err := sum.MarshalBinary()
-		if err != nil {
-			return fail(err)
-		}
-		aggDigests[k] = protocol.Digest(b)
-	}
-	perCT := make([][][]byte, len(sums1))
-	stmts := make([][]byte, n)
-	sigs := make([][]byte, n)
-	chains := make([][][]byte, n)
-	for i := range n {
-		var shareDigests [][]byte
-		for k, sum := range sums1 {
-			sh := own[k]
-			if i > 0 {
-				if sh, err = decrypters[i].Share(sum); err != nil {
-					return fail(fmt.Errorf("bench: decryption share: %w", err))
-				}
-			}
-			perCT[k] = append(perCT[k], sh)
-			shareDigests = append(shareDigests, protocol.Digest(sh))
-		}
-		if stmts[i], err = protocol.DecryptionStatementBytes(qid, c.names[i], aggDigests, shareDigests); err != nil {
-			return fail(err)
-		}
-		ts := time.Now()
-		if sigs[i], err = pki.Sign(c.creds[i].Key, protocol.PurposeDecryptionShare, stmts[i]); err != nil {
-			return fail(fmt.Errorf("bench: sign statement: %w", err))
-		}
-		if i == 0 {
-			statement = ms(time.Since(ts))
-		}
-		chains[i] = protocol.ChainDER(c.creds[i])
-	}
-
-	// Open the counts from everyone's checked shares; the release mask.
-	t = time.Now()
-	for i := range n {
-		_, cert, err := pki.VerifyPeerCertificate(chains[i], c.roots, pki.RoleNode, t)
-		if err != nil {
-			return fail(fmt.Errorf("bench: share certificate: %w", err))
-		}
-		var shareDigests [][]byte
-		for k := range sums1 {
-			shareDigests = append(shareDigests, protocol.Digest(perCT[k][i]))
-		}
-		stmt, err := protocol.DecryptionStatementBytes(qid, c.names[i], aggDigests, shareDigests)
-		if err != nil {
-			return fail(err)
-		}
-		if err := pki.Verify(cert, protocol.PurposeDecryptionShare, stmt, sigs[i]); err != nil {
-			return fail(fmt.Errorf("bench: share signature: %w", err))
-		}
-	}
-	var opened []int64
-	for k, sum := range sums1 {
-		v, err := c.params.CombineDecrypt(sum, perCT[k])
-		if err != nil {
-			return fail(fmt.Errorf("bench: open counts: %w", err))
-		}
-		opened = append(opened, v...)
-	}
+	comp.Shares, comp.Open = shares1, open
 	mask, err := release.Compute(layout, opened[:len(slots)], rd.MinCellSize)
 	if err != nil {
 		return fail(fmt.Errorf("bench: release mask: %w", err))
 	}
-	comp.Open = ms(time.Since(t))
 
 	// Phase 2: the masked vector, its verification and the key switch.
+	step.Phase = 2
 	masked := slices.Clone(vec)
 	release.Apply(masked, mask.Released)
 	t = time.Now()
@@ -311,13 +283,22 @@ func (c *componentBench) measure(ctx context.Context, spec *query.Spec, table *d
 		return fail(err)
 	}
 	comp.Encrypt += ms(time.Since(t))
-	inputs2, err := c.signedInputs(qid, qdigest, 2, blobs2)
+	signed2, sign2, err := c.signPhase(step, blobs2)
 	if err != nil {
 		return fail(err)
 	}
-	t = time.Now()
-	sums2, err := c.verifyPhase(qid, qdigest, inputs2, blobs2)
+	sum2, err := c.sumOf(blobs2)
 	if err != nil {
+		return fail(err)
+	}
+	parts := make([][]byte, len(sum2))
+	for k, b := range sum2 {
+		if parts[k], err = c.params.CiphertextC1(b); err != nil {
+			return fail(err)
+		}
+	}
+	t = time.Now()
+	if err := c.verifyPhase(step, signed2, blobs2, parts); err != nil {
 		return fail(err)
 	}
 	comp.Verify += ms(time.Since(t))
@@ -326,17 +307,85 @@ func (c *componentBench) measure(ctx context.Context, spec *query.Spec, table *d
 		return fail(fmt.Errorf("bench: key switcher: %w", err))
 	}
 	t = time.Now()
-	for _, sum := range sums2 {
-		if _, err := ks.Share(c.fed.rpk, sum); err != nil {
+	for _, b := range parts {
+		ct, err := c.params.UnmarshalCiphertextC1(b)
+		if err != nil {
+			return fail(err)
+		}
+		if _, err := ks.Share(c.fed.rpk, ct); err != nil {
 			return fail(fmt.Errorf("bench: key-switch share: %w", err))
 		}
 	}
 	comp.Shares += ms(time.Since(t))
-	// One node signs two receipts (2/n of the n signed above) and one
-	// decryption statement.
-	comp.Sign = receipts*2/float64(n) + statement
+	// Partner 0 signs two receipts and input fingerprints (measured), and
+	// the share fingerprints and two share statements: about three more.
+	comp.Sign = sign1 + sign2 + 1.5*(sign1+sign2)/2
 	comp.Total = comp.Policy + comp.Scan + comp.Encrypt + comp.Sign + comp.Verify + comp.Shares + comp.Open
 	return comp, nil
+}
+
+// openCounts is phase 1's decryption: partner 0's decryption shares (the
+// shares cost), and a verifier's check of the summed shares' fingerprints
+// and the opening (the open cost). It returns the opened counts.
+func (c *componentBench) openCounts(step protocol.Step, sum [][]byte) ([]int64, float64, float64, error) {
+	decrypters := make([]*crypto.Decrypter, len(c.fed.shares))
+	for i, sk := range c.fed.shares {
+		var err error
+		if decrypters[i], err = c.params.NewDecrypter(sk); err != nil {
+			return nil, 0, 0, fmt.Errorf("bench: decrypter: %w", err)
+		}
+	}
+	cts := make([]*crypto.Ciphertext, len(sum))
+	for k, b := range sum {
+		var err error
+		if cts[k], err = c.params.UnmarshalCiphertext(b); err != nil {
+			return nil, 0, 0, err
+		}
+	}
+	var sharesCost float64
+	summed := make([][]byte, len(cts))
+	for k, ct := range cts {
+		acc := c.params.NewDecryptionShareAccumulator()
+		for i, dec := range decrypters {
+			t := time.Now()
+			sh, err := dec.Share(ct)
+			if err != nil {
+				return nil, 0, 0, fmt.Errorf("bench: decryption share: %w", err)
+			}
+			if i == 0 {
+				sharesCost += ms(time.Since(t))
+			}
+			if err := acc.Add(sh); err != nil {
+				return nil, 0, 0, err
+			}
+		}
+		var err error
+		if summed[k], err = acc.Bytes(); err != nil {
+			return nil, 0, 0, err
+		}
+	}
+	joint := protocol.JointSeed(step, pb.Round_ROUND_DECRYPTION_SHARES, nil)
+	t := time.Now()
+	var opened []int64
+	for k, ct := range cts {
+		if _, err := c.params.Fingerprint(joint, summed[k]); err != nil {
+			return nil, 0, 0, err
+		}
+		v, err := c.params.CombineDecrypt(ct, [][]byte{summed[k]})
+		if err != nil {
+			return nil, 0, 0, fmt.Errorf("bench: open counts: %w", err)
+		}
+		opened = append(opened, v...)
+	}
+	return opened, sharesCost, ms(time.Since(t)), nil
+}
+
+func digestsOf(blobs [][]byte) [][]byte {
+	out := make([][]byte, len(blobs))
+	for i, b := range blobs {
+		out[i] = protocol.Digest(b)
+	}
+	return out
 }
 
 // encryptBlobs encrypts values and serializes the ciphertexts.

@@ -40,8 +40,8 @@ func TestConfigValidate(t *testing.T) {
 func TestTraffic(t *testing.T) {
 	for id, want := range map[string]string{
 		"ct/q-1/1/0": blobInput1, "ct/q-1/2/3": blobInput2, "ct/q-1/0/1/0": blobInput1, "ct/q-1/0/2/1": blobInput2,
-		"ct/q-1": blobOther, "dec/q-1/0": blobDecShare, "dec/q-1/0/0": blobDecShare,
-		"ks/q-1/0": blobKSShare, "rk/q-1": blobOther, "": blobOther,
+		"resend/q-1/1/2/0": blobResend, "ct/q-1": blobOther, "dec/q-1/0": blobDecShare, "dec/q-1/0/0": blobDecShare,
+		"ks/q-1/0": blobKSShare, "rk/q-1": blobReceiverKey, "sum/q-1/1/1/1/0": blobSum, "spot/q-1/1/2/bank/0": blobSpot, "": blobOther,
 	} {
 		if got := blobKind(id); got != want {
 			t.Errorf("blobKind(%q) = %q, want %q", id, got, want)
@@ -50,14 +50,15 @@ func TestTraffic(t *testing.T) {
 	tt := trafficTotals{
 		messages: 20,
 		perNode:  map[string]int64{"a": 1000, "b": 3000},
+		received: map[string]int64{"a": 500, "b": 700},
+		querier:  100,
 		blobs:    map[string]int64{blobInput1: 200, blobDecShare: 100, blobInput2: 400, blobKSShare: 400},
 	}
-	b := tt.perQuery(2, 2, 50, 10)
-	if b.CoordinatorReceived != 2000 || b.PerNodeSent != 1000 || b.Messages != 10 {
+	b := tt.perQuery(2, 2)
+	if b.CoordinatorReceived != 2000 || b.PerNodeSent != 1000 || b.Messages != 10 || b.Blobs[blobInput2] != 200 {
 		t.Errorf("per query: %+v", b)
 	}
-	// 2 nodes × (relayed 100+50+200 + key 50) + result 10
-	if b.CoordinatorSent != 2*(350+50)+10 {
-		t.Errorf("coordinator sent %v, want %v", b.CoordinatorSent, 2*(350+50)+10)
+	if b.CoordinatorSent != (1200+100)/2 || b.PerNodeReceived != 300 {
+		t.Errorf("coordinator sent %v and %v per node, want 650 and 300", b.CoordinatorSent, b.PerNodeReceived)
 	}
 }

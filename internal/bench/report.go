@@ -126,19 +126,19 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "N\tcells\trecords\tcts\tp50 ms\tp95 ms\tp99 ms\tcrypto ms\teff\tpaillier s\tx faster\tplain ms\tx plain\tsent/node\tcoord in\tcoord out\tcpu ms/q\trss\theap\t")
+	fmt.Fprintln(tw, "N\tcells\trecords\tcts\tp50 ms\tp95 ms\tp99 ms\tcrypto ms\teff\tpaillier s\tx faster\tplain ms\tx plain\tsent/node\tinto node\tcoord in\tcoord out\tcpu ms/q\trss\theap\t")
 	for _, res := range r.Results {
 		if res.Error != "" && res.Latency.Count == 0 {
-			fmt.Fprintf(tw, "%d\t%d\t%s\t-\tfailed: %s\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n", res.Nodes, res.Cells, count(res.Records), res.Error)
+			fmt.Fprintf(tw, "%d\t%d\t%s\t-\tfailed: %s\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n", res.Nodes, res.Cells, count(res.Records), res.Error)
 			continue
 		}
 		b := res.Baselines
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%d+%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.3f\t%s\t%s\t%.1f\t%.0f\t%s\t%s\t%s\t%.0f\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%d+%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.3f\t%s\t%s\t%.1f\t%.0f\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t\n",
 			res.Nodes, res.Cells, count(res.Records), res.CountCiphertexts, res.ValueCiphertexts,
 			res.Latency.P50, res.Latency.P95, res.Latency.P99,
 			b.CryptoOnly, res.Ratios.Efficiency, paillierSeconds(b.Paillier), times(res.Ratios.PaillierSpeedup),
 			b.Plaintext, res.Ratios.PlaintextOverhead,
-			size(res.Bytes.PerNodeSent), size(res.Bytes.CoordinatorReceived), size(res.Bytes.CoordinatorSent),
+			size(res.Bytes.PerNodeSent), size(res.Bytes.PerNodeReceived), size(res.Bytes.CoordinatorReceived), size(res.Bytes.CoordinatorSent),
 			res.CPUPerQuery, size(float64(res.PeakRSS)), size(float64(res.PeakHeap)))
 	}
 	if err := tw.Flush(); err != nil {

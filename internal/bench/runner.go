@@ -174,7 +174,7 @@ func (r *runner) runFederation(ctx context.Context, partners []sandbox.Partner, 
 	t := time.Now()
 	fed, err := sandbox.Start(ctx, sandbox.Config{
 		Partners: partners, Params: r.params.Name(), Dir: dir, PolicyData: policyData(),
-		Observe: tr.observe, QueryTimeout: r.cfg.QueryTimeout,
+		Observe: tr.observe, WrapCoordinator: tr.wrap, QueryTimeout: r.cfg.QueryTimeout,
 	})
 	if err != nil {
 		fail(fmt.Errorf("start federation: %w", err))
@@ -277,11 +277,7 @@ func (r *runner) runConfig(ctx context.Context, fed *sandbox.Federation, tr *tra
 		res.CPUPerQuery = ms(cpu) / float64(res.Queries)
 		res.CPUUtilization = ratio(cpu.Seconds(), wall.Seconds()*float64(runtime.GOMAXPROCS(0)))
 	}
-	rk, err := r.receiverKeySize()
-	if err != nil {
-		return err
-	}
-	res.Bytes = traffic.perQuery(res.Queries, res.Nodes, rk, int64(res.ValueCiphertexts*r.params.CiphertextSize()))
+	res.Bytes = traffic.perQuery(res.Queries, res.Nodes)
 	if qerr != nil {
 		return qerr
 	}
@@ -322,18 +318,6 @@ func (r *runner) startProfile(res *Result) (func() error, error) {
 		r.logf("wrote %s", path)
 		return nil
 	}, nil
-}
-
-func (r *runner) receiverKeySize() (int64, error) {
-	_, pk, err := r.params.NewReceiverKey()
-	if err != nil {
-		return 0, fmt.Errorf("bench: receiver key: %w", err)
-	}
-	b, err := pk.MarshalBinary()
-	if err != nil {
-		return 0, fmt.Errorf("bench: receiver key: %w", err)
-	}
-	return int64(len(b)), nil
 }
 
 // baselines measures the crypto-only, plaintext and Paillier baselines
@@ -511,8 +495,8 @@ func notes(cfg Config) []string {
 		"cells = aggregate values per partner (vector length) = group-by cells × 4 (count and three means); 'cts' = ciphertexts per partner in phase 1 + phase 2.",
 		"Crypto-only: the same query's Lattigo operations in one process, parties in parallel goroutines with their own (ShallowCopy'd) objects, no network, policy, scan or signatures.",
 		"Plaintext: every partner's cohort and aggregation in parallel, the summed counts, the release mask, the masked vectors summed; no encryption, no network.",
-		"Node components: one node's work per query measured in process on one goroutine; 'verify' checks all N partners' signed inputs of both phases and grows with N.",
-		"Bytes: node → coordinator bytes are measured (protobuf size of every message); coordinator → nodes bytes are derived from the protocol's relays (payload only).",
+		"Node components: one node's work per query measured in process on one goroutine; 'verify' checks every partner's signed receipt and fingerprints and the fingerprints of the sums and spot-checked inputs of both phases; only its signature checks grow with N.",
+		"Bytes: measured, the protobuf size of every message (blob chunks included): what nodes send the coordinator, what the coordinator sends each node and, in coord out, the nodes and the querier.",
 		"CPU is the whole process (coordinator, every node, querier); peak RSS and heap are the whole process too.",
 		"The benchmark federation's policy data relaxes the default bundle's differential-privacy rule (dp.required false): it runs one query many times, which the production daily budget would refuse; the noise shares do not change the encrypted pipeline's cost.",
 	}

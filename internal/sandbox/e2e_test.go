@@ -186,17 +186,13 @@ func TestQueryMatchesPlaintext(t *testing.T) {
 					wantCts := map[int32]int{1: (len(release.CountSlots(l)) + 8191) / 8192, 2: (l.VectorLen + 8191) / 8192}
 					inputs := map[int32]int{}
 					for _, o := range rec.since(mark) {
-						in := o.msg.GetInput()
-						if in == nil || in.QueryId != ans.QueryID {
+						in := o.msg.GetReveal()
+						if in == nil || in.QueryId != ans.QueryID || in.Resend {
 							continue
 						}
-						r := &pb.Receipt{}
-						if err := proto.Unmarshal(in.Receipt, r); err != nil {
-							t.Fatal(err)
-						}
-						inputs[r.Phase]++
-						if len(in.CiphertextBlobs) != wantCts[r.Phase] {
-							t.Errorf("%s sent %d ciphertexts in phase %d, want %d", o.node, len(in.CiphertextBlobs), r.Phase, wantCts[r.Phase])
+						inputs[in.Phase]++
+						if len(in.CiphertextBlobs) != wantCts[in.Phase] {
+							t.Errorf("%s sent %d ciphertexts in phase %d, want %d", o.node, len(in.CiphertextBlobs), in.Phase, wantCts[in.Phase])
 						}
 					}
 					if inputs[1] != n || inputs[2] != n || len(inputs) != 2 {
@@ -425,7 +421,9 @@ func TestNothingLeavesANodeButCiphertexts(t *testing.T) {
 		return out
 	}
 	var blobs [][]byte
-	phases := map[string][]int32{} // node/query -> phases of its inputs, in order
+	phases := map[string][]int32{}       // node/query -> phases of its inputs, in order
+	receipts := map[string]*pb.Receipt{} // node/query/phase -> receipt
+
 	msgs := rec.since(0)
 	counts := map[string]int{}
 	for _, o := range msgs {
@@ -461,10 +459,9 @@ func TestNothingLeavesANodeButCiphertexts(t *testing.T) {
 			if err := pki.Verify(certs[o.node].Certificate, protocol.PurposeSetupShare, stmt, b.SetupShare.Signature); err != nil {
 				t.Errorf("%s: key-generation share: %v", o.node, err)
 			}
-		case *pb.NodeMessage_Input:
-			counts["input"]++
-			in := b.Input
-			cts := take(o.node, in.CiphertextBlobs, "query input")
+		case *pb.NodeMessage_Receipt:
+			counts["receipt"]++
+			in := b.Receipt
 			if err := pki.Verify(certs[o.node].Certificate, protocol.PurposeReceipt, in.Receipt, in.Signature); err != nil {
 				t.Errorf("%s: receipt signature: %v", o.node, err)
 			}
@@ -472,10 +469,12 @@ func TestNothingLeavesANodeButCiphertexts(t *testing.T) {
 			if err := proto.Unmarshal(in.Receipt, r); err != nil {
 				t.Fatalf("%s: receipt: %v", o.node, err)
 			}
-			if r.Node != o.node || r.QueryId != in.QueryId || !answered[in.QueryId] || r.Epoch != epoch.ID ||
-				!strings.HasPrefix(r.BundleRevision, revision) || r.DecisionId == "" || len(r.CiphertextDigests) != len(cts) {
-				t.Errorf("%s: receipt %v does not match its input", o.node, r)
+			if r.Node != o.node || r.QueryId != in.QueryId || !answered[in.QueryId] || r.Epoch != epoch.ID || r.Run != in.Run || r.Phase != in.Phase ||
+				!strings.HasPrefix(r.BundleRevision, revision) || r.DecisionId == "" || len(r.CiphertextDigests) == 0 {
+				t.Errorf("%s: receipt %v does not match its message", o.node, r)
 			}
+			key := fmt.Sprintf("%s/%s/%d", o.node, in.QueryId, r.Phase)
+			receipts[key] = r
 			phases[o.node+"/"+in.QueryId] = append(phases[o.node+"/"+in.QueryId], r.Phase)
 			// Phase 2 carries the node's release mask, bound by the receipt.
 			switch {
@@ -486,12 +485,56 @@ func TestNothingLeavesANodeButCiphertexts(t *testing.T) {
 			case r.Phase != 1 && r.Phase != 2:
 				t.Errorf("%s: input of phase %d", o.node, r.Phase)
 			}
+		case *pb.NodeMessage_Reveal:
+			counts["reveal"]++
+			in := b.Reveal
+			cts := take(o.node, in.CiphertextBlobs, "query input")
+			r := receipts[fmt.Sprintf("%s/%s/%d", o.node, in.QueryId, in.Phase)]
+			if r == nil {
+				t.Errorf("%s: ciphertexts of phase %d revealed before their receipt", o.node, in.Phase)
+				continue
+			}
 			for i, ct := range cts {
 				if _, err := params.UnmarshalCiphertext(ct); err != nil {
 					t.Errorf("%s: input blob %d is not a ciphertext: %v", o.node, i, err)
 				}
-				if i < len(r.CiphertextDigests) && !bytes.Equal(protocol.Digest(ct), r.CiphertextDigests[i]) {
+				if i >= len(r.CiphertextDigests) || !bytes.Equal(protocol.Digest(ct), r.CiphertextDigests[i]) {
 					t.Errorf("%s: input blob %d does not match the receipt's digest", o.node, i)
+				}
+			}
+			for _, c := range in.SeedCommitments {
+				if len(c) != 32 {
+					t.Errorf("%s: a seed commitment of %d bytes", o.node, len(c))
+				}
+			}
+		case *pb.NodeMessage_Seed:
+			counts["seed"]++
+			if len(b.Seed.Seed) != protocol.SeedSize {
+				t.Errorf("%s: a seed of %d bytes", o.node, len(b.Seed.Seed))
+			}
+		case *pb.NodeMessage_Fingerprints:
+			counts["fingerprints"]++
+			f := b.Fingerprints
+			if err := pki.Verify(certs[o.node].Certificate, protocol.PurposeFingerprint, f.Statement, f.Signature); err != nil {
+				t.Errorf("%s: fingerprint signature: %v", o.node, err)
+			}
+			st := &pb.FingerprintStatement{}
+			if err := proto.Unmarshal(f.Statement, st); err != nil {
+				t.Fatal(err)
+			}
+			for _, fp := range st.Fingerprints {
+				if _, err := params.UnmarshalFingerprint(fp); err != nil {
+					t.Errorf("%s: fingerprint: %v", o.node, err)
+				}
+			}
+			if st.Node != o.node || st.QueryId != f.QueryId || !answered[f.QueryId] {
+				t.Errorf("%s: fingerprint statement %v does not match its message", o.node, st)
+			}
+		case *pb.NodeMessage_SpotCheckRequest:
+			counts["spot_check"]++
+			for _, m := range b.SpotCheckRequest.Members {
+				if m == o.node || !slices.ContainsFunc(partners, func(p Partner) bool { return p.Name == m }) {
+					t.Errorf("%s: spot check of %q", o.node, m)
 				}
 			}
 		case *pb.NodeMessage_DecryptionShare:
@@ -503,7 +546,7 @@ func TestNothingLeavesANodeButCiphertexts(t *testing.T) {
 			for _, sh := range shares {
 				digests = append(digests, protocol.Digest(sh))
 			}
-			stmt, err := protocol.DecryptionStatementBytes(ds.QueryId, o.node, ds.AggregateDigests, digests)
+			stmt, err := protocol.DecryptionStatementBytes(ds.QueryId, o.node, ds.Run, ds.AggregateDigests, digests)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -516,13 +559,22 @@ func TestNothingLeavesANodeButCiphertexts(t *testing.T) {
 		case *pb.NodeMessage_KeySwitchShare:
 			counts["key_switch_share"]++
 			ks := b.KeySwitchShare
-			for i, sh := range take(o.node, ks.ShareBlobs, "key-switch share") {
+			shares := take(o.node, ks.ShareBlobs, "key-switch share")
+			for i, sh := range shares {
 				if len(sh) != params.KeySwitchShareSize() {
 					t.Errorf("%s: key-switch share %d has %d bytes, want %d", o.node, i, len(sh), params.KeySwitchShareSize())
 				}
 			}
 			if !answered[ks.QueryId] || len(ks.AggregateDigests) != len(ks.ShareBlobs) {
 				t.Errorf("%s: key-switch share for %q with %d digests and %d blobs", o.node, ks.QueryId, len(ks.AggregateDigests), len(ks.ShareBlobs))
+			}
+			r := receipts[fmt.Sprintf("%s/%s/%d", o.node, ks.QueryId, 2)]
+			stmt, err := protocol.KeySwitchStatementBytes(ks.QueryId, o.node, ks.Run, ks.AggregateDigests, digestsOf(shares), ks.ReceiverKeyDigest)
+			if err != nil || r == nil {
+				t.Fatalf("%s: key-switch statement: %v", o.node, err)
+			}
+			if err := pki.Verify(certs[o.node].Certificate, protocol.PurposeKeySwitchShare, stmt, ks.Signature); err != nil {
+				t.Errorf("%s: key-switch share signature: %v", o.node, err)
 			}
 		case *pb.NodeMessage_Refusal:
 			counts["refusal"]++
@@ -542,10 +594,15 @@ func TestNothingLeavesANodeButCiphertexts(t *testing.T) {
 			t.Errorf("%s: blob %q is named by no share, input or key-switch share", k.node, k.id)
 		}
 	}
-	// Key generation, then per answered query and node a phase 1 input,
-	// a decryption share of the counts, a phase 2 input and a key-switch
-	// share; then one refusal per node.
-	want := map[string]int{"setup_share": 3, "input": 12, "decryption_share": 6, "key_switch_share": 6, "refusal": 3}
+	// Key generation, then per answered query and node: a receipt of each
+	// phase; its ciphertexts of each phase revealed once and re-sent once
+	// (with two spot checks of two other members, every member is
+	// checked); a seed per verification round (inputs and shares in phase
+	// 1, inputs in phase 2), fingerprints of its contribution to each, a
+	// spot-check request per phase, a decryption share of the counts and a
+	// key-switch share; then one refusal per node.
+	want := map[string]int{"setup_share": 3, "receipt": 12, "reveal": 24, "seed": 18, "fingerprints": 18, "spot_check": 12,
+		"decryption_share": 6, "key_switch_share": 6, "refusal": 3}
 	for k, n := range want {
 		if counts[k] != n {
 			t.Errorf("%d %s messages, want %d", counts[k], k, n)
@@ -622,10 +679,10 @@ func TestNothingLeavesANodeButCiphertexts(t *testing.T) {
 	var unmasked [][]byte
 	for _, o := range msgs {
 		m := o.msg
-		if in := m.GetInput(); in != nil && in.ReleaseMask != nil {
-			c := proto.Clone(in).(*pb.QueryInput)
+		if in := m.GetReceipt(); in != nil && in.ReleaseMask != nil {
+			c := proto.Clone(in).(*pb.InputReceipt)
 			c.ReleaseMask = nil
-			m = &pb.NodeMessage{Body: &pb.NodeMessage_Input{Input: c}}
+			m = &pb.NodeMessage{Body: &pb.NodeMessage_Receipt{Receipt: c}}
 		}
 		b, err := proto.Marshal(m)
 		if err != nil {
@@ -647,6 +704,14 @@ func plaintextVector(t *testing.T, ctx context.Context, engine *policy.Engine, s
 		t.Fatal(err)
 	}
 	return vec
+}
+
+func digestsOf(bs [][]byte) [][]byte {
+	out := make([][]byte, len(bs))
+	for i, b := range bs {
+		out[i] = protocol.Digest(b)
+	}
+	return out
 }
 
 // findAny returns a needle that occurs in any of hay.
@@ -762,7 +827,7 @@ func TestNodeDiesMidQuery(t *testing.T) {
 	started, stopped := make(chan struct{}), make(chan error, 1)
 	var once sync.Once
 	rec.setHook(func(n string, m *pb.NodeMessage) {
-		if n != victim || m.GetInput() == nil {
+		if n != victim || m.GetReveal() == nil {
 			return
 		}
 		once.Do(func() {
@@ -1021,12 +1086,8 @@ func TestOpenedCountsAreNoisy(t *testing.T) {
 	var inputs [][]*crypto.Ciphertext // [node][ciphertext], phase 1
 	shares := map[int][][]byte{}      // ciphertext -> every node's share
 	for _, o := range msgs {
-		if in := o.msg.GetInput(); in != nil {
-			r := &pb.Receipt{}
-			if err := proto.Unmarshal(in.Receipt, r); err != nil {
-				t.Fatal(err)
-			}
-			if r.Phase != 1 {
+		if in := o.msg.GetReveal(); in != nil {
+			if in.Phase != 1 || in.Resend {
 				continue
 			}
 			var cts []*crypto.Ciphertext

@@ -103,6 +103,16 @@ func defaultSpec(t *testing.T) *query.Spec {
 	return s
 }
 
+// exactSpec is the default query without differential-privacy noise, for
+// federations whose policy data relaxes DP (exactResults) and that run more
+// queries than a day's budget allows.
+func exactSpec(t *testing.T) *query.Spec {
+	t.Helper()
+	s := defaultSpec(t)
+	s.Epsilon = 0
+	return s
+}
+
 func bundleRevision(t *testing.T) string {
 	t.Helper()
 	e, err := policy.NewEngine(context.Background(), policy.Options{})
@@ -201,8 +211,16 @@ func (r *recorder) waitFor(ctx context.Context, i int, what string, cond func([]
 // taskOf returns the query id a node message answers, or "".
 func taskOf(m *pb.NodeMessage) string {
 	switch {
-	case m.GetInput() != nil:
-		return m.GetInput().QueryId
+	case m.GetReceipt() != nil:
+		return m.GetReceipt().QueryId
+	case m.GetReveal() != nil:
+		return m.GetReveal().QueryId
+	case m.GetSeed() != nil:
+		return m.GetSeed().QueryId
+	case m.GetFingerprints() != nil:
+		return m.GetFingerprints().QueryId
+	case m.GetSpotCheckRequest() != nil:
+		return m.GetSpotCheckRequest().QueryId
 	case m.GetKeySwitchShare() != nil:
 		return m.GetKeySwitchShare().QueryId
 	case m.GetDecryptionShare() != nil:

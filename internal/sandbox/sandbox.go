@@ -84,6 +84,12 @@ type Config struct {
 	// noise deterministic (seeded from it and the partner's name), for
 	// statistical tests that must not flake. Never in production.
 	NoiseSeed uint64
+	// SpotChecks is how many members' inputs each node spot-checks per
+	// verification; zero means the node's default. SpotCheckSeed, when
+	// non-zero, makes the nodes' choices deterministic (seeded from it and
+	// the partner's name): tests only.
+	SpotChecks    int
+	SpotCheckSeed uint64
 	// Keystore, when set, opens each partner's key custody (a Vault store,
 	// say) every time its node starts; nil means a file keystore in Dir.
 	Keystore func(ctx context.Context, partner string) (keystore.Store, error)
@@ -323,8 +329,8 @@ func (f *Federation) StartNode(name string) error {
 	n, err := node.New(node.Config{
 		Credential: cred, Roots: f.ca.Pool(), Coordinator: f.addr, CoordinatorIdentity: f.coordID,
 		Data: p.Data, Roles: p.Roles, Models: f.cfg.Models, Policy: f.engine, Keys: keys, StateDir: filepath.Join(dir, "state"),
-		NoiseSource: f.noiseSource(name),
-		RetryDelay:  200 * time.Millisecond, Logger: f.cfg.Logger.With("role", "node"),
+		NoiseSource: seededSource(f.cfg.NoiseSeed, name), SpotChecks: f.cfg.SpotChecks, SpotCheckSource: seededSource(f.cfg.SpotCheckSeed, name),
+		RetryDelay: 200 * time.Millisecond, Logger: f.cfg.Logger.With("role", "node"),
 	})
 	if err != nil {
 		return err
@@ -357,18 +363,18 @@ func (f *Federation) StopNode(name string) error {
 	return nil
 }
 
-// noiseSource returns a partner's deterministic noise seed stream, or nil
-// for crypto/rand.
-func (f *Federation) noiseSource(partner string) io.Reader {
-	if f.cfg.NoiseSeed == 0 {
+// seededSource returns a partner's deterministic random stream seeded
+// from seed, or nil (crypto/rand) for seed 0.
+func seededSource(seed uint64, partner string) io.Reader {
+	if seed == 0 {
 		return nil
 	}
 	h := fnv.New64a()
 	io.WriteString(h, partner)
-	var seed [32]byte
-	binary.LittleEndian.PutUint64(seed[:], f.cfg.NoiseSeed)
-	binary.LittleEndian.PutUint64(seed[8:], h.Sum64())
-	return mrand.NewChaCha8(seed)
+	var key [32]byte
+	binary.LittleEndian.PutUint64(key[:], seed)
+	binary.LittleEndian.PutUint64(key[8:], h.Sum64())
+	return mrand.NewChaCha8(key)
 }
 
 // keystore opens a partner's key custody.

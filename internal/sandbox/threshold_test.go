@@ -132,7 +132,7 @@ func TestThresholdFederation(t *testing.T) {
 			}
 			var once sync.Once
 			counter.setHook(func(node string, m *pb.NodeMessage) {
-				if node != victims[0] || m.GetInput() == nil {
+				if node != victims[0] || m.GetReveal() == nil {
 					return
 				}
 				once.Do(func() { go fed.StopNode(victims[0]) })

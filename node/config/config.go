@@ -53,6 +53,9 @@ type Options struct {
 	// ModelFiles are signed scoring model files queries may name; they
 	// must be signed by the bundle's key.
 	ModelFiles []string
+	// SpotChecks is how many other members' inputs the node checks in
+	// full against their signed fingerprints (node.Config.SpotChecks).
+	SpotChecks int
 	Logger     *slog.Logger
 }
 
@@ -152,7 +155,8 @@ func Open(ctx context.Context, o Options) (_ *Deployment, err error) {
 	}
 	n, err := node.New(node.Config{
 		Credential: cred, Roots: roots, Coordinator: o.Coordinator, CoordinatorIdentity: cid,
-		Data: table, Source: src, Roles: roles, Models: models, Policy: d.Engine, Keys: keys, StateDir: o.StateDir, Logger: o.Logger,
+		Data: table, Source: src, Roles: roles, Models: models, Policy: d.Engine, Keys: keys, StateDir: o.StateDir,
+		SpotChecks: o.SpotChecks, Logger: o.Logger,
 	})
 	if err != nil {
 		return nil, err

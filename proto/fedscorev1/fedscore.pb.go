@@ -30,6 +30,58 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Round names the sum a verification round checks.
+type Round int32
+
+const (
+	Round_ROUND_UNSPECIFIED Round = 0
+	// The ciphertexts of a phase's inputs.
+	Round_ROUND_INPUTS Round = 1
+	// The active members' decryption shares of the phase 1 aggregate.
+	Round_ROUND_DECRYPTION_SHARES Round = 2
+)
+
+// Enum value maps for Round.
+var (
+	Round_name = map[int32]string{
+		0: "ROUND_UNSPECIFIED",
+		1: "ROUND_INPUTS",
+		2: "ROUND_DECRYPTION_SHARES",
+	}
+	Round_value = map[string]int32{
+		"ROUND_UNSPECIFIED":       0,
+		"ROUND_INPUTS":            1,
+		"ROUND_DECRYPTION_SHARES": 2,
+	}
+)
+
+func (x Round) Enum() *Round {
+	p := new(Round)
+	*p = x
+	return p
+}
+
+func (x Round) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Round) Descriptor() protoreflect.EnumDescriptor {
+	return file_fedscorev1_fedscore_proto_enumTypes[0].Descriptor()
+}
+
+func (Round) Type() protoreflect.EnumType {
+	return &file_fedscorev1_fedscore_proto_enumTypes[0]
+}
+
+func (x Round) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Round.Descriptor instead.
+func (Round) EnumDescriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{0}
+}
+
 type RotateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The epoch the operator means to replace; the call fails if the
@@ -145,11 +197,15 @@ type NodeMessage struct {
 	//	*NodeMessage_Chunk
 	//	*NodeMessage_Hello
 	//	*NodeMessage_SetupShare
-	//	*NodeMessage_Input
+	//	*NodeMessage_Receipt
 	//	*NodeMessage_KeySwitchShare
 	//	*NodeMessage_Refusal
 	//	*NodeMessage_DecryptionShare
 	//	*NodeMessage_ShamirBoxes
+	//	*NodeMessage_Reveal
+	//	*NodeMessage_Seed
+	//	*NodeMessage_Fingerprints
+	//	*NodeMessage_SpotCheckRequest
 	Body          isNodeMessage_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -219,10 +275,10 @@ func (x *NodeMessage) GetSetupShare() *SetupShare {
 	return nil
 }
 
-func (x *NodeMessage) GetInput() *QueryInput {
+func (x *NodeMessage) GetReceipt() *InputReceipt {
 	if x != nil {
-		if x, ok := x.Body.(*NodeMessage_Input); ok {
-			return x.Input
+		if x, ok := x.Body.(*NodeMessage_Receipt); ok {
+			return x.Receipt
 		}
 	}
 	return nil
@@ -264,6 +320,42 @@ func (x *NodeMessage) GetShamirBoxes() *ShamirBoxes {
 	return nil
 }
 
+func (x *NodeMessage) GetReveal() *InputReveal {
+	if x != nil {
+		if x, ok := x.Body.(*NodeMessage_Reveal); ok {
+			return x.Reveal
+		}
+	}
+	return nil
+}
+
+func (x *NodeMessage) GetSeed() *SeedReveal {
+	if x != nil {
+		if x, ok := x.Body.(*NodeMessage_Seed); ok {
+			return x.Seed
+		}
+	}
+	return nil
+}
+
+func (x *NodeMessage) GetFingerprints() *Fingerprints {
+	if x != nil {
+		if x, ok := x.Body.(*NodeMessage_Fingerprints); ok {
+			return x.Fingerprints
+		}
+	}
+	return nil
+}
+
+func (x *NodeMessage) GetSpotCheckRequest() *SpotCheckRequest {
+	if x != nil {
+		if x, ok := x.Body.(*NodeMessage_SpotCheckRequest); ok {
+			return x.SpotCheckRequest
+		}
+	}
+	return nil
+}
+
 type isNodeMessage_Body interface {
 	isNodeMessage_Body()
 }
@@ -280,8 +372,8 @@ type NodeMessage_SetupShare struct {
 	SetupShare *SetupShare `protobuf:"bytes,3,opt,name=setup_share,json=setupShare,proto3,oneof"`
 }
 
-type NodeMessage_Input struct {
-	Input *QueryInput `protobuf:"bytes,4,opt,name=input,proto3,oneof"`
+type NodeMessage_Receipt struct {
+	Receipt *InputReceipt `protobuf:"bytes,4,opt,name=receipt,proto3,oneof"`
 }
 
 type NodeMessage_KeySwitchShare struct {
@@ -300,13 +392,29 @@ type NodeMessage_ShamirBoxes struct {
 	ShamirBoxes *ShamirBoxes `protobuf:"bytes,8,opt,name=shamir_boxes,json=shamirBoxes,proto3,oneof"`
 }
 
+type NodeMessage_Reveal struct {
+	Reveal *InputReveal `protobuf:"bytes,9,opt,name=reveal,proto3,oneof"`
+}
+
+type NodeMessage_Seed struct {
+	Seed *SeedReveal `protobuf:"bytes,10,opt,name=seed,proto3,oneof"`
+}
+
+type NodeMessage_Fingerprints struct {
+	Fingerprints *Fingerprints `protobuf:"bytes,11,opt,name=fingerprints,proto3,oneof"`
+}
+
+type NodeMessage_SpotCheckRequest struct {
+	SpotCheckRequest *SpotCheckRequest `protobuf:"bytes,12,opt,name=spot_check_request,json=spotCheckRequest,proto3,oneof"`
+}
+
 func (*NodeMessage_Chunk) isNodeMessage_Body() {}
 
 func (*NodeMessage_Hello) isNodeMessage_Body() {}
 
 func (*NodeMessage_SetupShare) isNodeMessage_Body() {}
 
-func (*NodeMessage_Input) isNodeMessage_Body() {}
+func (*NodeMessage_Receipt) isNodeMessage_Body() {}
 
 func (*NodeMessage_KeySwitchShare) isNodeMessage_Body() {}
 
@@ -315,6 +423,14 @@ func (*NodeMessage_Refusal) isNodeMessage_Body() {}
 func (*NodeMessage_DecryptionShare) isNodeMessage_Body() {}
 
 func (*NodeMessage_ShamirBoxes) isNodeMessage_Body() {}
+
+func (*NodeMessage_Reveal) isNodeMessage_Body() {}
+
+func (*NodeMessage_Seed) isNodeMessage_Body() {}
+
+func (*NodeMessage_Fingerprints) isNodeMessage_Body() {}
+
+func (*NodeMessage_SpotCheckRequest) isNodeMessage_Body() {}
 
 // Hello opens a node's stream and says which federation epoch it holds.
 type Hello struct {
@@ -660,41 +776,39 @@ func (x *SetupStatement) GetShareDigest() []byte {
 	return nil
 }
 
-// QueryInput carries a node's encrypted aggregate and its signed receipt.
-// Phase 1 inputs hold only the record counts of each cell (the count block
-// and histogram bins); phase 2 inputs hold the whole vector with every slot
-// the release mask withholds set to zero.
-type QueryInput struct {
+// InputReceipt commits a node to its input of a phase before any input of
+// the phase is revealed: its signed receipt names the digests of the
+// ciphertexts the node uploads only once the receipt set is fixed.
+type InputReceipt struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	QueryId string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	// The run of the query this answers (see QueryTask.run).
+	Run   uint32 `protobuf:"varint,2,opt,name=run,proto3" json:"run,omitempty"`
+	Phase int32  `protobuf:"varint,3,opt,name=phase,proto3" json:"phase,omitempty"`
 	// Deterministically marshalled Receipt, exactly as signed.
-	Receipt   []byte `protobuf:"bytes,2,opt,name=receipt,proto3" json:"receipt,omitempty"`
-	Signature []byte `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
-	// One blob per ciphertext, in the order of Receipt.ciphertext_digests.
-	CiphertextBlobs []string `protobuf:"bytes,4,rep,name=ciphertext_blobs,json=ciphertextBlobs,proto3" json:"ciphertext_blobs,omitempty"`
+	Receipt   []byte `protobuf:"bytes,4,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	Signature []byte `protobuf:"bytes,5,opt,name=signature,proto3" json:"signature,omitempty"`
 	// Phase 2 only: the node's release mask, one bit per vector slot
 	// (bit i at byte i/8, bit i%8); its SHA-256 is Receipt.mask_digest.
-	ReleaseMask []byte `protobuf:"bytes,5,opt,name=release_mask,json=releaseMask,proto3" json:"release_mask,omitempty"`
-	// The run of the query this answers (see QueryTask.run).
-	Run           uint32 `protobuf:"varint,6,opt,name=run,proto3" json:"run,omitempty"`
+	ReleaseMask   []byte `protobuf:"bytes,6,opt,name=release_mask,json=releaseMask,proto3" json:"release_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *QueryInput) Reset() {
-	*x = QueryInput{}
+func (x *InputReceipt) Reset() {
+	*x = InputReceipt{}
 	mi := &file_fedscorev1_fedscore_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *QueryInput) String() string {
+func (x *InputReceipt) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*QueryInput) ProtoMessage() {}
+func (*InputReceipt) ProtoMessage() {}
 
-func (x *QueryInput) ProtoReflect() protoreflect.Message {
+func (x *InputReceipt) ProtoReflect() protoreflect.Message {
 	mi := &file_fedscorev1_fedscore_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -706,55 +820,500 @@ func (x *QueryInput) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use QueryInput.ProtoReflect.Descriptor instead.
-func (*QueryInput) Descriptor() ([]byte, []int) {
+// Deprecated: Use InputReceipt.ProtoReflect.Descriptor instead.
+func (*InputReceipt) Descriptor() ([]byte, []int) {
 	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{8}
 }
 
-func (x *QueryInput) GetQueryId() string {
+func (x *InputReceipt) GetQueryId() string {
 	if x != nil {
 		return x.QueryId
 	}
 	return ""
 }
 
-func (x *QueryInput) GetReceipt() []byte {
-	if x != nil {
-		return x.Receipt
-	}
-	return nil
-}
-
-func (x *QueryInput) GetSignature() []byte {
-	if x != nil {
-		return x.Signature
-	}
-	return nil
-}
-
-func (x *QueryInput) GetCiphertextBlobs() []string {
-	if x != nil {
-		return x.CiphertextBlobs
-	}
-	return nil
-}
-
-func (x *QueryInput) GetReleaseMask() []byte {
-	if x != nil {
-		return x.ReleaseMask
-	}
-	return nil
-}
-
-func (x *QueryInput) GetRun() uint32 {
+func (x *InputReceipt) GetRun() uint32 {
 	if x != nil {
 		return x.Run
 	}
 	return 0
 }
 
-// Receipt binds a node's ciphertexts to the query and the policy decision
-// that admitted it.
+func (x *InputReceipt) GetPhase() int32 {
+	if x != nil {
+		return x.Phase
+	}
+	return 0
+}
+
+func (x *InputReceipt) GetReceipt() []byte {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+func (x *InputReceipt) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *InputReceipt) GetReleaseMask() []byte {
+	if x != nil {
+		return x.ReleaseMask
+	}
+	return nil
+}
+
+// InputReveal uploads the ciphertexts of a node's receipt, once the node
+// has checked the receipt set, or again when the coordinator asks for them
+// (ResendTask).
+type InputReveal struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	QueryId string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Run     uint32                 `protobuf:"varint,2,opt,name=run,proto3" json:"run,omitempty"`
+	Phase   int32                  `protobuf:"varint,3,opt,name=phase,proto3" json:"phase,omitempty"`
+	// One blob per ciphertext, in the order of Receipt.ciphertext_digests.
+	CiphertextBlobs []string `protobuf:"bytes,4,rep,name=ciphertext_blobs,json=ciphertextBlobs,proto3" json:"ciphertext_blobs,omitempty"`
+	// Commitments (SHA-256) to the secret seeds the node reveals later, one
+	// per round it verifies: phase 1 ROUND_INPUTS then
+	// ROUND_DECRYPTION_SHARES; phase 2 ROUND_INPUTS if the node is in the
+	// active set. Empty in a re-send.
+	SeedCommitments [][]byte `protobuf:"bytes,5,rep,name=seed_commitments,json=seedCommitments,proto3" json:"seed_commitments,omitempty"`
+	// Whether this answers a ResendTask.
+	Resend        bool `protobuf:"varint,6,opt,name=resend,proto3" json:"resend,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InputReveal) Reset() {
+	*x = InputReveal{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InputReveal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InputReveal) ProtoMessage() {}
+
+func (x *InputReveal) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InputReveal.ProtoReflect.Descriptor instead.
+func (*InputReveal) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *InputReveal) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *InputReveal) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+func (x *InputReveal) GetPhase() int32 {
+	if x != nil {
+		return x.Phase
+	}
+	return 0
+}
+
+func (x *InputReveal) GetCiphertextBlobs() []string {
+	if x != nil {
+		return x.CiphertextBlobs
+	}
+	return nil
+}
+
+func (x *InputReveal) GetSeedCommitments() [][]byte {
+	if x != nil {
+		return x.SeedCommitments
+	}
+	return nil
+}
+
+func (x *InputReveal) GetResend() bool {
+	if x != nil {
+		return x.Resend
+	}
+	return false
+}
+
+// SeedReveal reveals a verifier's seed of a round, once it holds the
+// round's sum.
+type SeedReveal struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	QueryId string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Run     uint32                 `protobuf:"varint,2,opt,name=run,proto3" json:"run,omitempty"`
+	Phase   int32                  `protobuf:"varint,3,opt,name=phase,proto3" json:"phase,omitempty"`
+	Round   Round                  `protobuf:"varint,4,opt,name=round,proto3,enum=fedscore.v1.Round" json:"round,omitempty"`
+	// 32 random bytes; their SHA-256 is the node's commitment.
+	Seed          []byte `protobuf:"bytes,5,opt,name=seed,proto3" json:"seed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SeedReveal) Reset() {
+	*x = SeedReveal{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SeedReveal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SeedReveal) ProtoMessage() {}
+
+func (x *SeedReveal) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SeedReveal.ProtoReflect.Descriptor instead.
+func (*SeedReveal) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SeedReveal) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *SeedReveal) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+func (x *SeedReveal) GetPhase() int32 {
+	if x != nil {
+		return x.Phase
+	}
+	return 0
+}
+
+func (x *SeedReveal) GetRound() Round {
+	if x != nil {
+		return x.Round
+	}
+	return Round_ROUND_UNSPECIFIED
+}
+
+func (x *SeedReveal) GetSeed() []byte {
+	if x != nil {
+		return x.Seed
+	}
+	return nil
+}
+
+// Fingerprints carries a node's signed fingerprints of its contribution to
+// a round: its input ciphertexts, or its decryption shares.
+type Fingerprints struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	QueryId string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Run     uint32                 `protobuf:"varint,2,opt,name=run,proto3" json:"run,omitempty"`
+	Phase   int32                  `protobuf:"varint,3,opt,name=phase,proto3" json:"phase,omitempty"`
+	Round   Round                  `protobuf:"varint,4,opt,name=round,proto3,enum=fedscore.v1.Round" json:"round,omitempty"`
+	// Deterministically marshalled FingerprintStatement, exactly as signed.
+	Statement     []byte `protobuf:"bytes,5,opt,name=statement,proto3" json:"statement,omitempty"`
+	Signature     []byte `protobuf:"bytes,6,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Fingerprints) Reset() {
+	*x = Fingerprints{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Fingerprints) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Fingerprints) ProtoMessage() {}
+
+func (x *Fingerprints) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Fingerprints.ProtoReflect.Descriptor instead.
+func (*Fingerprints) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Fingerprints) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *Fingerprints) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+func (x *Fingerprints) GetPhase() int32 {
+	if x != nil {
+		return x.Phase
+	}
+	return 0
+}
+
+func (x *Fingerprints) GetRound() Round {
+	if x != nil {
+		return x.Round
+	}
+	return Round_ROUND_UNSPECIFIED
+}
+
+func (x *Fingerprints) GetStatement() []byte {
+	if x != nil {
+		return x.Statement
+	}
+	return nil
+}
+
+func (x *Fingerprints) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// FingerprintStatement is what a node signs for its fingerprints: linear
+// projections of its contribution at the round's joint seed, so that a
+// verifier can check a sum against them without the contributions.
+type FingerprintStatement struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	QueryId string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Run     uint32                 `protobuf:"varint,2,opt,name=run,proto3" json:"run,omitempty"`
+	Phase   int32                  `protobuf:"varint,3,opt,name=phase,proto3" json:"phase,omitempty"`
+	Round   Round                  `protobuf:"varint,4,opt,name=round,proto3,enum=fedscore.v1.Round" json:"round,omitempty"`
+	Node    string                 `protobuf:"bytes,5,opt,name=node,proto3" json:"node,omitempty"`
+	// The joint seed the fingerprints are taken at.
+	Seed []byte `protobuf:"bytes,6,opt,name=seed,proto3" json:"seed,omitempty"`
+	// ROUND_INPUTS: SHA-256 of the node's signed receipt of the phase.
+	ReceiptDigest []byte `protobuf:"bytes,7,opt,name=receipt_digest,json=receiptDigest,proto3" json:"receipt_digest,omitempty"`
+	// ROUND_DECRYPTION_SHARES: digests of the aggregate (c1) the shares open.
+	AggregateDigests [][]byte `protobuf:"bytes,8,rep,name=aggregate_digests,json=aggregateDigests,proto3" json:"aggregate_digests,omitempty"`
+	// One per ciphertext or share, in order.
+	Fingerprints  [][]byte `protobuf:"bytes,9,rep,name=fingerprints,proto3" json:"fingerprints,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FingerprintStatement) Reset() {
+	*x = FingerprintStatement{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FingerprintStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FingerprintStatement) ProtoMessage() {}
+
+func (x *FingerprintStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FingerprintStatement.ProtoReflect.Descriptor instead.
+func (*FingerprintStatement) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *FingerprintStatement) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *FingerprintStatement) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+func (x *FingerprintStatement) GetPhase() int32 {
+	if x != nil {
+		return x.Phase
+	}
+	return 0
+}
+
+func (x *FingerprintStatement) GetRound() Round {
+	if x != nil {
+		return x.Round
+	}
+	return Round_ROUND_UNSPECIFIED
+}
+
+func (x *FingerprintStatement) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *FingerprintStatement) GetSeed() []byte {
+	if x != nil {
+		return x.Seed
+	}
+	return nil
+}
+
+func (x *FingerprintStatement) GetReceiptDigest() []byte {
+	if x != nil {
+		return x.ReceiptDigest
+	}
+	return nil
+}
+
+func (x *FingerprintStatement) GetAggregateDigests() [][]byte {
+	if x != nil {
+		return x.AggregateDigests
+	}
+	return nil
+}
+
+func (x *FingerprintStatement) GetFingerprints() [][]byte {
+	if x != nil {
+		return x.Fingerprints
+	}
+	return nil
+}
+
+// SpotCheckRequest names the members whose ciphertexts a verifier checks
+// against their signed fingerprints. It chooses them at random only after
+// it holds every fingerprint.
+type SpotCheckRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	QueryId       string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Run           uint32                 `protobuf:"varint,2,opt,name=run,proto3" json:"run,omitempty"`
+	Phase         int32                  `protobuf:"varint,3,opt,name=phase,proto3" json:"phase,omitempty"`
+	Members       []string               `protobuf:"bytes,4,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpotCheckRequest) Reset() {
+	*x = SpotCheckRequest{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpotCheckRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpotCheckRequest) ProtoMessage() {}
+
+func (x *SpotCheckRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpotCheckRequest.ProtoReflect.Descriptor instead.
+func (*SpotCheckRequest) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SpotCheckRequest) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *SpotCheckRequest) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+func (x *SpotCheckRequest) GetPhase() int32 {
+	if x != nil {
+		return x.Phase
+	}
+	return 0
+}
+
+func (x *SpotCheckRequest) GetMembers() []string {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+// Receipt binds a node's ciphertexts to one run and phase of a query and
+// the policy decision that admitted it.
 type Receipt struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
 	QueryId           string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
@@ -769,13 +1328,14 @@ type Receipt struct {
 	Phase int32 `protobuf:"varint,9,opt,name=phase,proto3" json:"phase,omitempty"`
 	// Phase 2 only: SHA-256 of the release mask the node applied.
 	MaskDigest    []byte `protobuf:"bytes,10,opt,name=mask_digest,json=maskDigest,proto3" json:"mask_digest,omitempty"`
+	Run           uint32 `protobuf:"varint,11,opt,name=run,proto3" json:"run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[9]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -787,7 +1347,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[9]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -800,7 +1360,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{9}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Receipt) GetQueryId() string {
@@ -873,14 +1433,22 @@ func (x *Receipt) GetMaskDigest() []byte {
 	return nil
 }
 
-// DecryptionShare carries a node's collective-decryption shares of the
-// phase 1 aggregate, signed so that every node can recombine the counts
-// itself from genuine shares.
+func (x *Receipt) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+// DecryptionShare carries an active member's collective-decryption shares
+// of the phase 1 aggregate it verified, signed so that the shares' sum can
+// be checked against their fingerprints.
 type DecryptionShare struct {
-	state            protoimpl.MessageState `protogen:"open.v1"`
-	QueryId          string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
-	AggregateDigests [][]byte               `protobuf:"bytes,2,rep,name=aggregate_digests,json=aggregateDigests,proto3" json:"aggregate_digests,omitempty"`
-	ShareBlobs       []string               `protobuf:"bytes,3,rep,name=share_blobs,json=shareBlobs,proto3" json:"share_blobs,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	QueryId string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	// Digests of the aggregate parts (c1) the shares open.
+	AggregateDigests [][]byte `protobuf:"bytes,2,rep,name=aggregate_digests,json=aggregateDigests,proto3" json:"aggregate_digests,omitempty"`
+	ShareBlobs       []string `protobuf:"bytes,3,rep,name=share_blobs,json=shareBlobs,proto3" json:"share_blobs,omitempty"`
 	// Signature over the DecryptionStatement.
 	Signature     []byte `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
 	Run           uint32 `protobuf:"varint,5,opt,name=run,proto3" json:"run,omitempty"`
@@ -890,7 +1458,7 @@ type DecryptionShare struct {
 
 func (x *DecryptionShare) Reset() {
 	*x = DecryptionShare{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[10]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -902,7 +1470,7 @@ func (x *DecryptionShare) String() string {
 func (*DecryptionShare) ProtoMessage() {}
 
 func (x *DecryptionShare) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[10]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -915,7 +1483,7 @@ func (x *DecryptionShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptionShare.ProtoReflect.Descriptor instead.
 func (*DecryptionShare) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{10}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DecryptionShare) GetQueryId() string {
@@ -960,13 +1528,15 @@ type DecryptionStatement struct {
 	Node             string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
 	AggregateDigests [][]byte               `protobuf:"bytes,3,rep,name=aggregate_digests,json=aggregateDigests,proto3" json:"aggregate_digests,omitempty"`
 	ShareDigests     [][]byte               `protobuf:"bytes,4,rep,name=share_digests,json=shareDigests,proto3" json:"share_digests,omitempty"`
+	Run              uint32                 `protobuf:"varint,5,opt,name=run,proto3" json:"run,omitempty"`
+	Phase            int32                  `protobuf:"varint,6,opt,name=phase,proto3" json:"phase,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
 
 func (x *DecryptionStatement) Reset() {
 	*x = DecryptionStatement{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[11]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -978,7 +1548,7 @@ func (x *DecryptionStatement) String() string {
 func (*DecryptionStatement) ProtoMessage() {}
 
 func (x *DecryptionStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[11]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -991,7 +1561,7 @@ func (x *DecryptionStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptionStatement.ProtoReflect.Descriptor instead.
 func (*DecryptionStatement) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{11}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DecryptionStatement) GetQueryId() string {
@@ -1022,21 +1592,41 @@ func (x *DecryptionStatement) GetShareDigests() [][]byte {
 	return nil
 }
 
-// KeySwitchShare carries a node's PCKS shares, one per aggregate ciphertext.
+func (x *DecryptionStatement) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+func (x *DecryptionStatement) GetPhase() int32 {
+	if x != nil {
+		return x.Phase
+	}
+	return 0
+}
+
+// KeySwitchShare carries an active member's PCKS shares, one per aggregate
+// ciphertext, towards the querier's key.
 type KeySwitchShare struct {
-	state            protoimpl.MessageState `protogen:"open.v1"`
-	QueryId          string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
-	AggregateDigests [][]byte               `protobuf:"bytes,2,rep,name=aggregate_digests,json=aggregateDigests,proto3" json:"aggregate_digests,omitempty"`
-	ShareBlobs       []string               `protobuf:"bytes,3,rep,name=share_blobs,json=shareBlobs,proto3" json:"share_blobs,omitempty"`
-	DecisionId       string                 `protobuf:"bytes,4,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
-	Run              uint32                 `protobuf:"varint,5,opt,name=run,proto3" json:"run,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	QueryId string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	// Digests of the aggregate parts (c1) the shares switch.
+	AggregateDigests [][]byte `protobuf:"bytes,2,rep,name=aggregate_digests,json=aggregateDigests,proto3" json:"aggregate_digests,omitempty"`
+	ShareBlobs       []string `protobuf:"bytes,3,rep,name=share_blobs,json=shareBlobs,proto3" json:"share_blobs,omitempty"`
+	DecisionId       string   `protobuf:"bytes,4,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
+	Run              uint32   `protobuf:"varint,5,opt,name=run,proto3" json:"run,omitempty"`
+	// Signature over the KeySwitchStatement.
+	Signature []byte `protobuf:"bytes,6,opt,name=signature,proto3" json:"signature,omitempty"`
+	// SHA-256 of the receiver key the shares switch to.
+	ReceiverKeyDigest []byte `protobuf:"bytes,7,opt,name=receiver_key_digest,json=receiverKeyDigest,proto3" json:"receiver_key_digest,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *KeySwitchShare) Reset() {
 	*x = KeySwitchShare{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[12]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1048,7 +1638,7 @@ func (x *KeySwitchShare) String() string {
 func (*KeySwitchShare) ProtoMessage() {}
 
 func (x *KeySwitchShare) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[12]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1061,7 +1651,7 @@ func (x *KeySwitchShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySwitchShare.ProtoReflect.Descriptor instead.
 func (*KeySwitchShare) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{12}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *KeySwitchShare) GetQueryId() string {
@@ -1099,6 +1689,114 @@ func (x *KeySwitchShare) GetRun() uint32 {
 	return 0
 }
 
+func (x *KeySwitchShare) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *KeySwitchShare) GetReceiverKeyDigest() []byte {
+	if x != nil {
+		return x.ReceiverKeyDigest
+	}
+	return nil
+}
+
+// KeySwitchStatement is what a node signs for its key-switch shares.
+type KeySwitchStatement struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	QueryId          string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Node             string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	Run              uint32                 `protobuf:"varint,3,opt,name=run,proto3" json:"run,omitempty"`
+	Phase            int32                  `protobuf:"varint,4,opt,name=phase,proto3" json:"phase,omitempty"`
+	AggregateDigests [][]byte               `protobuf:"bytes,5,rep,name=aggregate_digests,json=aggregateDigests,proto3" json:"aggregate_digests,omitempty"`
+	ShareDigests     [][]byte               `protobuf:"bytes,6,rep,name=share_digests,json=shareDigests,proto3" json:"share_digests,omitempty"`
+	// SHA-256 of the receiver key the shares switch to.
+	ReceiverKeyDigest []byte `protobuf:"bytes,7,opt,name=receiver_key_digest,json=receiverKeyDigest,proto3" json:"receiver_key_digest,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *KeySwitchStatement) Reset() {
+	*x = KeySwitchStatement{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeySwitchStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeySwitchStatement) ProtoMessage() {}
+
+func (x *KeySwitchStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeySwitchStatement.ProtoReflect.Descriptor instead.
+func (*KeySwitchStatement) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *KeySwitchStatement) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *KeySwitchStatement) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *KeySwitchStatement) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+func (x *KeySwitchStatement) GetPhase() int32 {
+	if x != nil {
+		return x.Phase
+	}
+	return 0
+}
+
+func (x *KeySwitchStatement) GetAggregateDigests() [][]byte {
+	if x != nil {
+		return x.AggregateDigests
+	}
+	return nil
+}
+
+func (x *KeySwitchStatement) GetShareDigests() [][]byte {
+	if x != nil {
+		return x.ShareDigests
+	}
+	return nil
+}
+
+func (x *KeySwitchStatement) GetReceiverKeyDigest() []byte {
+	if x != nil {
+		return x.ReceiverKeyDigest
+	}
+	return nil
+}
+
 // Refusal tells the coordinator that a node will not take part in a task:
 // a policy denial (with its reasons) or a failed check.
 type Refusal struct {
@@ -1116,7 +1814,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[13]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1128,7 +1826,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[13]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1141,7 +1839,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{13}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Refusal) GetTaskId() string {
@@ -1197,7 +1895,7 @@ type Reason struct {
 
 func (x *Reason) Reset() {
 	*x = Reason{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[14]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1209,7 +1907,7 @@ func (x *Reason) String() string {
 func (*Reason) ProtoMessage() {}
 
 func (x *Reason) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[14]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1222,7 +1920,7 @@ func (x *Reason) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reason.ProtoReflect.Descriptor instead.
 func (*Reason) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{14}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Reason) GetCode() string {
@@ -1254,11 +1952,14 @@ type CoordinatorMessage struct {
 	//	*CoordinatorMessage_SetupRequest
 	//	*CoordinatorMessage_SetupResult
 	//	*CoordinatorMessage_QueryTask
-	//	*CoordinatorMessage_KeySwitchTask
 	//	*CoordinatorMessage_Cancel
-	//	*CoordinatorMessage_ReleaseTask
-	//	*CoordinatorMessage_CountsTask
 	//	*CoordinatorMessage_ShamirDelivery
+	//	*CoordinatorMessage_ReceiptSet
+	//	*CoordinatorMessage_SumTask
+	//	*CoordinatorMessage_SeedsTask
+	//	*CoordinatorMessage_FingerprintsTask
+	//	*CoordinatorMessage_ResendTask
+	//	*CoordinatorMessage_SpotCheckTask
 	Body          isCoordinatorMessage_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1266,7 +1967,7 @@ type CoordinatorMessage struct {
 
 func (x *CoordinatorMessage) Reset() {
 	*x = CoordinatorMessage{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[15]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1278,7 +1979,7 @@ func (x *CoordinatorMessage) String() string {
 func (*CoordinatorMessage) ProtoMessage() {}
 
 func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[15]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1291,7 +1992,7 @@ func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoordinatorMessage.ProtoReflect.Descriptor instead.
 func (*CoordinatorMessage) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{15}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CoordinatorMessage) GetBody() isCoordinatorMessage_Body {
@@ -1337,15 +2038,6 @@ func (x *CoordinatorMessage) GetQueryTask() *QueryTask {
 	return nil
 }
 
-func (x *CoordinatorMessage) GetKeySwitchTask() *KeySwitchTask {
-	if x != nil {
-		if x, ok := x.Body.(*CoordinatorMessage_KeySwitchTask); ok {
-			return x.KeySwitchTask
-		}
-	}
-	return nil
-}
-
 func (x *CoordinatorMessage) GetCancel() *Cancel {
 	if x != nil {
 		if x, ok := x.Body.(*CoordinatorMessage_Cancel); ok {
@@ -1355,28 +2047,64 @@ func (x *CoordinatorMessage) GetCancel() *Cancel {
 	return nil
 }
 
-func (x *CoordinatorMessage) GetReleaseTask() *ReleaseTask {
-	if x != nil {
-		if x, ok := x.Body.(*CoordinatorMessage_ReleaseTask); ok {
-			return x.ReleaseTask
-		}
-	}
-	return nil
-}
-
-func (x *CoordinatorMessage) GetCountsTask() *CountsTask {
-	if x != nil {
-		if x, ok := x.Body.(*CoordinatorMessage_CountsTask); ok {
-			return x.CountsTask
-		}
-	}
-	return nil
-}
-
 func (x *CoordinatorMessage) GetShamirDelivery() *ShamirDelivery {
 	if x != nil {
 		if x, ok := x.Body.(*CoordinatorMessage_ShamirDelivery); ok {
 			return x.ShamirDelivery
+		}
+	}
+	return nil
+}
+
+func (x *CoordinatorMessage) GetReceiptSet() *ReceiptSet {
+	if x != nil {
+		if x, ok := x.Body.(*CoordinatorMessage_ReceiptSet); ok {
+			return x.ReceiptSet
+		}
+	}
+	return nil
+}
+
+func (x *CoordinatorMessage) GetSumTask() *SumTask {
+	if x != nil {
+		if x, ok := x.Body.(*CoordinatorMessage_SumTask); ok {
+			return x.SumTask
+		}
+	}
+	return nil
+}
+
+func (x *CoordinatorMessage) GetSeedsTask() *SeedsTask {
+	if x != nil {
+		if x, ok := x.Body.(*CoordinatorMessage_SeedsTask); ok {
+			return x.SeedsTask
+		}
+	}
+	return nil
+}
+
+func (x *CoordinatorMessage) GetFingerprintsTask() *FingerprintsTask {
+	if x != nil {
+		if x, ok := x.Body.(*CoordinatorMessage_FingerprintsTask); ok {
+			return x.FingerprintsTask
+		}
+	}
+	return nil
+}
+
+func (x *CoordinatorMessage) GetResendTask() *ResendTask {
+	if x != nil {
+		if x, ok := x.Body.(*CoordinatorMessage_ResendTask); ok {
+			return x.ResendTask
+		}
+	}
+	return nil
+}
+
+func (x *CoordinatorMessage) GetSpotCheckTask() *SpotCheckTask {
+	if x != nil {
+		if x, ok := x.Body.(*CoordinatorMessage_SpotCheckTask); ok {
+			return x.SpotCheckTask
 		}
 	}
 	return nil
@@ -1402,24 +2130,36 @@ type CoordinatorMessage_QueryTask struct {
 	QueryTask *QueryTask `protobuf:"bytes,4,opt,name=query_task,json=queryTask,proto3,oneof"`
 }
 
-type CoordinatorMessage_KeySwitchTask struct {
-	KeySwitchTask *KeySwitchTask `protobuf:"bytes,5,opt,name=key_switch_task,json=keySwitchTask,proto3,oneof"`
-}
-
 type CoordinatorMessage_Cancel struct {
 	Cancel *Cancel `protobuf:"bytes,6,opt,name=cancel,proto3,oneof"`
 }
 
-type CoordinatorMessage_ReleaseTask struct {
-	ReleaseTask *ReleaseTask `protobuf:"bytes,7,opt,name=release_task,json=releaseTask,proto3,oneof"`
-}
-
-type CoordinatorMessage_CountsTask struct {
-	CountsTask *CountsTask `protobuf:"bytes,8,opt,name=counts_task,json=countsTask,proto3,oneof"`
-}
-
 type CoordinatorMessage_ShamirDelivery struct {
 	ShamirDelivery *ShamirDelivery `protobuf:"bytes,9,opt,name=shamir_delivery,json=shamirDelivery,proto3,oneof"`
+}
+
+type CoordinatorMessage_ReceiptSet struct {
+	ReceiptSet *ReceiptSet `protobuf:"bytes,10,opt,name=receipt_set,json=receiptSet,proto3,oneof"`
+}
+
+type CoordinatorMessage_SumTask struct {
+	SumTask *SumTask `protobuf:"bytes,11,opt,name=sum_task,json=sumTask,proto3,oneof"`
+}
+
+type CoordinatorMessage_SeedsTask struct {
+	SeedsTask *SeedsTask `protobuf:"bytes,12,opt,name=seeds_task,json=seedsTask,proto3,oneof"`
+}
+
+type CoordinatorMessage_FingerprintsTask struct {
+	FingerprintsTask *FingerprintsTask `protobuf:"bytes,13,opt,name=fingerprints_task,json=fingerprintsTask,proto3,oneof"`
+}
+
+type CoordinatorMessage_ResendTask struct {
+	ResendTask *ResendTask `protobuf:"bytes,14,opt,name=resend_task,json=resendTask,proto3,oneof"`
+}
+
+type CoordinatorMessage_SpotCheckTask struct {
+	SpotCheckTask *SpotCheckTask `protobuf:"bytes,15,opt,name=spot_check_task,json=spotCheckTask,proto3,oneof"`
 }
 
 func (*CoordinatorMessage_Chunk) isCoordinatorMessage_Body() {}
@@ -1430,15 +2170,21 @@ func (*CoordinatorMessage_SetupResult) isCoordinatorMessage_Body() {}
 
 func (*CoordinatorMessage_QueryTask) isCoordinatorMessage_Body() {}
 
-func (*CoordinatorMessage_KeySwitchTask) isCoordinatorMessage_Body() {}
-
 func (*CoordinatorMessage_Cancel) isCoordinatorMessage_Body() {}
 
-func (*CoordinatorMessage_ReleaseTask) isCoordinatorMessage_Body() {}
-
-func (*CoordinatorMessage_CountsTask) isCoordinatorMessage_Body() {}
-
 func (*CoordinatorMessage_ShamirDelivery) isCoordinatorMessage_Body() {}
+
+func (*CoordinatorMessage_ReceiptSet) isCoordinatorMessage_Body() {}
+
+func (*CoordinatorMessage_SumTask) isCoordinatorMessage_Body() {}
+
+func (*CoordinatorMessage_SeedsTask) isCoordinatorMessage_Body() {}
+
+func (*CoordinatorMessage_FingerprintsTask) isCoordinatorMessage_Body() {}
+
+func (*CoordinatorMessage_ResendTask) isCoordinatorMessage_Body() {}
+
+func (*CoordinatorMessage_SpotCheckTask) isCoordinatorMessage_Body() {}
 
 // ShamirDelivery hands a node the sealed Shamir shares every member made
 // for it.
@@ -1452,7 +2198,7 @@ type ShamirDelivery struct {
 
 func (x *ShamirDelivery) Reset() {
 	*x = ShamirDelivery{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[16]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1464,7 +2210,7 @@ func (x *ShamirDelivery) String() string {
 func (*ShamirDelivery) ProtoMessage() {}
 
 func (x *ShamirDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[16]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1477,7 +2223,7 @@ func (x *ShamirDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShamirDelivery.ProtoReflect.Descriptor instead.
 func (*ShamirDelivery) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{16}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ShamirDelivery) GetEpoch() string {
@@ -1510,7 +2256,7 @@ type SetupRequest struct {
 
 func (x *SetupRequest) Reset() {
 	*x = SetupRequest{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[17]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1522,7 +2268,7 @@ func (x *SetupRequest) String() string {
 func (*SetupRequest) ProtoMessage() {}
 
 func (x *SetupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[17]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1535,7 +2281,7 @@ func (x *SetupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetupRequest.ProtoReflect.Descriptor instead.
 func (*SetupRequest) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{17}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SetupRequest) GetEpoch() string {
@@ -1585,7 +2331,7 @@ type SetupResult struct {
 
 func (x *SetupResult) Reset() {
 	*x = SetupResult{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[18]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1597,7 +2343,7 @@ func (x *SetupResult) String() string {
 func (*SetupResult) ProtoMessage() {}
 
 func (x *SetupResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[18]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1610,7 +2356,7 @@ func (x *SetupResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetupResult.ProtoReflect.Descriptor instead.
 func (*SetupResult) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{18}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SetupResult) GetEpoch() string {
@@ -1642,7 +2388,7 @@ type SignedSetupShare struct {
 
 func (x *SignedSetupShare) Reset() {
 	*x = SignedSetupShare{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[19]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1654,7 +2400,7 @@ func (x *SignedSetupShare) String() string {
 func (*SignedSetupShare) ProtoMessage() {}
 
 func (x *SignedSetupShare) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[19]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1667,7 +2413,7 @@ func (x *SignedSetupShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedSetupShare.ProtoReflect.Descriptor instead.
 func (*SignedSetupShare) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{19}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SignedSetupShare) GetNode() string {
@@ -1712,7 +2458,8 @@ func (x *SignedSetupShare) GetBoxKeySignature() []byte {
 	return nil
 }
 
-// QueryTask asks a node for its encrypted aggregate.
+// QueryTask asks a node to admit a query and commit to its phase 1 input
+// (InputReceipt).
 type QueryTask struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Query           *SignedQuery           `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
@@ -1732,7 +2479,7 @@ type QueryTask struct {
 
 func (x *QueryTask) Reset() {
 	*x = QueryTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[20]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1744,7 +2491,7 @@ func (x *QueryTask) String() string {
 func (*QueryTask) ProtoMessage() {}
 
 func (x *QueryTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[20]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1757,7 +2504,7 @@ func (x *QueryTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryTask.ProtoReflect.Descriptor instead.
 func (*QueryTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{20}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *QueryTask) GetQuery() *SignedQuery {
@@ -1809,7 +2556,7 @@ type SignedQuery struct {
 
 func (x *SignedQuery) Reset() {
 	*x = SignedQuery{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[21]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1821,7 +2568,7 @@ func (x *SignedQuery) String() string {
 func (*SignedQuery) ProtoMessage() {}
 
 func (x *SignedQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[21]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1834,7 +2581,7 @@ func (x *SignedQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedQuery.ProtoReflect.Descriptor instead.
 func (*SignedQuery) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{21}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SignedQuery) GetEnvelope() []byte {
@@ -1875,7 +2622,7 @@ type QueryEnvelope struct {
 
 func (x *QueryEnvelope) Reset() {
 	*x = QueryEnvelope{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[22]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1887,7 +2634,7 @@ func (x *QueryEnvelope) String() string {
 func (*QueryEnvelope) ProtoMessage() {}
 
 func (x *QueryEnvelope) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[22]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1900,7 +2647,7 @@ func (x *QueryEnvelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryEnvelope.ProtoReflect.Descriptor instead.
 func (*QueryEnvelope) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{22}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *QueryEnvelope) GetQueryId() string {
@@ -1952,235 +2699,34 @@ func (x *QueryEnvelope) GetExpiresUnixNanos() int64 {
 	return 0
 }
 
-// KeySwitchTask asks a node for its key-switch shares on the aggregate of
-// the given signed inputs. The node recomputes the aggregate itself.
-type KeySwitchTask struct {
-	state            protoimpl.MessageState `protogen:"open.v1"`
-	QueryId          string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
-	Inputs           []*SignedInput         `protobuf:"bytes,2,rep,name=inputs,proto3" json:"inputs,omitempty"`
-	AggregateDigests [][]byte               `protobuf:"bytes,3,rep,name=aggregate_digests,json=aggregateDigests,proto3" json:"aggregate_digests,omitempty"`
-	Run              uint32                 `protobuf:"varint,4,opt,name=run,proto3" json:"run,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
-}
-
-func (x *KeySwitchTask) Reset() {
-	*x = KeySwitchTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[23]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *KeySwitchTask) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*KeySwitchTask) ProtoMessage() {}
-
-func (x *KeySwitchTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[23]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use KeySwitchTask.ProtoReflect.Descriptor instead.
-func (*KeySwitchTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{23}
-}
-
-func (x *KeySwitchTask) GetQueryId() string {
-	if x != nil {
-		return x.QueryId
-	}
-	return ""
-}
-
-func (x *KeySwitchTask) GetInputs() []*SignedInput {
-	if x != nil {
-		return x.Inputs
-	}
-	return nil
-}
-
-func (x *KeySwitchTask) GetAggregateDigests() [][]byte {
-	if x != nil {
-		return x.AggregateDigests
-	}
-	return nil
-}
-
-func (x *KeySwitchTask) GetRun() uint32 {
-	if x != nil {
-		return x.Run
-	}
-	return 0
-}
-
-// ReleaseTask asks a node for its decryption shares of the phase 1
-// aggregate (the cell counts) of the given signed inputs. The node
-// recomputes the aggregate itself.
-type ReleaseTask struct {
-	state            protoimpl.MessageState `protogen:"open.v1"`
-	QueryId          string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
-	Inputs           []*SignedInput         `protobuf:"bytes,2,rep,name=inputs,proto3" json:"inputs,omitempty"`
-	AggregateDigests [][]byte               `protobuf:"bytes,3,rep,name=aggregate_digests,json=aggregateDigests,proto3" json:"aggregate_digests,omitempty"`
-	Run              uint32                 `protobuf:"varint,4,opt,name=run,proto3" json:"run,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
-}
-
-func (x *ReleaseTask) Reset() {
-	*x = ReleaseTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[24]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ReleaseTask) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ReleaseTask) ProtoMessage() {}
-
-func (x *ReleaseTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[24]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ReleaseTask.ProtoReflect.Descriptor instead.
-func (*ReleaseTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{24}
-}
-
-func (x *ReleaseTask) GetQueryId() string {
-	if x != nil {
-		return x.QueryId
-	}
-	return ""
-}
-
-func (x *ReleaseTask) GetInputs() []*SignedInput {
-	if x != nil {
-		return x.Inputs
-	}
-	return nil
-}
-
-func (x *ReleaseTask) GetAggregateDigests() [][]byte {
-	if x != nil {
-		return x.AggregateDigests
-	}
-	return nil
-}
-
-func (x *ReleaseTask) GetRun() uint32 {
-	if x != nil {
-		return x.Run
-	}
-	return 0
-}
-
-// CountsTask relays every member's signed decryption shares. Each node
-// opens the counts itself, runs its release gate, and answers with its
-// phase 2 input masked by its own release mask, or with a refusal.
-type CountsTask struct {
-	state         protoimpl.MessageState   `protogen:"open.v1"`
-	QueryId       string                   `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
-	Shares        []*SignedDecryptionShare `protobuf:"bytes,2,rep,name=shares,proto3" json:"shares,omitempty"`
-	Run           uint32                   `protobuf:"varint,3,opt,name=run,proto3" json:"run,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CountsTask) Reset() {
-	*x = CountsTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[25]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CountsTask) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CountsTask) ProtoMessage() {}
-
-func (x *CountsTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[25]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CountsTask.ProtoReflect.Descriptor instead.
-func (*CountsTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{25}
-}
-
-func (x *CountsTask) GetQueryId() string {
-	if x != nil {
-		return x.QueryId
-	}
-	return ""
-}
-
-func (x *CountsTask) GetShares() []*SignedDecryptionShare {
-	if x != nil {
-		return x.Shares
-	}
-	return nil
-}
-
-func (x *CountsTask) GetRun() uint32 {
-	if x != nil {
-		return x.Run
-	}
-	return 0
-}
-
-type SignedDecryptionShare struct {
+// ReceiptSet is every participant's signed receipt of a phase, fixed
+// before any input of the phase is revealed. A node checks it and answers
+// with its InputReveal.
+type ReceiptSet struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
-	CertChain     [][]byte               `protobuf:"bytes,2,rep,name=cert_chain,json=certChain,proto3" json:"cert_chain,omitempty"`
-	ShareBlobs    []string               `protobuf:"bytes,3,rep,name=share_blobs,json=shareBlobs,proto3" json:"share_blobs,omitempty"`
-	Signature     []byte                 `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
+	QueryId       string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Run           uint32                 `protobuf:"varint,2,opt,name=run,proto3" json:"run,omitempty"`
+	Phase         int32                  `protobuf:"varint,3,opt,name=phase,proto3" json:"phase,omitempty"`
+	Receipts      []*SignedReceipt       `protobuf:"bytes,4,rep,name=receipts,proto3" json:"receipts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *SignedDecryptionShare) Reset() {
-	*x = SignedDecryptionShare{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[26]
+func (x *ReceiptSet) Reset() {
+	*x = ReceiptSet{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *SignedDecryptionShare) String() string {
+func (x *ReceiptSet) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*SignedDecryptionShare) ProtoMessage() {}
+func (*ReceiptSet) ProtoMessage() {}
 
-func (x *SignedDecryptionShare) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[26]
+func (x *ReceiptSet) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2191,65 +2737,67 @@ func (x *SignedDecryptionShare) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use SignedDecryptionShare.ProtoReflect.Descriptor instead.
-func (*SignedDecryptionShare) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{26}
+// Deprecated: Use ReceiptSet.ProtoReflect.Descriptor instead.
+func (*ReceiptSet) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{29}
 }
 
-func (x *SignedDecryptionShare) GetNode() string {
+func (x *ReceiptSet) GetQueryId() string {
 	if x != nil {
-		return x.Node
+		return x.QueryId
 	}
 	return ""
 }
 
-func (x *SignedDecryptionShare) GetCertChain() [][]byte {
+func (x *ReceiptSet) GetRun() uint32 {
 	if x != nil {
-		return x.CertChain
+		return x.Run
+	}
+	return 0
+}
+
+func (x *ReceiptSet) GetPhase() int32 {
+	if x != nil {
+		return x.Phase
+	}
+	return 0
+}
+
+func (x *ReceiptSet) GetReceipts() []*SignedReceipt {
+	if x != nil {
+		return x.Receipts
 	}
 	return nil
 }
 
-func (x *SignedDecryptionShare) GetShareBlobs() []string {
-	if x != nil {
-		return x.ShareBlobs
-	}
-	return nil
+type SignedReceipt struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Node      string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Receipt   []byte                 `protobuf:"bytes,2,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	Signature []byte                 `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	// The member's DER certificates, leaf first, only when they are not
+	// the ones it held at the epoch's key generation (a renewed
+	// certificate); nodes keep the epoch's certificates.
+	CertChain     [][]byte `protobuf:"bytes,4,rep,name=cert_chain,json=certChain,proto3" json:"cert_chain,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
-func (x *SignedDecryptionShare) GetSignature() []byte {
-	if x != nil {
-		return x.Signature
-	}
-	return nil
-}
-
-type SignedInput struct {
-	state           protoimpl.MessageState `protogen:"open.v1"`
-	Node            string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
-	CertChain       [][]byte               `protobuf:"bytes,2,rep,name=cert_chain,json=certChain,proto3" json:"cert_chain,omitempty"`
-	Receipt         []byte                 `protobuf:"bytes,3,opt,name=receipt,proto3" json:"receipt,omitempty"`
-	Signature       []byte                 `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
-	CiphertextBlobs []string               `protobuf:"bytes,5,rep,name=ciphertext_blobs,json=ciphertextBlobs,proto3" json:"ciphertext_blobs,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
-}
-
-func (x *SignedInput) Reset() {
-	*x = SignedInput{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[27]
+func (x *SignedReceipt) Reset() {
+	*x = SignedReceipt{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *SignedInput) String() string {
+func (x *SignedReceipt) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*SignedInput) ProtoMessage() {}
+func (*SignedReceipt) ProtoMessage() {}
 
-func (x *SignedInput) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[27]
+func (x *SignedReceipt) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2260,58 +2808,596 @@ func (x *SignedInput) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use SignedInput.ProtoReflect.Descriptor instead.
-func (*SignedInput) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{27}
+// Deprecated: Use SignedReceipt.ProtoReflect.Descriptor instead.
+func (*SignedReceipt) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{30}
 }
 
-func (x *SignedInput) GetNode() string {
+func (x *SignedReceipt) GetNode() string {
 	if x != nil {
 		return x.Node
 	}
 	return ""
 }
 
-func (x *SignedInput) GetCertChain() [][]byte {
-	if x != nil {
-		return x.CertChain
-	}
-	return nil
-}
-
-func (x *SignedInput) GetReceipt() []byte {
+func (x *SignedReceipt) GetReceipt() []byte {
 	if x != nil {
 		return x.Receipt
 	}
 	return nil
 }
 
-func (x *SignedInput) GetSignature() []byte {
+func (x *SignedReceipt) GetSignature() []byte {
 	if x != nil {
 		return x.Signature
 	}
 	return nil
 }
 
-func (x *SignedInput) GetCiphertextBlobs() []string {
+func (x *SignedReceipt) GetCertChain() [][]byte {
+	if x != nil {
+		return x.CertChain
+	}
+	return nil
+}
+
+// SumTask hands a verifier the sum of a round before it reveals its seed:
+// phase 1 the whole aggregate ciphertexts (the node opens the counts
+// itself), phase 2 only their c1 parts (all a key-switch share needs),
+// ROUND_DECRYPTION_SHARES the summed decryption shares.
+type SumTask struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	QueryId  string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Run      uint32                 `protobuf:"varint,2,opt,name=run,proto3" json:"run,omitempty"`
+	Phase    int32                  `protobuf:"varint,3,opt,name=phase,proto3" json:"phase,omitempty"`
+	Round    Round                  `protobuf:"varint,4,opt,name=round,proto3,enum=fedscore.v1.Round" json:"round,omitempty"`
+	SumBlobs []string               `protobuf:"bytes,5,rep,name=sum_blobs,json=sumBlobs,proto3" json:"sum_blobs,omitempty"`
+	// Every verifier's seed commitment for the round.
+	SeedCommitments []*NodeValue `protobuf:"bytes,6,rep,name=seed_commitments,json=seedCommitments,proto3" json:"seed_commitments,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SumTask) Reset() {
+	*x = SumTask{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SumTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SumTask) ProtoMessage() {}
+
+func (x *SumTask) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SumTask.ProtoReflect.Descriptor instead.
+func (*SumTask) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *SumTask) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *SumTask) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+func (x *SumTask) GetPhase() int32 {
+	if x != nil {
+		return x.Phase
+	}
+	return 0
+}
+
+func (x *SumTask) GetRound() Round {
+	if x != nil {
+		return x.Round
+	}
+	return Round_ROUND_UNSPECIFIED
+}
+
+func (x *SumTask) GetSumBlobs() []string {
+	if x != nil {
+		return x.SumBlobs
+	}
+	return nil
+}
+
+func (x *SumTask) GetSeedCommitments() []*NodeValue {
+	if x != nil {
+		return x.SeedCommitments
+	}
+	return nil
+}
+
+type NodeValue struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Value         []byte                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeValue) Reset() {
+	*x = NodeValue{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeValue) ProtoMessage() {}
+
+func (x *NodeValue) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeValue.ProtoReflect.Descriptor instead.
+func (*NodeValue) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *NodeValue) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *NodeValue) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+// SeedsTask hands every participant all verifiers' seeds of a round; the
+// round's contributors answer with their signed fingerprints at the joint
+// seed.
+type SeedsTask struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	QueryId       string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Run           uint32                 `protobuf:"varint,2,opt,name=run,proto3" json:"run,omitempty"`
+	Phase         int32                  `protobuf:"varint,3,opt,name=phase,proto3" json:"phase,omitempty"`
+	Round         Round                  `protobuf:"varint,4,opt,name=round,proto3,enum=fedscore.v1.Round" json:"round,omitempty"`
+	Seeds         []*NodeValue           `protobuf:"bytes,5,rep,name=seeds,proto3" json:"seeds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SeedsTask) Reset() {
+	*x = SeedsTask{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SeedsTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SeedsTask) ProtoMessage() {}
+
+func (x *SeedsTask) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SeedsTask.ProtoReflect.Descriptor instead.
+func (*SeedsTask) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *SeedsTask) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *SeedsTask) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+func (x *SeedsTask) GetPhase() int32 {
+	if x != nil {
+		return x.Phase
+	}
+	return 0
+}
+
+func (x *SeedsTask) GetRound() Round {
+	if x != nil {
+		return x.Round
+	}
+	return Round_ROUND_UNSPECIFIED
+}
+
+func (x *SeedsTask) GetSeeds() []*NodeValue {
+	if x != nil {
+		return x.Seeds
+	}
+	return nil
+}
+
+// FingerprintsTask hands a verifier every contributor's signed
+// fingerprints of a round.
+type FingerprintsTask struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	QueryId       string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Run           uint32                 `protobuf:"varint,2,opt,name=run,proto3" json:"run,omitempty"`
+	Phase         int32                  `protobuf:"varint,3,opt,name=phase,proto3" json:"phase,omitempty"`
+	Round         Round                  `protobuf:"varint,4,opt,name=round,proto3,enum=fedscore.v1.Round" json:"round,omitempty"`
+	Statements    []*SignedFingerprints  `protobuf:"bytes,5,rep,name=statements,proto3" json:"statements,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FingerprintsTask) Reset() {
+	*x = FingerprintsTask{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FingerprintsTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FingerprintsTask) ProtoMessage() {}
+
+func (x *FingerprintsTask) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FingerprintsTask.ProtoReflect.Descriptor instead.
+func (*FingerprintsTask) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *FingerprintsTask) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *FingerprintsTask) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+func (x *FingerprintsTask) GetPhase() int32 {
+	if x != nil {
+		return x.Phase
+	}
+	return 0
+}
+
+func (x *FingerprintsTask) GetRound() Round {
+	if x != nil {
+		return x.Round
+	}
+	return Round_ROUND_UNSPECIFIED
+}
+
+func (x *FingerprintsTask) GetStatements() []*SignedFingerprints {
+	if x != nil {
+		return x.Statements
+	}
+	return nil
+}
+
+type SignedFingerprints struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Statement     []byte                 `protobuf:"bytes,2,opt,name=statement,proto3" json:"statement,omitempty"`
+	Signature     []byte                 `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignedFingerprints) Reset() {
+	*x = SignedFingerprints{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignedFingerprints) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignedFingerprints) ProtoMessage() {}
+
+func (x *SignedFingerprints) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignedFingerprints.ProtoReflect.Descriptor instead.
+func (*SignedFingerprints) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *SignedFingerprints) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *SignedFingerprints) GetStatement() []byte {
+	if x != nil {
+		return x.Statement
+	}
+	return nil
+}
+
+func (x *SignedFingerprints) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// ResendTask asks a member to upload its input of a phase again, for the
+// verifiers that spot-check it; the coordinator keeps no inputs.
+type ResendTask struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	QueryId       string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Run           uint32                 `protobuf:"varint,2,opt,name=run,proto3" json:"run,omitempty"`
+	Phase         int32                  `protobuf:"varint,3,opt,name=phase,proto3" json:"phase,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResendTask) Reset() {
+	*x = ResendTask{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResendTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResendTask) ProtoMessage() {}
+
+func (x *ResendTask) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResendTask.ProtoReflect.Descriptor instead.
+func (*ResendTask) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ResendTask) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *ResendTask) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+func (x *ResendTask) GetPhase() int32 {
+	if x != nil {
+		return x.Phase
+	}
+	return 0
+}
+
+// SpotCheckTask hands a verifier the ciphertexts of the members it asked
+// to spot-check.
+type SpotCheckTask struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	QueryId       string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Run           uint32                 `protobuf:"varint,2,opt,name=run,proto3" json:"run,omitempty"`
+	Phase         int32                  `protobuf:"varint,3,opt,name=phase,proto3" json:"phase,omitempty"`
+	Inputs        []*SpotCheckInput      `protobuf:"bytes,4,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpotCheckTask) Reset() {
+	*x = SpotCheckTask{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpotCheckTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpotCheckTask) ProtoMessage() {}
+
+func (x *SpotCheckTask) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpotCheckTask.ProtoReflect.Descriptor instead.
+func (*SpotCheckTask) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *SpotCheckTask) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *SpotCheckTask) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+func (x *SpotCheckTask) GetPhase() int32 {
+	if x != nil {
+		return x.Phase
+	}
+	return 0
+}
+
+func (x *SpotCheckTask) GetInputs() []*SpotCheckInput {
+	if x != nil {
+		return x.Inputs
+	}
+	return nil
+}
+
+type SpotCheckInput struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Node            string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	CiphertextBlobs []string               `protobuf:"bytes,2,rep,name=ciphertext_blobs,json=ciphertextBlobs,proto3" json:"ciphertext_blobs,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SpotCheckInput) Reset() {
+	*x = SpotCheckInput{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpotCheckInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpotCheckInput) ProtoMessage() {}
+
+func (x *SpotCheckInput) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpotCheckInput.ProtoReflect.Descriptor instead.
+func (*SpotCheckInput) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *SpotCheckInput) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *SpotCheckInput) GetCiphertextBlobs() []string {
 	if x != nil {
 		return x.CiphertextBlobs
 	}
 	return nil
 }
 
+// Cancel ends a run at a node: a failed run, or (complete) one the node
+// has nothing more to do for.
 type Cancel struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	QueryId       string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
 	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
 	Run           uint32                 `protobuf:"varint,3,opt,name=run,proto3" json:"run,omitempty"`
+	Complete      bool                   `protobuf:"varint,4,opt,name=complete,proto3" json:"complete,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Cancel) Reset() {
 	*x = Cancel{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[28]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2323,7 +3409,7 @@ func (x *Cancel) String() string {
 func (*Cancel) ProtoMessage() {}
 
 func (x *Cancel) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[28]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2336,7 +3422,7 @@ func (x *Cancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cancel.ProtoReflect.Descriptor instead.
 func (*Cancel) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{28}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Cancel) GetQueryId() string {
@@ -2360,6 +3446,13 @@ func (x *Cancel) GetRun() uint32 {
 	return 0
 }
 
+func (x *Cancel) GetComplete() bool {
+	if x != nil {
+		return x.Complete
+	}
+	return false
+}
+
 type QueryClientMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Body:
@@ -2373,7 +3466,7 @@ type QueryClientMessage struct {
 
 func (x *QueryClientMessage) Reset() {
 	*x = QueryClientMessage{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[29]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2385,7 +3478,7 @@ func (x *QueryClientMessage) String() string {
 func (*QueryClientMessage) ProtoMessage() {}
 
 func (x *QueryClientMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[29]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2398,7 +3491,7 @@ func (x *QueryClientMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryClientMessage.ProtoReflect.Descriptor instead.
 func (*QueryClientMessage) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{29}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *QueryClientMessage) GetBody() isQueryClientMessage_Body {
@@ -2454,7 +3547,7 @@ type QueryRequest struct {
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[30]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2466,7 +3559,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[30]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2479,7 +3572,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{30}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *QueryRequest) GetQuery() *SignedQuery {
@@ -2517,7 +3610,7 @@ type QueryServerMessage struct {
 
 func (x *QueryServerMessage) Reset() {
 	*x = QueryServerMessage{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[31]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2529,7 +3622,7 @@ func (x *QueryServerMessage) String() string {
 func (*QueryServerMessage) ProtoMessage() {}
 
 func (x *QueryServerMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[31]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2542,7 +3635,7 @@ func (x *QueryServerMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryServerMessage.ProtoReflect.Descriptor instead.
 func (*QueryServerMessage) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{31}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *QueryServerMessage) GetBody() isQueryServerMessage_Body {
@@ -2611,7 +3704,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[32]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2623,7 +3716,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[32]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2636,7 +3729,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{32}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Progress) GetPhase() string {
@@ -2669,7 +3762,7 @@ type QueryResult struct {
 
 func (x *QueryResult) Reset() {
 	*x = QueryResult{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[33]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2681,7 +3774,7 @@ func (x *QueryResult) String() string {
 func (*QueryResult) ProtoMessage() {}
 
 func (x *QueryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[33]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2694,7 +3787,7 @@ func (x *QueryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResult.ProtoReflect.Descriptor instead.
 func (*QueryResult) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{33}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *QueryResult) GetQueryId() string {
@@ -2750,7 +3843,7 @@ type PartnerReceipt struct {
 
 func (x *PartnerReceipt) Reset() {
 	*x = PartnerReceipt{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[34]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2762,7 +3855,7 @@ func (x *PartnerReceipt) String() string {
 func (*PartnerReceipt) ProtoMessage() {}
 
 func (x *PartnerReceipt) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[34]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2775,7 +3868,7 @@ func (x *PartnerReceipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartnerReceipt.ProtoReflect.Descriptor instead.
 func (*PartnerReceipt) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{34}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *PartnerReceipt) GetNode() string {
@@ -2807,7 +3900,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[35]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2819,7 +3912,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[35]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2832,7 +3925,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{35}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{46}
 }
 
 type StatusResponse struct {
@@ -2851,7 +3944,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[36]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2863,7 +3956,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[36]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2876,7 +3969,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{36}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *StatusResponse) GetEpoch() string {
@@ -2931,17 +4024,22 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x05Chunk\x12\x17\n" +
 	"\ablob_id\x18\x01 \x01(\tR\x06blobId\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x14\n" +
-	"\x05final\x18\x03 \x01(\bR\x05final\"\xdf\x03\n" +
+	"\x05final\x18\x03 \x01(\bR\x05final\"\xd8\x05\n" +
 	"\vNodeMessage\x12*\n" +
 	"\x05chunk\x18\x01 \x01(\v2\x12.fedscore.v1.ChunkH\x00R\x05chunk\x12*\n" +
 	"\x05hello\x18\x02 \x01(\v2\x12.fedscore.v1.HelloH\x00R\x05hello\x12:\n" +
 	"\vsetup_share\x18\x03 \x01(\v2\x17.fedscore.v1.SetupShareH\x00R\n" +
-	"setupShare\x12/\n" +
-	"\x05input\x18\x04 \x01(\v2\x17.fedscore.v1.QueryInputH\x00R\x05input\x12G\n" +
+	"setupShare\x125\n" +
+	"\areceipt\x18\x04 \x01(\v2\x19.fedscore.v1.InputReceiptH\x00R\areceipt\x12G\n" +
 	"\x10key_switch_share\x18\x05 \x01(\v2\x1b.fedscore.v1.KeySwitchShareH\x00R\x0ekeySwitchShare\x120\n" +
 	"\arefusal\x18\x06 \x01(\v2\x14.fedscore.v1.RefusalH\x00R\arefusal\x12I\n" +
 	"\x10decryption_share\x18\a \x01(\v2\x1c.fedscore.v1.DecryptionShareH\x00R\x0fdecryptionShare\x12=\n" +
-	"\fshamir_boxes\x18\b \x01(\v2\x18.fedscore.v1.ShamirBoxesH\x00R\vshamirBoxesB\x06\n" +
+	"\fshamir_boxes\x18\b \x01(\v2\x18.fedscore.v1.ShamirBoxesH\x00R\vshamirBoxes\x122\n" +
+	"\x06reveal\x18\t \x01(\v2\x18.fedscore.v1.InputRevealH\x00R\x06reveal\x12-\n" +
+	"\x04seed\x18\n" +
+	" \x01(\v2\x17.fedscore.v1.SeedRevealH\x00R\x04seed\x12?\n" +
+	"\ffingerprints\x18\v \x01(\v2\x19.fedscore.v1.FingerprintsH\x00R\ffingerprints\x12M\n" +
+	"\x12spot_check_request\x18\f \x01(\v2\x1d.fedscore.v1.SpotCheckRequestH\x00R\x10spotCheckRequestB\x06\n" +
 	"\x04body\"c\n" +
 	"\x05Hello\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x14\n" +
@@ -2971,15 +4069,50 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x06params\x18\x02 \x01(\tR\x06params\x12\x10\n" +
 	"\x03crs\x18\x03 \x01(\fR\x03crs\x12\x12\n" +
 	"\x04node\x18\x04 \x01(\tR\x04node\x12!\n" +
-	"\fshare_digest\x18\x05 \x01(\fR\vshareDigest\"\xbf\x01\n" +
+	"\fshare_digest\x18\x05 \x01(\fR\vshareDigest\"\xac\x01\n" +
+	"\fInputReceipt\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x10\n" +
+	"\x03run\x18\x02 \x01(\rR\x03run\x12\x14\n" +
+	"\x05phase\x18\x03 \x01(\x05R\x05phase\x12\x18\n" +
+	"\areceipt\x18\x04 \x01(\fR\areceipt\x12\x1c\n" +
+	"\tsignature\x18\x05 \x01(\fR\tsignature\x12!\n" +
+	"\frelease_mask\x18\x06 \x01(\fR\vreleaseMask\"\xbe\x01\n" +
+	"\vInputReveal\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x10\n" +
+	"\x03run\x18\x02 \x01(\rR\x03run\x12\x14\n" +
+	"\x05phase\x18\x03 \x01(\x05R\x05phase\x12)\n" +
+	"\x10ciphertext_blobs\x18\x04 \x03(\tR\x0fciphertextBlobs\x12)\n" +
+	"\x10seed_commitments\x18\x05 \x03(\fR\x0fseedCommitments\x12\x16\n" +
+	"\x06resend\x18\x06 \x01(\bR\x06resend\"\x8d\x01\n" +
 	"\n" +
-	"QueryInput\x12\x19\n" +
-	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x18\n" +
-	"\areceipt\x18\x02 \x01(\fR\areceipt\x12\x1c\n" +
-	"\tsignature\x18\x03 \x01(\fR\tsignature\x12)\n" +
-	"\x10ciphertext_blobs\x18\x04 \x03(\tR\x0fciphertextBlobs\x12!\n" +
-	"\frelease_mask\x18\x05 \x01(\fR\vreleaseMask\x12\x10\n" +
-	"\x03run\x18\x06 \x01(\rR\x03run\"\xc0\x02\n" +
+	"SeedReveal\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x10\n" +
+	"\x03run\x18\x02 \x01(\rR\x03run\x12\x14\n" +
+	"\x05phase\x18\x03 \x01(\x05R\x05phase\x12(\n" +
+	"\x05round\x18\x04 \x01(\x0e2\x12.fedscore.v1.RoundR\x05round\x12\x12\n" +
+	"\x04seed\x18\x05 \x01(\fR\x04seed\"\xb7\x01\n" +
+	"\fFingerprints\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x10\n" +
+	"\x03run\x18\x02 \x01(\rR\x03run\x12\x14\n" +
+	"\x05phase\x18\x03 \x01(\x05R\x05phase\x12(\n" +
+	"\x05round\x18\x04 \x01(\x0e2\x12.fedscore.v1.RoundR\x05round\x12\x1c\n" +
+	"\tstatement\x18\x05 \x01(\fR\tstatement\x12\x1c\n" +
+	"\tsignature\x18\x06 \x01(\fR\tsignature\"\xa3\x02\n" +
+	"\x14FingerprintStatement\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x10\n" +
+	"\x03run\x18\x02 \x01(\rR\x03run\x12\x14\n" +
+	"\x05phase\x18\x03 \x01(\x05R\x05phase\x12(\n" +
+	"\x05round\x18\x04 \x01(\x0e2\x12.fedscore.v1.RoundR\x05round\x12\x12\n" +
+	"\x04node\x18\x05 \x01(\tR\x04node\x12\x12\n" +
+	"\x04seed\x18\x06 \x01(\fR\x04seed\x12%\n" +
+	"\x0ereceipt_digest\x18\a \x01(\fR\rreceiptDigest\x12+\n" +
+	"\x11aggregate_digests\x18\b \x03(\fR\x10aggregateDigests\x12\"\n" +
+	"\ffingerprints\x18\t \x03(\fR\ffingerprints\"o\n" +
+	"\x10SpotCheckRequest\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x10\n" +
+	"\x03run\x18\x02 \x01(\rR\x03run\x12\x14\n" +
+	"\x05phase\x18\x03 \x01(\x05R\x05phase\x12\x18\n" +
+	"\amembers\x18\x04 \x03(\tR\amembers\"\xd2\x02\n" +
 	"\aReceipt\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12!\n" +
 	"\fquery_digest\x18\x02 \x01(\fR\vqueryDigest\x12\x12\n" +
@@ -2994,19 +4127,22 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x05phase\x18\t \x01(\x05R\x05phase\x12\x1f\n" +
 	"\vmask_digest\x18\n" +
 	" \x01(\fR\n" +
-	"maskDigest\"\xaa\x01\n" +
+	"maskDigest\x12\x10\n" +
+	"\x03run\x18\v \x01(\rR\x03run\"\xaa\x01\n" +
 	"\x0fDecryptionShare\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12+\n" +
 	"\x11aggregate_digests\x18\x02 \x03(\fR\x10aggregateDigests\x12\x1f\n" +
 	"\vshare_blobs\x18\x03 \x03(\tR\n" +
 	"shareBlobs\x12\x1c\n" +
 	"\tsignature\x18\x04 \x01(\fR\tsignature\x12\x10\n" +
-	"\x03run\x18\x05 \x01(\rR\x03run\"\x96\x01\n" +
+	"\x03run\x18\x05 \x01(\rR\x03run\"\xbe\x01\n" +
 	"\x13DecryptionStatement\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12+\n" +
 	"\x11aggregate_digests\x18\x03 \x03(\fR\x10aggregateDigests\x12#\n" +
-	"\rshare_digests\x18\x04 \x03(\fR\fshareDigests\"\xac\x01\n" +
+	"\rshare_digests\x18\x04 \x03(\fR\fshareDigests\x12\x10\n" +
+	"\x03run\x18\x05 \x01(\rR\x03run\x12\x14\n" +
+	"\x05phase\x18\x06 \x01(\x05R\x05phase\"\xfa\x01\n" +
 	"\x0eKeySwitchShare\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12+\n" +
 	"\x11aggregate_digests\x18\x02 \x03(\fR\x10aggregateDigests\x12\x1f\n" +
@@ -3014,7 +4150,17 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"shareBlobs\x12\x1f\n" +
 	"\vdecision_id\x18\x04 \x01(\tR\n" +
 	"decisionId\x12\x10\n" +
-	"\x03run\x18\x05 \x01(\rR\x03run\"\xc3\x01\n" +
+	"\x03run\x18\x05 \x01(\rR\x03run\x12\x1c\n" +
+	"\tsignature\x18\x06 \x01(\fR\tsignature\x12.\n" +
+	"\x13receiver_key_digest\x18\a \x01(\fR\x11receiverKeyDigest\"\xed\x01\n" +
+	"\x12KeySwitchStatement\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\x12\x10\n" +
+	"\x03run\x18\x03 \x01(\rR\x03run\x12\x14\n" +
+	"\x05phase\x18\x04 \x01(\x05R\x05phase\x12+\n" +
+	"\x11aggregate_digests\x18\x05 \x03(\fR\x10aggregateDigests\x12#\n" +
+	"\rshare_digests\x18\x06 \x03(\fR\fshareDigests\x12.\n" +
+	"\x13receiver_key_digest\x18\a \x01(\fR\x11receiverKeyDigest\"\xc3\x01\n" +
 	"\aRefusal\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x1f\n" +
 	"\vdecision_id\x18\x02 \x01(\tR\n" +
@@ -3026,20 +4172,26 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x06Reason\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\aarticle\x18\x02 \x01(\tR\aarticle\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\"\xba\x04\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\x83\x06\n" +
 	"\x12CoordinatorMessage\x12*\n" +
 	"\x05chunk\x18\x01 \x01(\v2\x12.fedscore.v1.ChunkH\x00R\x05chunk\x12@\n" +
 	"\rsetup_request\x18\x02 \x01(\v2\x19.fedscore.v1.SetupRequestH\x00R\fsetupRequest\x12=\n" +
 	"\fsetup_result\x18\x03 \x01(\v2\x18.fedscore.v1.SetupResultH\x00R\vsetupResult\x127\n" +
 	"\n" +
-	"query_task\x18\x04 \x01(\v2\x16.fedscore.v1.QueryTaskH\x00R\tqueryTask\x12D\n" +
-	"\x0fkey_switch_task\x18\x05 \x01(\v2\x1a.fedscore.v1.KeySwitchTaskH\x00R\rkeySwitchTask\x12-\n" +
-	"\x06cancel\x18\x06 \x01(\v2\x13.fedscore.v1.CancelH\x00R\x06cancel\x12=\n" +
-	"\frelease_task\x18\a \x01(\v2\x18.fedscore.v1.ReleaseTaskH\x00R\vreleaseTask\x12:\n" +
-	"\vcounts_task\x18\b \x01(\v2\x17.fedscore.v1.CountsTaskH\x00R\n" +
-	"countsTask\x12F\n" +
-	"\x0fshamir_delivery\x18\t \x01(\v2\x1b.fedscore.v1.ShamirDeliveryH\x00R\x0eshamirDeliveryB\x06\n" +
-	"\x04body\"V\n" +
+	"query_task\x18\x04 \x01(\v2\x16.fedscore.v1.QueryTaskH\x00R\tqueryTask\x12-\n" +
+	"\x06cancel\x18\x06 \x01(\v2\x13.fedscore.v1.CancelH\x00R\x06cancel\x12F\n" +
+	"\x0fshamir_delivery\x18\t \x01(\v2\x1b.fedscore.v1.ShamirDeliveryH\x00R\x0eshamirDelivery\x12:\n" +
+	"\vreceipt_set\x18\n" +
+	" \x01(\v2\x17.fedscore.v1.ReceiptSetH\x00R\n" +
+	"receiptSet\x121\n" +
+	"\bsum_task\x18\v \x01(\v2\x14.fedscore.v1.SumTaskH\x00R\asumTask\x127\n" +
+	"\n" +
+	"seeds_task\x18\f \x01(\v2\x16.fedscore.v1.SeedsTaskH\x00R\tseedsTask\x12L\n" +
+	"\x11fingerprints_task\x18\r \x01(\v2\x1d.fedscore.v1.FingerprintsTaskH\x00R\x10fingerprintsTask\x12:\n" +
+	"\vresend_task\x18\x0e \x01(\v2\x17.fedscore.v1.ResendTaskH\x00R\n" +
+	"resendTask\x12D\n" +
+	"\x0fspot_check_task\x18\x0f \x01(\v2\x1a.fedscore.v1.SpotCheckTaskH\x00R\rspotCheckTaskB\x06\n" +
+	"\x04bodyJ\x04\b\x05\x10\x06J\x04\b\a\x10\bJ\x04\b\b\x10\t\"V\n" +
 	"\x0eShamirDelivery\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\tR\x05epoch\x12.\n" +
 	"\x05boxes\x18\x02 \x03(\v2\x18.fedscore.v1.SealedShareR\x05boxes\"\x86\x01\n" +
@@ -3079,40 +4231,65 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x05epoch\x18\x04 \x01(\tR\x05epoch\x12.\n" +
 	"\x13receiver_key_digest\x18\x05 \x01(\fR\x11receiverKeyDigest\x12,\n" +
 	"\x12created_unix_nanos\x18\x06 \x01(\x03R\x10createdUnixNanos\x12,\n" +
-	"\x12expires_unix_nanos\x18\a \x01(\x03R\x10expiresUnixNanos\"\x9b\x01\n" +
-	"\rKeySwitchTask\x12\x19\n" +
-	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x120\n" +
-	"\x06inputs\x18\x02 \x03(\v2\x18.fedscore.v1.SignedInputR\x06inputs\x12+\n" +
-	"\x11aggregate_digests\x18\x03 \x03(\fR\x10aggregateDigests\x12\x10\n" +
-	"\x03run\x18\x04 \x01(\rR\x03run\"\x99\x01\n" +
-	"\vReleaseTask\x12\x19\n" +
-	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x120\n" +
-	"\x06inputs\x18\x02 \x03(\v2\x18.fedscore.v1.SignedInputR\x06inputs\x12+\n" +
-	"\x11aggregate_digests\x18\x03 \x03(\fR\x10aggregateDigests\x12\x10\n" +
-	"\x03run\x18\x04 \x01(\rR\x03run\"u\n" +
+	"\x12expires_unix_nanos\x18\a \x01(\x03R\x10expiresUnixNanos\"\x87\x01\n" +
 	"\n" +
-	"CountsTask\x12\x19\n" +
-	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12:\n" +
-	"\x06shares\x18\x02 \x03(\v2\".fedscore.v1.SignedDecryptionShareR\x06shares\x12\x10\n" +
-	"\x03run\x18\x03 \x01(\rR\x03run\"\x89\x01\n" +
-	"\x15SignedDecryptionShare\x12\x12\n" +
-	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1d\n" +
+	"ReceiptSet\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x10\n" +
+	"\x03run\x18\x02 \x01(\rR\x03run\x12\x14\n" +
+	"\x05phase\x18\x03 \x01(\x05R\x05phase\x126\n" +
+	"\breceipts\x18\x04 \x03(\v2\x1a.fedscore.v1.SignedReceiptR\breceipts\"z\n" +
+	"\rSignedReceipt\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x18\n" +
+	"\areceipt\x18\x02 \x01(\fR\areceipt\x12\x1c\n" +
+	"\tsignature\x18\x03 \x01(\fR\tsignature\x12\x1d\n" +
 	"\n" +
-	"cert_chain\x18\x02 \x03(\fR\tcertChain\x12\x1f\n" +
-	"\vshare_blobs\x18\x03 \x03(\tR\n" +
-	"shareBlobs\x12\x1c\n" +
-	"\tsignature\x18\x04 \x01(\fR\tsignature\"\xa3\x01\n" +
-	"\vSignedInput\x12\x12\n" +
-	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1d\n" +
+	"cert_chain\x18\x04 \x03(\fR\tcertChain\"\xd6\x01\n" +
+	"\aSumTask\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x10\n" +
+	"\x03run\x18\x02 \x01(\rR\x03run\x12\x14\n" +
+	"\x05phase\x18\x03 \x01(\x05R\x05phase\x12(\n" +
+	"\x05round\x18\x04 \x01(\x0e2\x12.fedscore.v1.RoundR\x05round\x12\x1b\n" +
+	"\tsum_blobs\x18\x05 \x03(\tR\bsumBlobs\x12A\n" +
+	"\x10seed_commitments\x18\x06 \x03(\v2\x16.fedscore.v1.NodeValueR\x0fseedCommitments\"5\n" +
+	"\tNodeValue\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"\xa6\x01\n" +
+	"\tSeedsTask\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x10\n" +
+	"\x03run\x18\x02 \x01(\rR\x03run\x12\x14\n" +
+	"\x05phase\x18\x03 \x01(\x05R\x05phase\x12(\n" +
+	"\x05round\x18\x04 \x01(\x0e2\x12.fedscore.v1.RoundR\x05round\x12,\n" +
+	"\x05seeds\x18\x05 \x03(\v2\x16.fedscore.v1.NodeValueR\x05seeds\"\xc0\x01\n" +
+	"\x10FingerprintsTask\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x10\n" +
+	"\x03run\x18\x02 \x01(\rR\x03run\x12\x14\n" +
+	"\x05phase\x18\x03 \x01(\x05R\x05phase\x12(\n" +
+	"\x05round\x18\x04 \x01(\x0e2\x12.fedscore.v1.RoundR\x05round\x12?\n" +
 	"\n" +
-	"cert_chain\x18\x02 \x03(\fR\tcertChain\x12\x18\n" +
-	"\areceipt\x18\x03 \x01(\fR\areceipt\x12\x1c\n" +
-	"\tsignature\x18\x04 \x01(\fR\tsignature\x12)\n" +
-	"\x10ciphertext_blobs\x18\x05 \x03(\tR\x0fciphertextBlobs\"M\n" +
+	"statements\x18\x05 \x03(\v2\x1f.fedscore.v1.SignedFingerprintsR\n" +
+	"statements\"d\n" +
+	"\x12SignedFingerprints\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1c\n" +
+	"\tstatement\x18\x02 \x01(\fR\tstatement\x12\x1c\n" +
+	"\tsignature\x18\x03 \x01(\fR\tsignature\"O\n" +
+	"\n" +
+	"ResendTask\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x10\n" +
+	"\x03run\x18\x02 \x01(\rR\x03run\x12\x14\n" +
+	"\x05phase\x18\x03 \x01(\x05R\x05phase\"\x87\x01\n" +
+	"\rSpotCheckTask\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x10\n" +
+	"\x03run\x18\x02 \x01(\rR\x03run\x12\x14\n" +
+	"\x05phase\x18\x03 \x01(\x05R\x05phase\x123\n" +
+	"\x06inputs\x18\x04 \x03(\v2\x1b.fedscore.v1.SpotCheckInputR\x06inputs\"O\n" +
+	"\x0eSpotCheckInput\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12)\n" +
+	"\x10ciphertext_blobs\x18\x02 \x03(\tR\x0fciphertextBlobs\"i\n" +
 	"\x06Cancel\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x10\n" +
-	"\x03run\x18\x03 \x01(\rR\x03run\"\x7f\n" +
+	"\x03run\x18\x03 \x01(\rR\x03run\x12\x1a\n" +
+	"\bcomplete\x18\x04 \x01(\bR\bcomplete\"\x7f\n" +
 	"\x12QueryClientMessage\x12*\n" +
 	"\x05chunk\x18\x01 \x01(\v2\x12.fedscore.v1.ChunkH\x00R\x05chunk\x125\n" +
 	"\arequest\x18\x02 \x01(\v2\x19.fedscore.v1.QueryRequestH\x00R\arequestB\x06\n" +
@@ -3153,7 +4330,11 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\amembers\x18\x03 \x03(\tR\amembers\x12\x1a\n" +
 	"\battached\x18\x04 \x03(\tR\battached\x12*\n" +
 	"\x11public_key_digest\x18\x05 \x01(\fR\x0fpublicKeyDigest\x12\x14\n" +
-	"\x05ready\x18\x06 \x01(\bR\x05ready2\xab\x02\n" +
+	"\x05ready\x18\x06 \x01(\bR\x05ready*M\n" +
+	"\x05Round\x12\x15\n" +
+	"\x11ROUND_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fROUND_INPUTS\x10\x01\x12\x1b\n" +
+	"\x17ROUND_DECRYPTION_SHARES\x10\x022\xab\x02\n" +
 	"\vCoordinator\x12G\n" +
 	"\x06Attach\x12\x18.fedscore.v1.NodeMessage\x1a\x1f.fedscore.v1.CoordinatorMessage(\x010\x01\x12M\n" +
 	"\x05Query\x12\x1f.fedscore.v1.QueryClientMessage\x1a\x1f.fedscore.v1.QueryServerMessage(\x010\x01\x12A\n" +
@@ -3172,94 +4353,122 @@ func file_fedscorev1_fedscore_proto_rawDescGZIP() []byte {
 	return file_fedscorev1_fedscore_proto_rawDescData
 }
 
-var file_fedscorev1_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_fedscorev1_fedscore_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_fedscorev1_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_fedscorev1_fedscore_proto_goTypes = []any{
-	(*RotateRequest)(nil),         // 0: fedscore.v1.RotateRequest
-	(*Chunk)(nil),                 // 1: fedscore.v1.Chunk
-	(*NodeMessage)(nil),           // 2: fedscore.v1.NodeMessage
-	(*Hello)(nil),                 // 3: fedscore.v1.Hello
-	(*SetupShare)(nil),            // 4: fedscore.v1.SetupShare
-	(*ShamirBoxes)(nil),           // 5: fedscore.v1.ShamirBoxes
-	(*SealedShare)(nil),           // 6: fedscore.v1.SealedShare
-	(*SetupStatement)(nil),        // 7: fedscore.v1.SetupStatement
-	(*QueryInput)(nil),            // 8: fedscore.v1.QueryInput
-	(*Receipt)(nil),               // 9: fedscore.v1.Receipt
-	(*DecryptionShare)(nil),       // 10: fedscore.v1.DecryptionShare
-	(*DecryptionStatement)(nil),   // 11: fedscore.v1.DecryptionStatement
-	(*KeySwitchShare)(nil),        // 12: fedscore.v1.KeySwitchShare
-	(*Refusal)(nil),               // 13: fedscore.v1.Refusal
-	(*Reason)(nil),                // 14: fedscore.v1.Reason
-	(*CoordinatorMessage)(nil),    // 15: fedscore.v1.CoordinatorMessage
-	(*ShamirDelivery)(nil),        // 16: fedscore.v1.ShamirDelivery
-	(*SetupRequest)(nil),          // 17: fedscore.v1.SetupRequest
-	(*SetupResult)(nil),           // 18: fedscore.v1.SetupResult
-	(*SignedSetupShare)(nil),      // 19: fedscore.v1.SignedSetupShare
-	(*QueryTask)(nil),             // 20: fedscore.v1.QueryTask
-	(*SignedQuery)(nil),           // 21: fedscore.v1.SignedQuery
-	(*QueryEnvelope)(nil),         // 22: fedscore.v1.QueryEnvelope
-	(*KeySwitchTask)(nil),         // 23: fedscore.v1.KeySwitchTask
-	(*ReleaseTask)(nil),           // 24: fedscore.v1.ReleaseTask
-	(*CountsTask)(nil),            // 25: fedscore.v1.CountsTask
-	(*SignedDecryptionShare)(nil), // 26: fedscore.v1.SignedDecryptionShare
-	(*SignedInput)(nil),           // 27: fedscore.v1.SignedInput
-	(*Cancel)(nil),                // 28: fedscore.v1.Cancel
-	(*QueryClientMessage)(nil),    // 29: fedscore.v1.QueryClientMessage
-	(*QueryRequest)(nil),          // 30: fedscore.v1.QueryRequest
-	(*QueryServerMessage)(nil),    // 31: fedscore.v1.QueryServerMessage
-	(*Progress)(nil),              // 32: fedscore.v1.Progress
-	(*QueryResult)(nil),           // 33: fedscore.v1.QueryResult
-	(*PartnerReceipt)(nil),        // 34: fedscore.v1.PartnerReceipt
-	(*StatusRequest)(nil),         // 35: fedscore.v1.StatusRequest
-	(*StatusResponse)(nil),        // 36: fedscore.v1.StatusResponse
-	nil,                           // 37: fedscore.v1.QueryResult.TimingsMsEntry
+	(Round)(0),                   // 0: fedscore.v1.Round
+	(*RotateRequest)(nil),        // 1: fedscore.v1.RotateRequest
+	(*Chunk)(nil),                // 2: fedscore.v1.Chunk
+	(*NodeMessage)(nil),          // 3: fedscore.v1.NodeMessage
+	(*Hello)(nil),                // 4: fedscore.v1.Hello
+	(*SetupShare)(nil),           // 5: fedscore.v1.SetupShare
+	(*ShamirBoxes)(nil),          // 6: fedscore.v1.ShamirBoxes
+	(*SealedShare)(nil),          // 7: fedscore.v1.SealedShare
+	(*SetupStatement)(nil),       // 8: fedscore.v1.SetupStatement
+	(*InputReceipt)(nil),         // 9: fedscore.v1.InputReceipt
+	(*InputReveal)(nil),          // 10: fedscore.v1.InputReveal
+	(*SeedReveal)(nil),           // 11: fedscore.v1.SeedReveal
+	(*Fingerprints)(nil),         // 12: fedscore.v1.Fingerprints
+	(*FingerprintStatement)(nil), // 13: fedscore.v1.FingerprintStatement
+	(*SpotCheckRequest)(nil),     // 14: fedscore.v1.SpotCheckRequest
+	(*Receipt)(nil),              // 15: fedscore.v1.Receipt
+	(*DecryptionShare)(nil),      // 16: fedscore.v1.DecryptionShare
+	(*DecryptionStatement)(nil),  // 17: fedscore.v1.DecryptionStatement
+	(*KeySwitchShare)(nil),       // 18: fedscore.v1.KeySwitchShare
+	(*KeySwitchStatement)(nil),   // 19: fedscore.v1.KeySwitchStatement
+	(*Refusal)(nil),              // 20: fedscore.v1.Refusal
+	(*Reason)(nil),               // 21: fedscore.v1.Reason
+	(*CoordinatorMessage)(nil),   // 22: fedscore.v1.CoordinatorMessage
+	(*ShamirDelivery)(nil),       // 23: fedscore.v1.ShamirDelivery
+	(*SetupRequest)(nil),         // 24: fedscore.v1.SetupRequest
+	(*SetupResult)(nil),          // 25: fedscore.v1.SetupResult
+	(*SignedSetupShare)(nil),     // 26: fedscore.v1.SignedSetupShare
+	(*QueryTask)(nil),            // 27: fedscore.v1.QueryTask
+	(*SignedQuery)(nil),          // 28: fedscore.v1.SignedQuery
+	(*QueryEnvelope)(nil),        // 29: fedscore.v1.QueryEnvelope
+	(*ReceiptSet)(nil),           // 30: fedscore.v1.ReceiptSet
+	(*SignedReceipt)(nil),        // 31: fedscore.v1.SignedReceipt
+	(*SumTask)(nil),              // 32: fedscore.v1.SumTask
+	(*NodeValue)(nil),            // 33: fedscore.v1.NodeValue
+	(*SeedsTask)(nil),            // 34: fedscore.v1.SeedsTask
+	(*FingerprintsTask)(nil),     // 35: fedscore.v1.FingerprintsTask
+	(*SignedFingerprints)(nil),   // 36: fedscore.v1.SignedFingerprints
+	(*ResendTask)(nil),           // 37: fedscore.v1.ResendTask
+	(*SpotCheckTask)(nil),        // 38: fedscore.v1.SpotCheckTask
+	(*SpotCheckInput)(nil),       // 39: fedscore.v1.SpotCheckInput
+	(*Cancel)(nil),               // 40: fedscore.v1.Cancel
+	(*QueryClientMessage)(nil),   // 41: fedscore.v1.QueryClientMessage
+	(*QueryRequest)(nil),         // 42: fedscore.v1.QueryRequest
+	(*QueryServerMessage)(nil),   // 43: fedscore.v1.QueryServerMessage
+	(*Progress)(nil),             // 44: fedscore.v1.Progress
+	(*QueryResult)(nil),          // 45: fedscore.v1.QueryResult
+	(*PartnerReceipt)(nil),       // 46: fedscore.v1.PartnerReceipt
+	(*StatusRequest)(nil),        // 47: fedscore.v1.StatusRequest
+	(*StatusResponse)(nil),       // 48: fedscore.v1.StatusResponse
+	nil,                          // 49: fedscore.v1.QueryResult.TimingsMsEntry
 }
 var file_fedscorev1_fedscore_proto_depIdxs = []int32{
-	1,  // 0: fedscore.v1.NodeMessage.chunk:type_name -> fedscore.v1.Chunk
-	3,  // 1: fedscore.v1.NodeMessage.hello:type_name -> fedscore.v1.Hello
-	4,  // 2: fedscore.v1.NodeMessage.setup_share:type_name -> fedscore.v1.SetupShare
-	8,  // 3: fedscore.v1.NodeMessage.input:type_name -> fedscore.v1.QueryInput
-	12, // 4: fedscore.v1.NodeMessage.key_switch_share:type_name -> fedscore.v1.KeySwitchShare
-	13, // 5: fedscore.v1.NodeMessage.refusal:type_name -> fedscore.v1.Refusal
-	10, // 6: fedscore.v1.NodeMessage.decryption_share:type_name -> fedscore.v1.DecryptionShare
-	5,  // 7: fedscore.v1.NodeMessage.shamir_boxes:type_name -> fedscore.v1.ShamirBoxes
-	6,  // 8: fedscore.v1.ShamirBoxes.boxes:type_name -> fedscore.v1.SealedShare
-	14, // 9: fedscore.v1.Refusal.reasons:type_name -> fedscore.v1.Reason
-	1,  // 10: fedscore.v1.CoordinatorMessage.chunk:type_name -> fedscore.v1.Chunk
-	17, // 11: fedscore.v1.CoordinatorMessage.setup_request:type_name -> fedscore.v1.SetupRequest
-	18, // 12: fedscore.v1.CoordinatorMessage.setup_result:type_name -> fedscore.v1.SetupResult
-	20, // 13: fedscore.v1.CoordinatorMessage.query_task:type_name -> fedscore.v1.QueryTask
-	23, // 14: fedscore.v1.CoordinatorMessage.key_switch_task:type_name -> fedscore.v1.KeySwitchTask
-	28, // 15: fedscore.v1.CoordinatorMessage.cancel:type_name -> fedscore.v1.Cancel
-	24, // 16: fedscore.v1.CoordinatorMessage.release_task:type_name -> fedscore.v1.ReleaseTask
-	25, // 17: fedscore.v1.CoordinatorMessage.counts_task:type_name -> fedscore.v1.CountsTask
-	16, // 18: fedscore.v1.CoordinatorMessage.shamir_delivery:type_name -> fedscore.v1.ShamirDelivery
-	6,  // 19: fedscore.v1.ShamirDelivery.boxes:type_name -> fedscore.v1.SealedShare
-	19, // 20: fedscore.v1.SetupResult.shares:type_name -> fedscore.v1.SignedSetupShare
-	21, // 21: fedscore.v1.QueryTask.query:type_name -> fedscore.v1.SignedQuery
-	27, // 22: fedscore.v1.KeySwitchTask.inputs:type_name -> fedscore.v1.SignedInput
-	27, // 23: fedscore.v1.ReleaseTask.inputs:type_name -> fedscore.v1.SignedInput
-	26, // 24: fedscore.v1.CountsTask.shares:type_name -> fedscore.v1.SignedDecryptionShare
-	1,  // 25: fedscore.v1.QueryClientMessage.chunk:type_name -> fedscore.v1.Chunk
-	30, // 26: fedscore.v1.QueryClientMessage.request:type_name -> fedscore.v1.QueryRequest
-	21, // 27: fedscore.v1.QueryRequest.query:type_name -> fedscore.v1.SignedQuery
-	1,  // 28: fedscore.v1.QueryServerMessage.chunk:type_name -> fedscore.v1.Chunk
-	32, // 29: fedscore.v1.QueryServerMessage.progress:type_name -> fedscore.v1.Progress
-	33, // 30: fedscore.v1.QueryServerMessage.result:type_name -> fedscore.v1.QueryResult
-	34, // 31: fedscore.v1.QueryResult.receipts:type_name -> fedscore.v1.PartnerReceipt
-	37, // 32: fedscore.v1.QueryResult.timings_ms:type_name -> fedscore.v1.QueryResult.TimingsMsEntry
-	2,  // 33: fedscore.v1.Coordinator.Attach:input_type -> fedscore.v1.NodeMessage
-	29, // 34: fedscore.v1.Coordinator.Query:input_type -> fedscore.v1.QueryClientMessage
-	35, // 35: fedscore.v1.Coordinator.Status:input_type -> fedscore.v1.StatusRequest
-	0,  // 36: fedscore.v1.Coordinator.Rotate:input_type -> fedscore.v1.RotateRequest
-	15, // 37: fedscore.v1.Coordinator.Attach:output_type -> fedscore.v1.CoordinatorMessage
-	31, // 38: fedscore.v1.Coordinator.Query:output_type -> fedscore.v1.QueryServerMessage
-	36, // 39: fedscore.v1.Coordinator.Status:output_type -> fedscore.v1.StatusResponse
-	36, // 40: fedscore.v1.Coordinator.Rotate:output_type -> fedscore.v1.StatusResponse
-	37, // [37:41] is the sub-list for method output_type
-	33, // [33:37] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	2,  // 0: fedscore.v1.NodeMessage.chunk:type_name -> fedscore.v1.Chunk
+	4,  // 1: fedscore.v1.NodeMessage.hello:type_name -> fedscore.v1.Hello
+	5,  // 2: fedscore.v1.NodeMessage.setup_share:type_name -> fedscore.v1.SetupShare
+	9,  // 3: fedscore.v1.NodeMessage.receipt:type_name -> fedscore.v1.InputReceipt
+	18, // 4: fedscore.v1.NodeMessage.key_switch_share:type_name -> fedscore.v1.KeySwitchShare
+	20, // 5: fedscore.v1.NodeMessage.refusal:type_name -> fedscore.v1.Refusal
+	16, // 6: fedscore.v1.NodeMessage.decryption_share:type_name -> fedscore.v1.DecryptionShare
+	6,  // 7: fedscore.v1.NodeMessage.shamir_boxes:type_name -> fedscore.v1.ShamirBoxes
+	10, // 8: fedscore.v1.NodeMessage.reveal:type_name -> fedscore.v1.InputReveal
+	11, // 9: fedscore.v1.NodeMessage.seed:type_name -> fedscore.v1.SeedReveal
+	12, // 10: fedscore.v1.NodeMessage.fingerprints:type_name -> fedscore.v1.Fingerprints
+	14, // 11: fedscore.v1.NodeMessage.spot_check_request:type_name -> fedscore.v1.SpotCheckRequest
+	7,  // 12: fedscore.v1.ShamirBoxes.boxes:type_name -> fedscore.v1.SealedShare
+	0,  // 13: fedscore.v1.SeedReveal.round:type_name -> fedscore.v1.Round
+	0,  // 14: fedscore.v1.Fingerprints.round:type_name -> fedscore.v1.Round
+	0,  // 15: fedscore.v1.FingerprintStatement.round:type_name -> fedscore.v1.Round
+	21, // 16: fedscore.v1.Refusal.reasons:type_name -> fedscore.v1.Reason
+	2,  // 17: fedscore.v1.CoordinatorMessage.chunk:type_name -> fedscore.v1.Chunk
+	24, // 18: fedscore.v1.CoordinatorMessage.setup_request:type_name -> fedscore.v1.SetupRequest
+	25, // 19: fedscore.v1.CoordinatorMessage.setup_result:type_name -> fedscore.v1.SetupResult
+	27, // 20: fedscore.v1.CoordinatorMessage.query_task:type_name -> fedscore.v1.QueryTask
+	40, // 21: fedscore.v1.CoordinatorMessage.cancel:type_name -> fedscore.v1.Cancel
+	23, // 22: fedscore.v1.CoordinatorMessage.shamir_delivery:type_name -> fedscore.v1.ShamirDelivery
+	30, // 23: fedscore.v1.CoordinatorMessage.receipt_set:type_name -> fedscore.v1.ReceiptSet
+	32, // 24: fedscore.v1.CoordinatorMessage.sum_task:type_name -> fedscore.v1.SumTask
+	34, // 25: fedscore.v1.CoordinatorMessage.seeds_task:type_name -> fedscore.v1.SeedsTask
+	35, // 26: fedscore.v1.CoordinatorMessage.fingerprints_task:type_name -> fedscore.v1.FingerprintsTask
+	37, // 27: fedscore.v1.CoordinatorMessage.resend_task:type_name -> fedscore.v1.ResendTask
+	38, // 28: fedscore.v1.CoordinatorMessage.spot_check_task:type_name -> fedscore.v1.SpotCheckTask
+	7,  // 29: fedscore.v1.ShamirDelivery.boxes:type_name -> fedscore.v1.SealedShare
+	26, // 30: fedscore.v1.SetupResult.shares:type_name -> fedscore.v1.SignedSetupShare
+	28, // 31: fedscore.v1.QueryTask.query:type_name -> fedscore.v1.SignedQuery
+	31, // 32: fedscore.v1.ReceiptSet.receipts:type_name -> fedscore.v1.SignedReceipt
+	0,  // 33: fedscore.v1.SumTask.round:type_name -> fedscore.v1.Round
+	33, // 34: fedscore.v1.SumTask.seed_commitments:type_name -> fedscore.v1.NodeValue
+	0,  // 35: fedscore.v1.SeedsTask.round:type_name -> fedscore.v1.Round
+	33, // 36: fedscore.v1.SeedsTask.seeds:type_name -> fedscore.v1.NodeValue
+	0,  // 37: fedscore.v1.FingerprintsTask.round:type_name -> fedscore.v1.Round
+	36, // 38: fedscore.v1.FingerprintsTask.statements:type_name -> fedscore.v1.SignedFingerprints
+	39, // 39: fedscore.v1.SpotCheckTask.inputs:type_name -> fedscore.v1.SpotCheckInput
+	2,  // 40: fedscore.v1.QueryClientMessage.chunk:type_name -> fedscore.v1.Chunk
+	42, // 41: fedscore.v1.QueryClientMessage.request:type_name -> fedscore.v1.QueryRequest
+	28, // 42: fedscore.v1.QueryRequest.query:type_name -> fedscore.v1.SignedQuery
+	2,  // 43: fedscore.v1.QueryServerMessage.chunk:type_name -> fedscore.v1.Chunk
+	44, // 44: fedscore.v1.QueryServerMessage.progress:type_name -> fedscore.v1.Progress
+	45, // 45: fedscore.v1.QueryServerMessage.result:type_name -> fedscore.v1.QueryResult
+	46, // 46: fedscore.v1.QueryResult.receipts:type_name -> fedscore.v1.PartnerReceipt
+	49, // 47: fedscore.v1.QueryResult.timings_ms:type_name -> fedscore.v1.QueryResult.TimingsMsEntry
+	3,  // 48: fedscore.v1.Coordinator.Attach:input_type -> fedscore.v1.NodeMessage
+	41, // 49: fedscore.v1.Coordinator.Query:input_type -> fedscore.v1.QueryClientMessage
+	47, // 50: fedscore.v1.Coordinator.Status:input_type -> fedscore.v1.StatusRequest
+	1,  // 51: fedscore.v1.Coordinator.Rotate:input_type -> fedscore.v1.RotateRequest
+	22, // 52: fedscore.v1.Coordinator.Attach:output_type -> fedscore.v1.CoordinatorMessage
+	43, // 53: fedscore.v1.Coordinator.Query:output_type -> fedscore.v1.QueryServerMessage
+	48, // 54: fedscore.v1.Coordinator.Status:output_type -> fedscore.v1.StatusResponse
+	48, // 55: fedscore.v1.Coordinator.Rotate:output_type -> fedscore.v1.StatusResponse
+	52, // [52:56] is the sub-list for method output_type
+	48, // [48:52] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_fedscorev1_fedscore_proto_init() }
@@ -3271,28 +4480,35 @@ func file_fedscorev1_fedscore_proto_init() {
 		(*NodeMessage_Chunk)(nil),
 		(*NodeMessage_Hello)(nil),
 		(*NodeMessage_SetupShare)(nil),
-		(*NodeMessage_Input)(nil),
+		(*NodeMessage_Receipt)(nil),
 		(*NodeMessage_KeySwitchShare)(nil),
 		(*NodeMessage_Refusal)(nil),
 		(*NodeMessage_DecryptionShare)(nil),
 		(*NodeMessage_ShamirBoxes)(nil),
+		(*NodeMessage_Reveal)(nil),
+		(*NodeMessage_Seed)(nil),
+		(*NodeMessage_Fingerprints)(nil),
+		(*NodeMessage_SpotCheckRequest)(nil),
 	}
-	file_fedscorev1_fedscore_proto_msgTypes[15].OneofWrappers = []any{
+	file_fedscorev1_fedscore_proto_msgTypes[21].OneofWrappers = []any{
 		(*CoordinatorMessage_Chunk)(nil),
 		(*CoordinatorMessage_SetupRequest)(nil),
 		(*CoordinatorMessage_SetupResult)(nil),
 		(*CoordinatorMessage_QueryTask)(nil),
-		(*CoordinatorMessage_KeySwitchTask)(nil),
 		(*CoordinatorMessage_Cancel)(nil),
-		(*CoordinatorMessage_ReleaseTask)(nil),
-		(*CoordinatorMessage_CountsTask)(nil),
 		(*CoordinatorMessage_ShamirDelivery)(nil),
+		(*CoordinatorMessage_ReceiptSet)(nil),
+		(*CoordinatorMessage_SumTask)(nil),
+		(*CoordinatorMessage_SeedsTask)(nil),
+		(*CoordinatorMessage_FingerprintsTask)(nil),
+		(*CoordinatorMessage_ResendTask)(nil),
+		(*CoordinatorMessage_SpotCheckTask)(nil),
 	}
-	file_fedscorev1_fedscore_proto_msgTypes[29].OneofWrappers = []any{
+	file_fedscorev1_fedscore_proto_msgTypes[40].OneofWrappers = []any{
 		(*QueryClientMessage_Chunk)(nil),
 		(*QueryClientMessage_Request)(nil),
 	}
-	file_fedscorev1_fedscore_proto_msgTypes[31].OneofWrappers = []any{
+	file_fedscorev1_fedscore_proto_msgTypes[42].OneofWrappers = []any{
 		(*QueryServerMessage_Chunk)(nil),
 		(*QueryServerMessage_Progress)(nil),
 		(*QueryServerMessage_Result)(nil),
@@ -3302,13 +4518,14 @@ func file_fedscorev1_fedscore_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fedscorev1_fedscore_proto_rawDesc), len(file_fedscorev1_fedscore_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   38,
+			NumEnums:      1,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_fedscorev1_fedscore_proto_goTypes,
 		DependencyIndexes: file_fedscorev1_fedscore_proto_depIdxs,
+		EnumInfos:         file_fedscorev1_fedscore_proto_enumTypes,
 		MessageInfos:      file_fedscorev1_fedscore_proto_msgTypes,
 	}.Build()
 	File_fedscorev1_fedscore_proto = out.File

@@ -41,7 +41,8 @@ const (
 // Coordinator is served by the coordinator. Nodes only ever dial out to it.
 type CoordinatorClient interface {
 	// Attach is a node's long-lived task stream: the coordinator sends setup
-	// and query tasks, the node answers with shares, inputs and refusals.
+	// and query tasks, the node answers with receipts, inputs, seeds,
+	// fingerprints, shares and refusals.
 	Attach(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[NodeMessage, CoordinatorMessage], error)
 	// Query runs one joint query for a querier: the client sends a
 	// QueryRequest (after the chunks of its receiver public key); the server
@@ -118,7 +119,8 @@ func (c *coordinatorClient) Rotate(ctx context.Context, in *RotateRequest, opts 
 // Coordinator is served by the coordinator. Nodes only ever dial out to it.
 type CoordinatorServer interface {
 	// Attach is a node's long-lived task stream: the coordinator sends setup
-	// and query tasks, the node answers with shares, inputs and refusals.
+	// and query tasks, the node answers with receipts, inputs, seeds,
+	// fingerprints, shares and refusals.
 	Attach(grpc.BidiStreamingServer[NodeMessage, CoordinatorMessage]) error
 	// Query runs one joint query for a querier: the client sends a
 	// QueryRequest (after the chunks of its receiver public key); the server
