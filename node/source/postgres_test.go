@@ -241,7 +241,7 @@ INSERT INTO hostile VALUES (1, 'a', 10), (2, 'b', 20), (3, $$'; DROP TABLE hosti
 		if !errors.Is(err, query.ErrColumnMismatch) {
 			t.Errorf("hostile spec %q: error %v, want a column mismatch", bad, err)
 		}
-		if _, err := compileSQL(spec, policy.CohortRule{}, pg.table, pg.cols); !errors.Is(err, ErrUnknownColumn) {
+		if _, err := compileSQL(pg.d, spec, policy.CohortRule{}, pg.table, pg.cols); !errors.Is(err, ErrUnknownColumn) {
 			t.Errorf("compileSQL(%q): %v, want ErrUnknownColumn", bad, err)
 		}
 	}

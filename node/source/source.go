@@ -31,6 +31,8 @@ type Source interface {
 var (
 	_ Source = (*Memory)(nil)
 	_ Source = (*Postgres)(nil)
+	_ Source = (*MySQL)(nil)
+	_ Source = (*Parquet)(nil)
 )
 
 // A Field is one column of a source's schema.
@@ -58,6 +60,9 @@ var (
 	ErrUnavailable = errors.New("data source unavailable")
 	// ErrUnsupportedType reports a file column type the source cannot read.
 	ErrUnsupportedType = errors.New("unsupported column type")
+	// ErrTimeout reports an aggregation the database stopped at the
+	// source's time limit, or that outlasted the node's deadline.
+	ErrTimeout = errors.New("time limit exceeded")
 )
 
 // schemaTable returns an empty table with the given fields, against which

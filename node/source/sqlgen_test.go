@@ -32,7 +32,7 @@ metrics:
 min_partners: 2
 `)
 	rule := policy.CohortRule{Conditions: []policy.Condition{{Column: "region", Op: policy.OpEq, Value: evil, Missing: policy.MissingInclude, Code: "X"}}}
-	plan, err := compileSQL(spec, rule, `"t"`, cols)
+	plan, err := compileSQL(postgresDialect(t), spec, rule, `"t"`, cols)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ min_partners: 2
 		s := *spec
 		s.Filter = append(s.Filter[:0:0], s.Filter...)
 		s.Filter[0].Column = bad
-		if _, err := compileSQL(&s, policy.CohortRule{}, `"t"`, cols); !errors.Is(err, ErrUnknownColumn) {
+		if _, err := compileSQL(postgresDialect(t), &s, policy.CohortRule{}, `"t"`, cols); !errors.Is(err, ErrUnknownColumn) {
 			t.Errorf("column %q: %v, want ErrUnknownColumn", bad, err)
 		}
 	}
@@ -81,7 +81,7 @@ func TestCompileSQLBatches(t *testing.T) {
 	}
 	bins := "[" + strings.Join(edges, ", ") + "]"
 	spec := mustSpec(t, "purpose: marketing_analytics\ngroup_by: []\nmetrics:\n  - {kind: histogram, column: x, bins: "+bins+"}\n  - {kind: sum, column: x, clip: [0, 1]}\n  - {kind: histogram, column: y, bins: "+bins+"}\nmin_partners: 2\n")
-	plan, err := compileSQL(spec, policy.CohortRule{}, `"t"`, cols)
+	plan, err := compileSQL(postgresDialect(t), spec, policy.CohortRule{}, `"t"`, cols)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,4 +105,13 @@ func manyBins() string {
 		"  - {kind: histogram, column: duration, bins: " + bins + "}\n" +
 		"  - {kind: sum, column: balance, clip: [0, 1000]}\n" +
 		"  - {kind: histogram, column: pdays, bins: " + bins + "}\nmin_partners: 2\n"
+}
+
+func postgresDialect(t *testing.T) *dialect {
+	t.Helper()
+	d, err := dialectOf(EnginePostgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -1,0 +1,215 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/fedscore/fedscore/dataset"
+	"github.com/fedscore/fedscore/node/aggregate"
+	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/query"
+)
+
+// parquetBatchRows is how many records a streaming Parquet source
+// converts and aggregates at a time: its memory, whatever the file's size.
+const parquetBatchRows = 64 << 10
+
+// Parquet is a source that streams a Parquet file: each aggregation reads
+// only the columns the query and the cohort rule name, batch by batch
+// across the row groups, and aggregates every batch as it is read, so the
+// node's memory does not grow with the file. Every batch is read exactly
+// as [LoadParquet] reads the file and aggregated as [Memory] aggregates
+// it. It is safe for concurrent use; each aggregation opens the file.
+type Parquet struct {
+	path   string
+	cols   map[string]parquetColumn // by the name queries use
+	fields []Field
+	schema *dataset.Table
+}
+
+// OpenParquet opens the Parquet file at path as a streaming source
+// labelled "parquet <path>", reading only its schema. The mapping and the
+// column types are those of [LoadParquet]; a value that does not convert
+// to its column's kind fails the aggregation that reads it.
+func OpenParquet(path string, mapping *dataset.Mapping) (*Parquet, error) {
+	p := &Parquet{path: path, cols: make(map[string]parquetColumn)}
+	fail := func(err error) (*Parquet, error) {
+		return nil, fmt.Errorf("source %s: %w", p.Name(), err)
+	}
+	pf, err := openParquetFile(path)
+	if err != nil {
+		return fail(err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		return fail(err)
+	}
+	cols, err := parquetColumns(fr, mapping)
+	if err != nil {
+		return fail(err)
+	}
+	for _, c := range cols {
+		if _, dup := p.cols[c.name]; dup {
+			return fail(fmt.Errorf("column name %q used twice: %w", c.name, ErrInvalidIdentifier))
+		}
+		p.cols[c.name] = c
+		p.fields = append(p.fields, Field{Name: c.name, Kind: c.kind})
+	}
+	if p.schema, err = schemaTable(p.fields); err != nil {
+		return fail(err)
+	}
+	return p, nil
+}
+
+// Name returns "parquet <path>".
+func (p *Parquet) Name() string { return "parquet " + p.path }
+
+// Schema returns the columns the mapping allows.
+func (p *Parquet) Schema(ctx context.Context) ([]Field, error) {
+	return append([]Field(nil), p.fields...), nil
+}
+
+// Aggregate streams the columns spec and cohort name and returns the sum
+// of the batches' vectors and statistics, which is [Memory]'s vector over
+// the whole file. The spec and the rule are checked against the schema
+// before the file is read.
+func (p *Parquet) Aggregate(ctx context.Context, spec *query.Spec, cohort policy.CohortRule) ([]int64, aggregate.Stats, error) {
+	fail := func(err error) ([]int64, aggregate.Stats, error) {
+		return nil, aggregate.Stats{}, fmt.Errorf("source %s: %w", p.Name(), err)
+	}
+	// The empty schema table gives the in-memory errors for a spec or a
+	// rule that does not fit, and the vector of no records.
+	none, err := Cohort(p.schema, cohort)
+	if err != nil {
+		return fail(err)
+	}
+	total, st, err := aggregate.Aggregate(ctx, spec, p.schema, none)
+	if err != nil {
+		return fail(err)
+	}
+
+	var read []parquetColumn
+	for name, c := range p.cols {
+		if slices.Contains(spec.Columns(), name) || slices.ContainsFunc(cohort.Conditions, func(cd policy.Condition) bool { return cd.Column == name }) {
+			read = append(read, c)
+		}
+	}
+	slices.SortFunc(read, func(a, b parquetColumn) int { return a.field - b.field })
+	if len(read) == 0 {
+		// A count with no group_by, filter or condition: the file's
+		// metadata has it.
+		return p.countOnly(total, st)
+	}
+	err = p.stream(ctx, read, func(t *dataset.Table) error {
+		in, err := Cohort(t, cohort)
+		if err != nil {
+			return err
+		}
+		vec, bst, err := aggregate.Aggregate(ctx, spec, t, in)
+		if err != nil {
+			return err
+		}
+		st.Rows += bst.Rows
+		st.Selected += bst.Selected
+		st.OutOfCells += bst.OutOfCells
+		st.MissingValues += bst.MissingValues
+		st.OutOfBins += bst.OutOfBins
+		return addVector(total, vec)
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return total, st, nil
+}
+
+// stream reads the columns cols, sorted by field, and calls each with
+// every batch as a table.
+func (p *Parquet) stream(ctx context.Context, cols []parquetColumn, each func(*dataset.Table) error) error {
+	pf, err := openParquetFile(p.path)
+	if err != nil {
+		return err
+	}
+	defer pf.Close()
+	props := pqarrow.ArrowReadProperties{BatchSize: parquetBatchRows}
+	leaves := make([]int, len(cols))
+	convs := make([]*columnConverter, len(cols))
+	for i, c := range cols {
+		leaves[i] = c.leaf
+		convs[i] = newColumnConverter(c)
+		// Category strings come as dictionary indexes: one conversion per
+		// distinct value of a page, not per record.
+		props.SetReadDict(c.leaf, c.stringLeaf && c.kind == dataset.KindCategory)
+	}
+	fr, err := pqarrow.NewFileReader(pf, props, memory.DefaultAllocator)
+	if err != nil {
+		return err
+	}
+	if pf.NumRows() == 0 {
+		return nil
+	}
+	rr, err := fr.GetRecordReader(ctx, leaves, nil)
+	if err != nil {
+		return err
+	}
+	defer rr.Release()
+	for rr.Next() {
+		rec := rr.RecordBatch()
+		if int(rec.NumCols()) != len(cols) {
+			return fmt.Errorf("read %d columns, want %d", rec.NumCols(), len(cols))
+		}
+		b := dataset.NewBuilder()
+		for i, conv := range convs {
+			conv.reset()
+			if err := conv.append(rec.Column(i)); err != nil {
+				return err
+			}
+			conv.addTo(b)
+		}
+		t, err := b.Build()
+		if err != nil {
+			return err
+		}
+		if err := each(t); err != nil {
+			return err
+		}
+	}
+	if err := rr.Err(); err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	return ctx.Err()
+}
+
+// countOnly answers a spec that reads no column (a count of every record,
+// with no group_by, filter or cohort condition) from the file's metadata.
+func (p *Parquet) countOnly(total []int64, st aggregate.Stats) ([]int64, aggregate.Stats, error) {
+	pf, err := openParquetFile(p.path)
+	if err != nil {
+		return nil, aggregate.Stats{}, fmt.Errorf("source %s: %w", p.Name(), err)
+	}
+	defer pf.Close()
+	rows := int(pf.NumRows())
+	total[0] = int64(rows) // the one cell's count
+	st.Rows, st.Selected = rows, rows
+	return total, st, nil
+}
+
+// addVector adds vec into total, failing on int64 overflow as a sum in
+// memory would.
+func addVector(total, vec []int64) error {
+	for i, x := range vec {
+		s := total[i] + x
+		if (x > 0 && s < total[i]) || (x < 0 && s > total[i]) {
+			return fmt.Errorf("aggregate: slot %d: %w", i, query.ErrOverflow)
+		}
+		total[i] = s
+	}
+	return nil
+}
+
+// Close does nothing: aggregations open and close the file.
+func (p *Parquet) Close() error { return nil }
