@@ -1,0 +1,376 @@
+package source
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"errors"
+	"io"
+	"math"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/fedscore/fedscore/dataset"
+	"github.com/fedscore/fedscore/policy"
+	"github.com/fedscore/fedscore/query"
+)
+
+// mysqlURL returns the test server's mysql:// URL, or skips the test when
+// none is set. With FEDSCORE_MYSQL_TESTS=1, as in CI, a missing URL fails
+// it instead.
+func mysqlURL(t testing.TB) string {
+	t.Helper()
+	if u := os.Getenv("FEDSCORE_MYSQL_DSN"); u != "" {
+		return u
+	}
+	if os.Getenv("FEDSCORE_MYSQL_TESTS") == "1" {
+		t.Fatal("FEDSCORE_MYSQL_TESTS=1 but FEDSCORE_MYSQL_DSN is not set: start a server with `eval $(scripts/mariadb-test.sh start)`")
+	}
+	t.Skip("FEDSCORE_MYSQL_DSN is not set; skipping the MariaDB tests (eval $(scripts/mariadb-test.sh start) to run them)")
+	return ""
+}
+
+// mysqlTestDSN returns the test server's driver DSN.
+func mysqlTestDSN(t testing.TB) string {
+	t.Helper()
+	u, err := url.Parse(mysqlURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn, err := mysqlDSN(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
+// testMySQL connects to the test database, for setting up tables.
+func testMySQL(t testing.TB) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("mysql", mysqlTestDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// mustExec runs setup statements.
+func mustExec(t testing.TB, db *sql.DB, stmts ...string) {
+	t.Helper()
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// openMySQLTest opens a MySQL source on a test table.
+func openMySQLTest(t *testing.T, table string, m *dataset.Mapping) *MySQL {
+	t.Helper()
+	s, err := OpenMySQL(context.Background(), MySQLConfig{DSN: mysqlTestDSN(t), Table: table, Mapping: m, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// mysqlTypeOf is the column type a test table stores a dataset column
+// as. Text columns get a case- and accent-insensitive collation, which
+// the source must not let compare values.
+func mysqlTypeOf(c *dataset.Column, numeric bool) string {
+	switch c.Kind {
+	case dataset.KindCategory:
+		return "TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+	case dataset.KindBool:
+		return "BOOLEAN"
+	}
+	if numeric {
+		return "DECIMAL(30, 6)"
+	}
+	switch sqlTypeOf(c, false) {
+	case "bigint":
+		return "BIGINT"
+	}
+	return "DOUBLE"
+}
+
+// loaderSeq names LOAD DATA readers uniquely.
+var loaderSeq atomic.Int64
+
+// loadMySQLTable creates table name from tab, with NULL for missing
+// values, and fills it with LOAD DATA LOCAL from a reader. Columns listed
+// in numeric are stored as DECIMAL.
+func loadMySQLTable(t testing.TB, db *sql.DB, name string, tab *dataset.Table, numeric ...string) {
+	t.Helper()
+	cols := tab.Columns()
+	var defs, names []string
+	types := make([]string, len(cols))
+	for j, c := range cols {
+		types[j] = mysqlTypeOf(c, slices.Contains(numeric, c.Name))
+		defs = append(defs, quoteMySQL(c.Name)+" "+types[j])
+		names = append(names, quoteMySQL(c.Name))
+	}
+	ident := quoteMySQL(name)
+	mustExec(t, db, "DROP TABLE IF EXISTS "+ident, "DROP VIEW IF EXISTS "+ident,
+		"CREATE TABLE "+ident+" ("+strings.Join(defs, ", ")+") ENGINE=InnoDB")
+	reader := "fedscore-" + strconv.FormatInt(loaderSeq.Add(1), 10)
+	mysql.RegisterReaderHandler(reader, func() io.Reader {
+		pr, pw := io.Pipe()
+		go func() {
+			w := bufio.NewWriterSize(pw, 1<<20)
+			for i := range tab.Rows() {
+				for j, c := range cols {
+					if j > 0 {
+						w.WriteByte('\t')
+					}
+					w.WriteString(tsvValue(c, i, types[j]))
+				}
+				w.WriteByte('\n')
+			}
+			pw.CloseWithError(w.Flush())
+		}()
+		return pr
+	})
+	defer mysql.DeregisterReaderHandler(reader)
+	mustExec(t, db, "LOAD DATA LOCAL INFILE 'Reader::"+reader+"' INTO TABLE "+ident+" CHARACTER SET utf8mb4 ("+strings.Join(names, ", ")+")",
+		"ANALYZE TABLE "+ident)
+}
+
+// tsvValue is row i of c in LOAD DATA's default format.
+func tsvValue(c *dataset.Column, i int, typ string) string {
+	if c.IsMissing(i) {
+		return `\N`
+	}
+	switch c.Kind {
+	case dataset.KindNumber:
+		v := c.Numbers[i]
+		if typ == "BIGINT" {
+			return strconv.FormatInt(int64(v), 10)
+		}
+		if strings.HasPrefix(typ, "DECIMAL") {
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		}
+		if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		}
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	case dataset.KindBool:
+		if c.Bools[i] {
+			return "1"
+		}
+		return "0"
+	}
+	return strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`, "\x00", `\0`).Replace(c.Dict[c.Codes[i]])
+}
+
+// quoteMySQL quotes a test identifier.
+func quoteMySQL(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+// TestMySQLDSN checks how a mysql:// URL maps to the driver's DSN.
+func TestMySQLDSN(t *testing.T) {
+	tests := []struct{ url, want string }{
+		{"mysql://u:p@db.example:3307/sales?tls=true", "u:p@tcp(db.example:3307)/sales?tls=true"},
+		{"mysql://u@db.example/sales", "u@tcp(db.example:3306)/sales"},
+		{"mysql://u:p%40ss%2Fw@[::1]:3306/d?charset=utf8mb4", "u:p@ss/w@tcp([::1]:3306)/d?charset=utf8mb4"},
+	}
+	for _, tt := range tests {
+		u, err := url.Parse(tt.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := mysqlDSN(u)
+		if err != nil || got != tt.want {
+			t.Errorf("mysqlDSN(%s) = %q, %v; want %q", tt.url, got, err, tt.want)
+		}
+		if cfg, err := mysql.ParseDSN(got); err != nil || cfg.Passwd != func() string { p, _ := u.User.Password(); return p }() {
+			t.Errorf("DSN %q does not parse back: %v", got, err)
+		}
+	}
+}
+
+// TestMySQLHostile checks that hostile identifiers are quoted safely or
+// refused, and that hostile values are mere parameters compared byte for
+// byte, whatever the column's collation says.
+func TestMySQLHostile(t *testing.T) {
+	ctx := context.Background()
+	db := testMySQL(t)
+	const evilTable = "host`ile'\"\\; DROP TABLE bank; --"
+	const evilColumn = "x`; DROP TABLE hostile; -- ' \" \\ ü"
+	names := []string{"a", "A", "a ", "é", "e", `'; DROP TABLE hostile; --`, `\' OR 1=1 -- `, `back\slash`, "nul\x00byte", "Ünïcødé ✓", "b"}
+	build := func(evil string) *dataset.Table {
+		b := dataset.NewBuilder()
+		ids := make([]float64, len(names))
+		xs := make([]float64, len(names))
+		for i := range names {
+			ids[i], xs[i] = float64(i), float64(10*i)
+		}
+		b.AddNumber("id", ids)
+		b.AddCategory("name", names)
+		b.AddNumber(evil, xs)
+		tab, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tab
+	}
+	loadMySQLTable(t, db, evilTable, build(evilColumn))
+	mem := &Memory{Table: build("x")}
+	src := openMySQLTest(t, evilTable, &dataset.Mapping{Columns: []dataset.ColumnMapping{
+		{Source: "id"}, {Source: "name"}, {Source: evilColumn, Name: "x"},
+	}})
+	stillThere := func() {
+		t.Helper()
+		var n int
+		if err := db.QueryRow("SELECT count(*) FROM " + quoteMySQL(evilTable)).Scan(&n); err != nil || n != len(names) {
+			t.Fatalf("table %q: %d rows, %v", evilTable, n, err)
+		}
+	}
+
+	base := "purpose: marketing_analytics\nmin_partners: 2\ndecimals: 0\n"
+	for _, bad := range []string{
+		"group_by: [{column: \"x`; DROP TABLE hostile; --\", values: [a]}]\nmetrics: [{kind: count}]",
+		"group_by: []\nfilter: [{column: \"name` = name; DROP TABLE hostile; --\", op: eq, value: a}]\nmetrics: [{kind: count}]",
+		"group_by: []\nmetrics: [{kind: sum, column: \"id); DROP TABLE hostile; --\", clip: [0, 1]}]",
+	} {
+		spec := mustSpec(t, base+bad)
+		if _, _, err := src.Aggregate(ctx, spec, policy.CohortRule{}); !errors.Is(err, query.ErrColumnMismatch) {
+			t.Errorf("hostile spec %q: error %v, want a column mismatch", bad, err)
+		}
+		if _, err := compileSQL(src.d, spec, policy.CohortRule{}, src.table, src.cols); !errors.Is(err, ErrUnknownColumn) {
+			t.Errorf("compileSQL(%q): %v, want ErrUnknownColumn", bad, err)
+		}
+	}
+	stillThere()
+
+	// Each hostile value selects itself and nothing else: no case
+	// folding, accent folding, padding or escaping.
+	values := `["a", "A", "a ", "é", "e", "'; DROP TABLE hostile; --", "\\' OR 1=1 -- ", "back\\slash", "nul\u0000byte", "Ünïcødé ✓"]`
+	spec := mustSpec(t, base+`group_by: [{column: name, values: `+values+`}]
+filter: [{column: name, op: ne, value: "' OR 1=1; --"}]
+metrics: [{kind: count}, {kind: sum, column: x, clip: [0, 1000]}]`)
+	for _, rule := range []policy.CohortRule{
+		{},
+		{Conditions: []policy.Condition{{Column: "name", Op: policy.OpNe, Value: "b'); DROP TABLE hostile; --", Code: "X"}}},
+		{Conditions: []policy.Condition{{Column: "name", Op: policy.OpNe, Value: "nul\x00byte", Code: "X"}}},
+	} {
+		vec := sameResult(t, src, spec, rule, mem, false)
+		if vec[0] != 1 || vec[1] != 1 || vec[2] != 1 {
+			t.Errorf("a, A and 'a ' are not one record each: %v", vec)
+		}
+	}
+	in := mustSpec(t, base+`group_by: []
+filter: [{column: name, op: in, values: ["A", "é", "nul\u0000byte", "x"]}]
+metrics: [{kind: count}]`)
+	if vec := sameResult(t, src, in, policy.CohortRule{}, mem, false); vec[0] != 3 {
+		t.Errorf("in filter selects %d records, want 3", vec[0])
+	}
+	stillThere()
+
+	// Names the engine cannot hold are refused before any statement.
+	for _, bad := range []string{"", strings.Repeat("x", 65), "nul\x00", "trailing ", "emoji 🙂"} {
+		_, err := OpenMySQL(ctx, MySQLConfig{DSN: mysqlTestDSN(t), Table: bad, Timeout: time.Minute})
+		if !errors.Is(err, ErrInvalidIdentifier) {
+			t.Errorf("table %q: %v, want ErrInvalidIdentifier", bad, err)
+		}
+	}
+}
+
+// TestMySQLErrors checks that bad configurations, a dropped column and a
+// statement over the time limit fail with clear errors naming the source
+// and never the password.
+func TestMySQLErrors(t *testing.T) {
+	ctx := context.Background()
+	db := testMySQL(t)
+	mustExec(t, db, "DROP VIEW IF EXISTS slow", "DROP TABLE IF EXISTS errs",
+		"CREATE TABLE errs (age BIGINT, region VARCHAR(10), seen DATETIME)",
+		"INSERT INTO errs VALUES (30, 'east', NOW()), (40, 'west', NOW()), (50, 'east', NOW()), (60, 'west', NOW())",
+		// Each row sleeps: a full scan outlasts any short limit.
+		"CREATE VIEW slow AS SELECT age, region FROM errs WHERE SLEEP(1) = 0")
+	dsn := mysqlTestDSN(t)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := func(f func(c *mysql.Config)) string {
+		c := cfg.Clone()
+		f(c)
+		return c.FormatDSN()
+	}
+	wrongPassword := with(func(c *mysql.Config) { c.Passwd = "not-the-password" })
+	unreachable := with(func(c *mysql.Config) { c.Addr = "127.0.0.1:1" })
+	noDB := with(func(c *mysql.Config) { c.DBName = "no_such_db" })
+
+	tests := []struct {
+		name    string
+		cfg     MySQLConfig
+		want    error
+		mention string
+	}{
+		{"unreachable", MySQLConfig{Name: "bank-a-dwh", DSN: unreachable, Table: "errs"}, ErrUnavailable, "bank-a-dwh"},
+		{"wrong password", MySQLConfig{DSN: wrongPassword, Table: "errs"}, ErrUnavailable, "Access denied"},
+		{"unknown database", MySQLConfig{DSN: noDB, Table: "errs"}, ErrUnavailable, "no_such_db"},
+		{"missing table", MySQLConfig{DSN: dsn, Table: "no_such_table"}, ErrUnknownTable, "no_such_table"},
+		{"table in another case", MySQLConfig{DSN: dsn, Table: "ERRS"}, ErrUnknownTable, "ERRS"},
+		{"missing column", MySQLConfig{DSN: dsn, Table: "errs", Mapping: &dataset.Mapping{Columns: []dataset.ColumnMapping{{Source: "age"}, {Source: "income"}}}}, ErrUnknownColumn, `"income"`},
+		{"kind mismatch", MySQLConfig{DSN: dsn, Table: "errs", Mapping: &dataset.Mapping{Columns: []dataset.ColumnMapping{{Source: "region", Type: "number"}}}}, ErrTypeMismatch, `"region"`},
+		{"unsupported type", MySQLConfig{DSN: dsn, Table: "errs", Mapping: &dataset.Mapping{Columns: []dataset.ColumnMapping{{Source: "seen"}}}}, ErrTypeMismatch, "datetime"},
+		{"empty table name", MySQLConfig{DSN: dsn}, ErrInvalidIdentifier, "empty table"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Timeout = 5 * time.Second
+			s, err := OpenMySQL(ctx, tt.cfg)
+			if err == nil {
+				s.Close()
+				t.Fatal("no error")
+			}
+			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.mention) || tt.cfg.Name == "" && !strings.HasPrefix(err.Error(), "source mysql") {
+				t.Errorf("error %q, want %v mentioning %s", err, tt.want, tt.mention)
+			}
+			if strings.Contains(err.Error(), "not-the-password") || strings.Contains(err.Error(), cfg.Passwd) {
+				t.Errorf("error %q reveals the password", err)
+			}
+		})
+	}
+
+	src := openMySQLTest(t, "errs", &dataset.Mapping{Columns: []dataset.ColumnMapping{{Source: "age"}, {Source: "region"}}})
+	if src.Engine() != EngineMariaDB || strings.Contains(src.Name(), cfg.Passwd) {
+		t.Errorf("engine %s, name %q", src.Engine(), src.Name())
+	}
+	count := mustSpec(t, "purpose: marketing_analytics\ngroup_by: []\nmetrics: [{kind: count}]\nmin_partners: 2\n")
+	rule := policy.CohortRule{Conditions: []policy.Condition{{Column: "region", Op: policy.OpGe, Value: 1.0, Code: "X"}}}
+	if _, _, err := src.Aggregate(ctx, count, rule); err == nil || !strings.Contains(err.Error(), "is category") {
+		t.Errorf("number condition on a text column: %v", err)
+	}
+
+	// The server stops a statement at the time limit.
+	slow, err := OpenMySQL(ctx, MySQLConfig{DSN: dsn, Table: "slow", Timeout: 1500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	vec, _, err := slow.Aggregate(ctx, count, policy.CohortRule{})
+	if !errors.Is(err, ErrTimeout) || vec != nil || !strings.Contains(err.Error(), "max_statement_time") || !strings.Contains(err.Error(), slow.Name()) {
+		t.Errorf("statement over the time limit: %v, %v", vec, err)
+	}
+
+	// A column dropped after the source was opened.
+	mustExec(t, db, "DROP VIEW slow", "ALTER TABLE errs DROP COLUMN region")
+	byRegion := mustSpec(t, "purpose: marketing_analytics\ngroup_by: [{column: region, values: [east]}]\nmetrics: [{kind: count}]\nmin_partners: 2\n")
+	if vec, _, err := src.Aggregate(ctx, byRegion, policy.CohortRule{}); !errors.Is(err, ErrUnknownColumn) || vec != nil || !strings.Contains(err.Error(), src.Name()) {
+		t.Errorf("dropped column: %v, %v", vec, err)
+	}
+}
