@@ -206,11 +206,15 @@ func (c *columnConverter) append(a arrow.Array) error {
 }
 
 func (c *columnConverter) appendNumbers(a arrow.Array) error {
-	n := a.Len()
 	start := len(c.nums)
 	switch x := a.(type) {
 	case *array.Float64:
 		c.nums = append(c.nums, x.Float64Values()...)
+		for i, v := range c.nums[start:] {
+			if math.IsInf(v, 0) && !x.IsNull(i) {
+				return fmt.Errorf("row %d: value %v is not finite: %w", c.rows+i, v, ErrTypeMismatch)
+			}
+		}
 	case *array.Int64:
 		for _, v := range x.Int64Values() {
 			c.nums = append(c.nums, float64(v))
@@ -220,7 +224,7 @@ func (c *columnConverter) appendNumbers(a arrow.Array) error {
 			c.nums = append(c.nums, float64(v))
 		}
 	default:
-		for i := range n {
+		for i := range a.Len() {
 			v, err := numberAt(a, i)
 			if err != nil {
 				return fmt.Errorf("row %d: %w", c.rows+i, err)
@@ -229,17 +233,12 @@ func (c *columnConverter) appendNumbers(a arrow.Array) error {
 		}
 		return nil
 	}
-	out := c.nums[start:]
 	if a.NullN() > 0 {
+		out := c.nums[start:]
 		for i := range out {
 			if a.IsNull(i) {
 				out[i] = math.NaN()
 			}
-		}
-	}
-	for i, v := range out {
-		if math.IsInf(v, 0) {
-			return fmt.Errorf("row %d: value %v is not finite: %w", c.rows+i, v, ErrTypeMismatch)
 		}
 	}
 	return nil
@@ -277,10 +276,14 @@ func (c *columnConverter) appendCategories(a arrow.Array) {
 			}
 			c.local = append(c.local, k)
 		}
+		idx, typed := x.Indices().(*array.Int32)
 		for i := range n {
-			if x.IsNull(i) {
+			switch {
+			case x.IsNull(i):
 				c.codes = append(c.codes, -1)
-			} else {
+			case typed:
+				c.codes = append(c.codes, c.local[idx.Value(i)])
+			default:
 				c.codes = append(c.codes, c.local[x.GetValueIndex(i)])
 			}
 		}
@@ -301,6 +304,14 @@ func (c *columnConverter) appendCategories(a arrow.Array) {
 }
 
 func (c *columnConverter) appendBools(a arrow.Array) error {
+	if x, ok := a.(*array.Boolean); ok {
+		for i := range a.Len() {
+			null := x.IsNull(i)
+			c.bools = append(c.bools, !null && x.Value(i))
+			c.missing = append(c.missing, null)
+		}
+		return nil
+	}
 	for i := range a.Len() {
 		v, ok, err := boolAt(a, i)
 		if err != nil {

@@ -13,16 +13,24 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/policy"
 )
 
-// writeParquet writes tab to a Parquet file with arrow-go's writer:
-// numbers as float64 (or int64 for the columns listed in ints),
-// categories as strings and bools as booleans, missing values as nulls.
-func writeParquet(t *testing.T, path string, tab *dataset.Table, ints ...string) {
+// writeParquet writes tab to a Parquet file with arrow-go's writer, in
+// row groups of 8192 records: numbers as float64 (or int64 for the columns
+// listed in ints), categories as strings and bools as booleans, missing
+// values as nulls.
+func writeParquet(t testing.TB, path string, tab *dataset.Table, ints ...string) {
+	writeParquetGroups(t, path, tab, 8192, ints...)
+}
+
+// writeParquetGroups is writeParquet with row groups of groupRows records,
+// snappy-compressed, as Spark and arrow write them by default.
+func writeParquetGroups(t testing.TB, path string, tab *dataset.Table, groupRows int64, ints ...string) {
 	t.Helper()
 	mem := memory.NewGoAllocator()
 	var fields []arrow.Field
@@ -82,9 +90,9 @@ func writeParquet(t *testing.T, path string, tab *dataset.Table, ints ...string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	props := parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(8192))
+	props := parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(groupRows), parquet.WithCompression(compress.Codecs.Snappy))
 	// WriteTable closes f.
-	if err := pqarrow.WriteTable(tbl, f, 8192, props, pqarrow.DefaultWriterProps()); err != nil {
+	if err := pqarrow.WriteTable(tbl, f, groupRows, props, pqarrow.DefaultWriterProps()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -3,10 +3,12 @@ package source
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/node/aggregate"
@@ -105,7 +107,7 @@ func (p *Parquet) Aggregate(ctx context.Context, spec *query.Spec, cohort policy
 		// metadata has it.
 		return p.countOnly(total, st)
 	}
-	err = p.stream(ctx, read, func(t *dataset.Table) error {
+	parts, err := p.streamParts(ctx, read, func(t *dataset.Table, part *partial) error {
 		in, err := Cohort(t, cohort)
 		if err != nil {
 			return err
@@ -114,22 +116,76 @@ func (p *Parquet) Aggregate(ctx context.Context, spec *query.Spec, cohort policy
 		if err != nil {
 			return err
 		}
-		st.Rows += bst.Rows
-		st.Selected += bst.Selected
-		st.OutOfCells += bst.OutOfCells
-		st.MissingValues += bst.MissingValues
-		st.OutOfBins += bst.OutOfBins
-		return addVector(total, vec)
+		return part.add(vec, bst)
 	})
 	if err != nil {
 		return fail(err)
 	}
-	return total, st, nil
+	out := &partial{vec: total, st: st}
+	for _, part := range parts {
+		if err := out.add(part.vec, part.st); err != nil {
+			return fail(err)
+		}
+	}
+	return out.vec, out.st, nil
 }
 
-// stream reads the columns cols, sorted by field, and calls each with
-// every batch as a table.
-func (p *Parquet) stream(ctx context.Context, cols []parquetColumn, each func(*dataset.Table) error) error {
+// A partial is the vector and statistics of some of a file's batches.
+type partial struct {
+	vec []int64
+	st  aggregate.Stats
+}
+
+// add adds a batch's vector and statistics, failing on int64 overflow as
+// a sum in memory would.
+func (p *partial) add(vec []int64, st aggregate.Stats) error {
+	if p.vec == nil {
+		p.vec = make([]int64, len(vec))
+	}
+	for i, x := range vec {
+		s := p.vec[i] + x
+		if (x > 0 && s < p.vec[i]) || (x < 0 && s > p.vec[i]) {
+			return fmt.Errorf("aggregate: slot %d: %w", i, query.ErrOverflow)
+		}
+		p.vec[i] = s
+	}
+	p.st.Rows += st.Rows
+	p.st.Selected += st.Selected
+	p.st.OutOfCells += st.OutOfCells
+	p.st.MissingValues += st.MissingValues
+	p.st.OutOfBins += st.OutOfBins
+	return nil
+}
+
+// streamParts splits the file's row groups among up to GOMAXPROCS
+// workers, each streaming its share of the columns cols, and returns
+// their partials. Sums are exact, so the order does not matter.
+func (p *Parquet) streamParts(ctx context.Context, cols []parquetColumn, each func(*dataset.Table, *partial) error) ([]*partial, error) {
+	pf, err := openParquetFile(p.path)
+	if err != nil {
+		return nil, err
+	}
+	groups := pf.NumRowGroups()
+	pf.Close()
+	workers := max(min(runtime.GOMAXPROCS(0), groups), 1)
+	parts := make([]*partial, workers)
+	g, ctx := errgroup.WithContext(ctx)
+	for w := range workers {
+		var share []int
+		for rg := w; rg < groups; rg += workers {
+			share = append(share, rg)
+		}
+		parts[w] = &partial{}
+		g.Go(func() error {
+			return p.stream(ctx, cols, share, func(t *dataset.Table) error { return each(t, parts[w]) })
+		})
+	}
+	return parts, g.Wait()
+}
+
+// stream reads the columns cols, sorted by field, of the row groups
+// rowGroups and calls each with every batch as a table.
+func (p *Parquet) stream(ctx context.Context, cols []parquetColumn, rowGroups []int, each func(*dataset.Table) error) error {
 	pf, err := openParquetFile(p.path)
 	if err != nil {
 		return err
@@ -149,10 +205,10 @@ func (p *Parquet) stream(ctx context.Context, cols []parquetColumn, each func(*d
 	if err != nil {
 		return err
 	}
-	if pf.NumRows() == 0 {
+	if len(rowGroups) == 0 {
 		return nil
 	}
-	rr, err := fr.GetRecordReader(ctx, leaves, nil)
+	rr, err := fr.GetRecordReader(ctx, leaves, rowGroups)
 	if err != nil {
 		return err
 	}
@@ -196,19 +252,6 @@ func (p *Parquet) countOnly(total []int64, st aggregate.Stats) ([]int64, aggrega
 	total[0] = int64(rows) // the one cell's count
 	st.Rows, st.Selected = rows, rows
 	return total, st, nil
-}
-
-// addVector adds vec into total, failing on int64 overflow as a sum in
-// memory would.
-func addVector(total, vec []int64) error {
-	for i, x := range vec {
-		s := total[i] + x
-		if (x > 0 && s < total[i]) || (x < 0 && s > total[i]) {
-			return fmt.Errorf("aggregate: slot %d: %w", i, query.ErrOverflow)
-		}
-		total[i] = s
-	}
-	return nil
 }
 
 // Close does nothing: aggregations open and close the file.
