@@ -1,7 +1,7 @@
 // Package config opens a partner node from what a deployment gives it:
 // identity files, key custody (the encrypted file keystore or Vault), the
-// partner's records (CSV, Parquet or a PostgreSQL table), the signed
-// policy bundle and signed scoring models. Options says where each is;
+// partner's records (CSV, Parquet, a PostgreSQL or MySQL-protocol table),
+// the signed policy bundle and signed scoring models. Options says where each is;
 // Open checks and opens them in order, key custody first, and returns a
 // node ready to run. `fedscore node` is a layer of flags over Options.
 //
@@ -70,13 +70,19 @@ type Vault struct {
 	SigningKey string
 }
 
-// Records says where the partner's records are: a CSV file, a Parquet
-// file (File ending in .parquet) or, with PostgresDSN, the table
-// PostgresTable ("schema.table" or "table"), to which every aggregation
-// is pushed down. Mapping is an optional column mapping YAML file.
+// Records says where the partner's records are, in one of three ways: a
+// source URL (postgres://, mysql:// or file:, see source.Open) whose
+// password, if any, is in PasswordFile; a File, CSV or Parquet (ending in
+// .parquet); or, with PostgresDSN, the table PostgresTable ("schema.table"
+// or "table"). Database sources push every aggregation down; a Parquet
+// file is streamed unless InMemory is set or the node has scoring models,
+// which score records in memory (training rounds need InMemory too).
+// Mapping is an optional column mapping YAML file.
 type Records struct {
+	Source, PasswordFile       string
 	File                       string
 	PostgresDSN, PostgresTable string
+	InMemory                   bool
 	Mapping                    string
 }
 
@@ -124,7 +130,12 @@ func Open(ctx context.Context, o Options) (_ *Deployment, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("coordinator identity: %w", err)
 	}
-	table, src, err := d.openRecords(ctx, o.Records)
+	records := o.Records
+	if len(o.ModelFiles) > 0 {
+		// Scoring derives the model's columns from every record in memory.
+		records.InMemory = true
+	}
+	table, src, err := d.openRecords(ctx, records)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +218,7 @@ func (d *Deployment) openKeys(ctx context.Context, o Options) (keystore.Store, *
 }
 
 // openRecords opens the partner's records: a table in memory, or a
-// database source.
+// source that streams the records or pushes aggregations down.
 func (d *Deployment) openRecords(ctx context.Context, r Records) (*dataset.Table, source.Source, error) {
 	var mapping *dataset.Mapping
 	if r.Mapping != "" {
@@ -216,29 +227,53 @@ func (d *Deployment) openRecords(ctx context.Context, r Records) (*dataset.Table
 			return nil, nil, err
 		}
 	}
+	if err := r.Validate(); err != nil {
+		return nil, nil, err
+	}
+	var src source.Source
+	var err error
 	switch {
-	case (r.File == "") == (r.PostgresDSN == ""):
-		return nil, nil, errors.New("records: give either a file or a PostgreSQL DSN")
-	case r.PostgresDSN != "":
+	case r.Source != "":
+		o := source.OpenOptions{Mapping: mapping, InMemory: r.InMemory}
+		if r.PasswordFile != "" {
+			pw, err := os.ReadFile(r.PasswordFile)
+			if err != nil {
+				return nil, nil, fmt.Errorf("records: source password: %w", err)
+			}
+			o.Password = strings.TrimRight(string(pw), "\r\n")
+		}
+		src, err = source.Open(ctx, r.Source, o)
+	case r.File != "":
+		src, err = source.OpenFile(r.File, mapping, r.InMemory)
+	default:
 		schema, name, ok := strings.Cut(r.PostgresTable, ".")
 		if !ok {
 			schema, name = "", r.PostgresTable
 		}
-		pg, err := source.OpenPostgres(ctx, source.PostgresConfig{DSN: r.PostgresDSN, Schema: schema, Table: name, Mapping: mapping})
-		if err != nil {
-			return nil, nil, err
-		}
-		d.closers = append(d.closers, pg.Close)
-		return nil, pg, nil
-	case strings.HasSuffix(r.File, ".parquet"):
-		m, err := source.OpenParquet(r.File, mapping)
-		if err != nil {
-			return nil, nil, err
-		}
+		src, err = source.OpenPostgres(ctx, source.PostgresConfig{DSN: r.PostgresDSN, Schema: schema, Table: name, Mapping: mapping})
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if m, ok := src.(*source.Memory); ok {
 		return m.Table, nil, nil
 	}
-	t, err := dataset.LoadCSVFile(r.File, dataset.CSVOptions{Mapping: mapping})
-	return t, nil, err
+	d.closers = append(d.closers, src.Close)
+	return nil, src, nil
+}
+
+// Validate checks that r names the records in exactly one way.
+func (r Records) Validate() error {
+	n := 0
+	for _, given := range []bool{r.Source != "", r.File != "", r.PostgresDSN != ""} {
+		if given {
+			n++
+		}
+	}
+	if n != 1 {
+		return errors.New("records: give one of a source URL, a file or a PostgreSQL DSN")
+	}
+	return nil
 }
 
 // openPolicy loads the signed bundle into a policy engine and a watcher

@@ -87,7 +87,9 @@ func TestOpenRefuses(t *testing.T) {
 		want   string
 	}{
 		{"wrong passphrase file", func(o *Options) { o.Keys.PassphraseFile += ".missing" }, "keystore passphrase"},
-		{"no records", func(o *Options) { o.Records.File = "" }, "give either a file or a PostgreSQL DSN"},
+		{"no records", func(o *Options) { o.Records.File = "" }, "give one of a source URL, a file or a PostgreSQL DSN"},
+		{"two kinds of records", func(o *Options) { o.Records.Source = "file://" + o.Records.File }, "give one of"},
+		{"unknown source", func(o *Options) { o.Records.File, o.Records.Source = "", "hdfs://warehouse/records" }, `scheme "hdfs"`},
 		{"bundle under another key ID", func(o *Options) { o.Policy.KeyID = "consortium" }, "consortium"},
 		{"unsigned model", func(o *Options) { o.ModelFiles = []string{o.Records.File} }, "records.csv"},
 	}
