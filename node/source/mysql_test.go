@@ -374,3 +374,56 @@ func TestMySQLErrors(t *testing.T) {
 		t.Errorf("dropped column: %v, %v", vec, err)
 	}
 }
+
+// TestMySQLStatementsPerBatch counts, with the server's own counters, the
+// prepared statements one aggregation executes: the row estimate and one
+// per metric batch, whatever the number of cells and metrics.
+func TestMySQLStatementsPerBatch(t *testing.T) {
+	ctx := context.Background()
+	db := testMySQL(t)
+	loadMySQLTable(t, db, "bank_batches", head(t, loadShared(t, "bank-full.csv"), 2000))
+	src := openMySQLTest(t, "bank_batches", nil)
+	executed := func() int {
+		var name string
+		var n int
+		if err := db.QueryRow("SHOW GLOBAL STATUS LIKE 'Com_stmt_execute'").Scan(&name, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, text := range []string{bankSpecs["bins x values, sum, mean, histogram"], manyBins()} {
+		spec := mustSpec(t, text)
+		plan, err := src.compile(spec, policy.CohortRule{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := executed()
+		if _, _, err := src.Aggregate(ctx, spec, policy.CohortRule{}); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := executed()-before, 1+len(plan.stmts); got != want {
+			t.Errorf("%d statements executed for %d metric batches, want %d", got, len(plan.stmts), want)
+		}
+	}
+}
+
+// head returns the first n rows of tab.
+func head(t testing.TB, tab *dataset.Table, n int) *dataset.Table {
+	t.Helper()
+	b := dataset.NewBuilder()
+	for _, c := range tab.Columns() {
+		switch c.Kind {
+		case dataset.KindNumber:
+			b.AddNumber(c.Name, c.Numbers[:n:n])
+		case dataset.KindCategory:
+			b.AddCategoryCodes(c.Name, c.Dict, c.Codes[:n:n])
+		default:
+			b.AddBool(c.Name, c.Bools[:n:n], c.Missing[:n:n])
+		}
+	}
+	out, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
