@@ -201,7 +201,7 @@ func (p *Parquet) stream(ctx context.Context, cols []parquetColumn, rowGroups []
 		// distinct value of a page, not per record.
 		props.SetReadDict(c.leaf, c.stringLeaf && c.kind == dataset.KindCategory)
 	}
-	fr, err := pqarrow.NewFileReader(pf, props, memory.DefaultAllocator)
+	fr, err := pqarrow.NewFileReader(pf, props, new(bufferPool))
 	if err != nil {
 		return err
 	}
