@@ -64,7 +64,7 @@ func benchTable(b *testing.B, rows int) *dataset.Table {
 
 // benchQuery is a marketing query and the default bundle's cohort rule
 // for it.
-func benchQuery(b *testing.B, columns []string) (*query.Spec, policy.CohortRule) {
+func benchQuery(b testing.TB, columns []string) (*query.Spec, policy.CohortRule) {
 	b.Helper()
 	ctx := context.Background()
 	spec := mustSpec(b, `

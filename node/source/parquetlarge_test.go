@@ -150,7 +150,7 @@ decimals: 2
 }
 
 // sampleHeap records the largest heap (live and not yet collected
-// objects) every millisecond until stop is called.
+// objects) every 5 ms until stop is called.
 func sampleHeap() (peak *uint64, stop func()) {
 	peak = new(uint64)
 	done := make(chan struct{})
@@ -159,7 +159,7 @@ func sampleHeap() (peak *uint64, stop func()) {
 	go func() {
 		defer wg.Done()
 		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-		tick := time.NewTicker(time.Millisecond)
+		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			metrics.Read(s)
