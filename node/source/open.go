@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -33,9 +32,6 @@ type OpenOptions struct {
 	// zero takes the source's default.
 	Timeout time.Duration
 }
-
-// ErrUnsupportedSource reports a source URL of no known kind.
-var ErrUnsupportedSource = errors.New("unsupported source")
 
 // Open opens the source a URL names:
 //
@@ -121,12 +117,12 @@ func databaseURL(u *url.URL, o OpenOptions) (dsn *url.URL, schema, table string,
 	dsn.RawQuery = q.Encode()
 	if o.Table != "" {
 		if table != "" && table != o.Table {
-			return nil, "", "", fmt.Errorf("source %s: the URL names table %q and the options %q", redacted(u), table, o.Table)
+			return nil, "", "", fmt.Errorf("source %s: the URL names table %q and the options %q", u.Redacted(), table, o.Table)
 		}
 		table = o.Table
 	}
 	if table == "" {
-		return nil, "", "", fmt.Errorf("source %s: %w: no table: add ?table=NAME", redacted(u), ErrInvalidIdentifier)
+		return nil, "", "", fmt.Errorf("source %s: %w: no table: add ?table=NAME", u.Redacted(), ErrInvalidIdentifier)
 	}
 	if o.Password != "" {
 		dsn.User = url.UserPassword(u.User.Username(), o.Password)
@@ -142,7 +138,7 @@ func databaseURL(u *url.URL, o OpenOptions) (dsn *url.URL, schema, table string,
 func mysqlDSN(u *url.URL) (string, error) {
 	cfg, err := mysql.ParseDSN("/?" + u.RawQuery)
 	if err != nil {
-		return "", fmt.Errorf("source %s: %w", redacted(u), err)
+		return "", fmt.Errorf("source %s: %w", u.Redacted(), err)
 	}
 	host := u.Host
 	if u.Port() == "" {
@@ -156,6 +152,3 @@ func mysqlDSN(u *url.URL) (string, error) {
 	}
 	return cfg.FormatDSN(), nil
 }
-
-// redacted is u without its password, for messages.
-func redacted(u *url.URL) string { return u.Redacted() }

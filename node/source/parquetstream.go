@@ -95,9 +95,13 @@ func (p *Parquet) Aggregate(ctx context.Context, spec *query.Spec, cohort policy
 		return fail(err)
 	}
 
+	names := spec.Columns()
+	for _, c := range cohort.Conditions {
+		names = append(names, c.Column)
+	}
 	var read []parquetColumn
 	for name, c := range p.cols {
-		if slices.Contains(spec.Columns(), name) || slices.ContainsFunc(cohort.Conditions, func(cd policy.Condition) bool { return cd.Column == name }) {
+		if slices.Contains(names, name) {
 			read = append(read, c)
 		}
 	}

@@ -60,6 +60,8 @@ var (
 	ErrUnavailable = errors.New("data source unavailable")
 	// ErrUnsupportedType reports a file column type the source cannot read.
 	ErrUnsupportedType = errors.New("unsupported column type")
+	// ErrUnsupportedSource reports a source URL of no known kind.
+	ErrUnsupportedSource = errors.New("unsupported source")
 	// ErrTimeout reports an aggregation the database stopped at the
 	// source's time limit, or that outlasted the node's deadline.
 	ErrTimeout = errors.New("time limit exceeded")
