@@ -1,5 +1,5 @@
 # fedscore developer targets. `make test` is the test command CI runs.
-.PHONY: test race fuzz bench proto sandbox
+.PHONY: test race fuzz bench proto sandbox console console-assets browser-deps screenshots image
 
 test:
 	go test -count=1 -timeout 15m ./...
@@ -25,3 +25,23 @@ proto:
 
 sandbox:
 	go run ./cmd/fedscore sandbox
+
+# The web console against a sandbox federation.
+console:
+	go run ./cmd/fedscore sandbox --console
+
+# Re-vendor the console's pinned ECharts build (CI checks it is current).
+console-assets:
+	./scripts/console-assets.sh
+
+# Chromium and CJK fonts for the console's browser tests.
+browser-deps:
+	./scripts/browser-deps.sh
+
+# Refresh the console screenshots in docs/console from the browser test.
+screenshots: browser-deps
+	FEDSCORE_BROWSER_TESTS=1 FEDSCORE_SCREENSHOT_DIR=$(CURDIR)/docs/console go test -count=1 -run TestConsoleInBrowser ./console/
+# The OCI image of the static binary, built without a container daemon
+# (deploy/image): reproducible, non-root, an OCI layout archive.
+image:
+	go run ./deploy/image -o fedscore-image.tar

@@ -10,6 +10,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/simplifiedchinese"
 )
 
 // CSVOptions controls how [ReadCSV] reads a file.
@@ -25,6 +30,39 @@ type CSVOptions struct {
 	// rejected with ErrTooManyRows rather than silently truncated, since a
 	// partial table would bias every aggregate. Zero means no limit.
 	MaxRows int
+
+	// Encoding is the file's character encoding: EncodingUTF8 (also
+	// when empty), EncodingGB18030 or EncodingGBK, as Chinese banks'
+	// exports often are. Text that is not valid in it is rejected with
+	// ErrInvalidText, naming the line and column, rather than read as
+	// garbled categories.
+	Encoding string
+}
+
+// Encodings a CSV file may declare.
+const (
+	EncodingUTF8    = "utf-8"
+	EncodingGB18030 = "gb18030"
+	EncodingGBK     = "gbk"
+)
+
+// decoder returns the decoder of a declared encoding, nil for UTF-8.
+func decoder(name string) (*encoding.Decoder, error) {
+	switch strings.ToLower(name) {
+	case "", EncodingUTF8, "utf8":
+		return nil, nil
+	case EncodingGB18030:
+		return simplifiedchinese.GB18030.NewDecoder(), nil
+	case EncodingGBK:
+		return simplifiedchinese.GBK.NewDecoder(), nil
+	}
+	return nil, fmt.Errorf("%w %q: want %s, %s or %s", ErrUnknownEncoding, name, EncodingUTF8, EncodingGB18030, EncodingGBK)
+}
+
+// CheckEncoding reports whether name is an encoding ReadCSV knows.
+func CheckEncoding(name string) error {
+	_, err := decoder(name)
+	return err
 }
 
 // candidates are the delimiters considered by detection, in order of
@@ -60,6 +98,7 @@ type plan struct {
 	name   string
 	forced bool
 	kind   Kind
+	date   bool // a date column, read as Unix seconds
 }
 
 // cells is one column of the raw records.
@@ -80,6 +119,13 @@ func readCSV(r io.Reader, opts CSVOptions, file string) (*Table, error) {
 		if err := opts.Mapping.Validate(); err != nil {
 			return nil, perr(0, "", err)
 		}
+	}
+	dec, err := decoder(opts.Encoding)
+	if err != nil {
+		return nil, perr(0, "", err)
+	}
+	if dec != nil {
+		r = dec.Reader(r)
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
@@ -102,6 +148,10 @@ func readCSV(r io.Reader, opts CSVOptions, file string) (*Table, error) {
 		return nil, csvError(file, err)
 	}
 	headerLine, _ := cr.FieldPos(0)
+	if err := checkText(cr, header, nil, opts.Encoding, dec != nil); err != nil {
+		err.File = file
+		return nil, err
+	}
 	plans, err := planColumns(header, opts.Mapping)
 	if err != nil {
 		var pe *ParseError
@@ -126,6 +176,10 @@ func readCSV(r io.Reader, opts CSVOptions, file string) (*Table, error) {
 		line, _ := cr.FieldPos(0)
 		if len(rec) != len(header) {
 			return nil, perr(line, "", fmt.Errorf("%w: %d fields, header has %d", ErrRaggedRow, len(rec), len(header)))
+		}
+		if err := checkText(cr, rec, header, opts.Encoding, dec != nil); err != nil {
+			err.File = file
+			return nil, err
 		}
 		if opts.MaxRows > 0 && len(lines) >= opts.MaxRows {
 			return nil, perr(line, "", fmt.Errorf("%w: more than %d", ErrTooManyRows, opts.MaxRows))
@@ -153,7 +207,83 @@ func readCSV(r io.Reader, opts CSVOptions, file string) (*Table, error) {
 		return nil, perr(0, "", err)
 	}
 	t.rows = len(lines)
+	if err := opts.Mapping.CheckRoles(t); err != nil {
+		return nil, perr(0, "", err)
+	}
 	return t, nil
+}
+
+// dateLayouts are the date forms a date column accepts, besides Unix
+// seconds.
+var dateLayouts = []string{time.DateOnly, "2006/01/02", "20060102", time.RFC3339Nano}
+
+// convertDates reads a date column as Unix seconds; an empty cell is
+// missing.
+func convertDates(name string, values cells) (*Column, int, error) {
+	c := &Column{Name: name, Kind: KindNumber, Numbers: make([]float64, values.len())}
+	for i := range values.len() {
+		v := strings.TrimSpace(values.at(i))
+		if v == "" {
+			c.Numbers[i] = math.NaN()
+			continue
+		}
+		parsed := false
+		for _, l := range dateLayouts {
+			if t, err := time.Parse(l, v); err == nil {
+				c.Numbers[i], parsed = float64(t.Unix()), true
+				break
+			}
+		}
+		if !parsed {
+			f, err := parseNumber(v)
+			if err != nil {
+				return nil, i, fmt.Errorf("%w: %q is not a date (2006-01-02, 2006/01/02, 20060102, RFC 3339 or Unix seconds)", ErrTypeMismatch, v)
+			}
+			c.Numbers[i] = f
+		}
+	}
+	return c, 0, nil
+}
+
+// checkText rejects a record holding text that is not valid in the file's
+// encoding: invalid UTF-8, or, after decoding another encoding, the
+// replacement character its decoder puts for bytes it cannot read. The
+// error names the line and the column (by header name, or by number in the
+// header itself), and for UTF-8 the byte within the line.
+func checkText(cr *csv.Reader, rec, header []string, enc string, decoded bool) *ParseError {
+	for i, v := range rec {
+		bad := invalidAt(v, decoded)
+		if bad < 0 {
+			continue
+		}
+		line, col := cr.FieldPos(i)
+		name := fmt.Sprintf("field %d", i+1)
+		if header != nil {
+			name = strings.Trim(header[i], "\" \t")
+		}
+		err := fmt.Errorf("%w (%s)", ErrInvalidText, enc)
+		if !decoded {
+			err = fmt.Errorf("%w (utf-8) at byte %d of the line; declare the file's encoding (gb18030 or gbk) if it is not UTF-8", ErrInvalidText, col+bad)
+		}
+		return &ParseError{Line: line, Column: name, Err: err}
+	}
+	return nil
+}
+
+// invalidAt returns the byte offset of the first invalid text in v, or -1:
+// a byte that is not UTF-8, or, in decoded text, a replacement character.
+func invalidAt(v string, decoded bool) int {
+	if decoded {
+		return strings.IndexRune(v, utf8.RuneError)
+	}
+	for j := 0; j < len(v); {
+		r, size := utf8.DecodeRuneInString(v[j:])
+		if r == utf8.RuneError && size == 1 {
+			return j
+		}
+		j += size
+	}
+	return -1
 }
 
 // planColumns applies the mapping to the header. Nil entries are skipped.
@@ -177,7 +307,10 @@ func planColumns(header []string, m *Mapping) ([]*plan, error) {
 			if cm.Name != "" {
 				p.name = cm.Name
 			}
-			if cm.Type != "" {
+			switch {
+			case cm.Type == TypeDate:
+				p.kind, p.forced, p.date = KindNumber, true, true
+			case cm.Type != "":
 				p.kind, _ = ParseKind(cm.Type)
 				p.forced = true
 			}
@@ -256,6 +389,9 @@ loop:
 // convert builds the column for p. On error it also returns the offending
 // row.
 func convert(p *plan, values cells) (*Column, int, error) {
+	if p.date {
+		return convertDates(p.name, values)
+	}
 	if p.forced {
 		return convertAs(p.name, p.kind, values, true)
 	}

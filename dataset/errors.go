@@ -19,6 +19,8 @@ var (
 	ErrInvalidMapping  = errors.New("invalid mapping")
 	ErrLengthMismatch  = errors.New("column length differs from the table")
 	ErrInvalidColumn   = errors.New("invalid column")
+	ErrInvalidText     = errors.New("text is not valid in the file's encoding")
+	ErrUnknownEncoding = errors.New("unknown encoding")
 )
 
 // A ParseError reports a problem at a position in a CSV file.

@@ -12,16 +12,33 @@ import (
 
 // A Mapping adjusts the columns of a CSV file as it is read: it renames
 // them, forces their kind, or drops them. Columns it does not mention are
-// read as they are.
+// read as they are. Roles tell the node's policy which column holds what
+// it needs to know of every customer.
 type Mapping struct {
 	Columns []ColumnMapping `yaml:"columns"`
+	// Roles maps a role the policy reads (RoleAge or RoleBirthDate) to the
+	// column, by its name after mapping, that holds it.
+	Roles map[string]string `yaml:"roles,omitempty"`
 }
+
+// Roles a mapping can give a column. The minors rule (no child under 14)
+// reads the customer's age in years, or the birth date, from which the
+// age at the query time follows.
+const (
+	RoleAge       = "age"
+	RoleBirthDate = "birth_date"
+)
+
+// TypeDate is the mapping type of a date or time column: ISO dates such
+// as 1990-05-12, 1990/05/12 or 19900512 (midnight UTC), RFC 3339 times,
+// or numbers of Unix seconds, read as a number column of Unix seconds.
+const TypeDate = "date"
 
 // A ColumnMapping describes what to do with one source column.
 type ColumnMapping struct {
 	Source string `yaml:"source"`         // header name in the file
 	Name   string `yaml:"name,omitempty"` // new name; "" keeps Source
-	Type   string `yaml:"type,omitempty"` // number, category or bool; "" infers
+	Type   string `yaml:"type,omitempty"` // number, category, bool or date; "" infers
 	Skip   bool   `yaml:"skip,omitempty"` // drop the column
 }
 
@@ -64,8 +81,41 @@ func (m *Mapping) Validate() error {
 			return fmt.Errorf("dataset: %w: columns[%d]: source %q mapped twice", ErrInvalidMapping, i, c.Source)
 		}
 		seen[c.Source] = true
-		if _, ok := ParseKind(c.Type); c.Type != "" && !ok {
-			return fmt.Errorf("dataset: %w: columns[%d]: type %q is not number, category or bool", ErrInvalidMapping, i, c.Type)
+		if _, ok := ParseKind(c.Type); c.Type != "" && c.Type != TypeDate && !ok {
+			return fmt.Errorf("dataset: %w: columns[%d]: type %q is not number, category, bool or date", ErrInvalidMapping, i, c.Type)
+		}
+	}
+	for role, col := range m.Roles {
+		switch {
+		case role != RoleAge && role != RoleBirthDate:
+			return fmt.Errorf("dataset: %w: roles: unknown role %q; the roles are %s and %s", ErrInvalidMapping, role, RoleAge, RoleBirthDate)
+		case col == "":
+			return fmt.Errorf("dataset: %w: roles.%s: no column", ErrInvalidMapping, role)
+		}
+	}
+	if m.Roles[RoleAge] != "" && m.Roles[RoleBirthDate] != "" {
+		return fmt.Errorf("dataset: %w: roles: give the %s or the %s, not both", ErrInvalidMapping, RoleAge, RoleBirthDate)
+	}
+	return nil
+}
+
+// CheckRoles checks that every column the roles name is a number column
+// of t (an age in years, or a date in Unix seconds).
+func (m *Mapping) CheckRoles(t *Table) error {
+	if m == nil {
+		return nil
+	}
+	for _, role := range []string{RoleAge, RoleBirthDate} {
+		name, ok := m.Roles[role]
+		if !ok {
+			continue
+		}
+		c, ok := t.Column(name)
+		switch {
+		case !ok:
+			return fmt.Errorf("dataset: %w: roles.%s names column %q, which the data does not have", ErrInvalidMapping, role, name)
+		case c.Kind != KindNumber:
+			return fmt.Errorf("dataset: %w: roles.%s: column %q is %s; the %s must be a number (give a date column type: date)", ErrInvalidMapping, role, name, c.Kind, role)
 		}
 	}
 	return nil

@@ -36,3 +36,13 @@ func (t *Table) ColumnKind(name string) (string, bool) {
 	}
 	return c.Kind.String(), true
 }
+
+// ColumnNames returns the names of the columns in order, so that a query
+// naming a column the table lacks is told the names close to it.
+func (t *Table) ColumnNames() []string {
+	names := make([]string, len(t.cols))
+	for i, c := range t.cols {
+		names[i] = c.Name
+	}
+	return names
+}

@@ -53,6 +53,9 @@ type Config struct {
 	// to, say). Exactly one is set.
 	Data   *dataset.Table
 	Source source.Source
+	// Roles maps the policy's record roles ("age", "birth_date") to the
+	// columns that hold them, as the data's column mapping declares.
+	Roles map[string]string
 	// Models are the verified scoring models queries may name; each node
 	// scores its own records with them.
 	Models []*scoring.Model

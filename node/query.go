@@ -220,6 +220,17 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 	if err != nil {
 		return fail("data source %s: %v", data.Name(), err)
 	}
+	// A column the data lacks is a schema error, reported before the
+	// policy judges columns it could not read anyway.
+	schema, err := schemaTable(fields)
+	if err != nil {
+		return fail("data source %s: %v", data.Name(), err)
+	}
+	if err := aggregate.CheckColumns(spec, n.name, schema); err != nil {
+		r, codes := schemaRefusal(err)
+		n.audit(ctx, aq, audit.Entry{Kind: audit.KindAdmission, Result: audit.ResultDeny, Reasons: codes})
+		return nil, r
+	}
 	var columns []string
 	for _, f := range fields {
 		columns = append(columns, f.Name)
@@ -234,6 +245,7 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 		EpsilonSpent: n.privacy.Spent(spec.Purpose, spec.SegmentFamily(), time.Now()),
 		NodeName:     n.name,
 		NodeColumns:  columns,
+		NodeRoles:    n.cfg.Roles,
 		Time:         time.Now(),
 	})
 	if err != nil {
@@ -259,13 +271,6 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 		// A query the node could not archive could not be explained to a
 		// data subject later: refuse it.
 		return fail("archive query: %v", err)
-	}
-	schema, err := schemaTable(fields)
-	if err != nil {
-		return fail("data source %s: %v", data.Name(), err)
-	}
-	if err := spec.CheckColumns(schema); err != nil {
-		return fail("%v", err)
 	}
 	// The source applies the policy's record-level conditions itself: in
 	// memory, or compiled into the database's query.
@@ -302,11 +307,8 @@ func (n *Node) admit(ctx context.Context, task *pb.QueryTask, rk []byte, blobErr
 		}
 	}
 	// The sum over all members must not wrap around the plaintext modulus.
-	bound := params.MaxAbsValue() / int64(len(aq.participants))
-	for i, v := range vec {
-		if v > bound || v < -bound {
-			return fail("local aggregate at slot %d (%d) exceeds %d, the most %d partners can sum exactly; narrow the clip bounds or lower decimals", i, v, bound, len(aq.participants))
-		}
+	if err := spec.CheckExact(vec, query.Capacity{ExactLimit: params.MaxAbsValue(), Partners: len(aq.participants)}); err != nil {
+		return fail("%v", err)
 	}
 	aq.vec = vec
 	return aq, nil

@@ -27,7 +27,7 @@ func TestSubjectQueries(t *testing.T) {
 		Filter:      []query.Predicate{{Column: "region", Op: query.OpEq, Value: "east"}},
 		Metrics:     []query.Metric{{Kind: query.KindCount}},
 		MinPartners: 3,
-		Decimals:    2,
+		Decimals:    new(2),
 	}
 	specJSON, err := spec.Canonical()
 	if err != nil {

@@ -69,6 +69,11 @@ type AdmissionInput struct {
 	// NodeColumns are the columns of the node's data source; the policy
 	// derives the cohort rule from them.
 	NodeColumns []string
+	// NodeRoles maps a role the policy reads of every record ("age",
+	// "birth_date") to the node's column that holds it, as the node's
+	// column mapping declares; a role not given is read from the column the
+	// bundle's record_columns name.
+	NodeRoles map[string]string
 	// Plaintext says that the node's aggregate would leave it unencrypted,
 	// as in a local preview or export. JR/T 0171-2020 C2 fields are then
 	// refused: they may only enter the encrypted pipeline, where a node's

@@ -239,6 +239,7 @@ func admissionDocument(in AdmissionInput, now time.Time) map[string]any {
 		"node": map[string]any{
 			"name":    in.NodeName,
 			"columns": orEmpty(in.NodeColumns),
+			"roles":   roles(in.NodeRoles),
 		},
 		"pipeline": map[string]any{"encrypted": !in.Plaintext},
 		"time":     now.Format(time.RFC3339Nano),
@@ -250,6 +251,14 @@ func admissionDocument(in AdmissionInput, now time.Time) map[string]any {
 		}
 	}
 	return doc
+}
+
+func roles(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 func orEmpty(s []string) []string {

@@ -79,7 +79,10 @@ func (c *Client) Status(ctx context.Context) (*pb.StatusResponse, error) {
 // Answer is a decrypted query result.
 type Answer struct {
 	QueryID string
-	Result  *query.Result
+	// Spec is the query as signed: resolved, each metric at the decimals
+	// it was summed at (see [query.Spec.Resolve]).
+	Spec   *query.Spec
+	Result *query.Result
 	// Vector is the decrypted vector, the slots the release mask withholds
 	// zero, and Released the mask itself.
 	Vector   []int64
@@ -94,23 +97,44 @@ type Answer struct {
 // Progress receives the coordinator's progress events.
 type Progress func(phase, node string)
 
-// Run signs spec, runs it and decrypts the answer.
+// Resolve returns spec as Run signs it: each sum and mean metric at the
+// decimals the federation's members can sum exactly under its crypto
+// parameters ([query.Spec.Resolve]), validated under the limits of those
+// parameters.
+func (c *Client) Resolve(ctx context.Context, spec *query.Spec) (*query.Spec, error) {
+	resolved, _, _, err := c.resolve(ctx, spec)
+	return resolved, err
+}
+
+func (c *Client) resolve(ctx context.Context, spec *query.Spec) (*query.Spec, *pb.StatusResponse, crypto.Params, error) {
+	st, err := c.Status(ctx)
+	if err != nil {
+		return nil, nil, crypto.Params{}, fmt.Errorf("coordinator status: %w", err)
+	}
+	if st.Epoch == "" {
+		return nil, nil, crypto.Params{}, errors.New("the federation has no collective key yet")
+	}
+	params, err := c.paramsFor(st.Params)
+	if err != nil {
+		return nil, nil, crypto.Params{}, err
+	}
+	resolved, err := spec.Resolve(query.Capacity{ExactLimit: params.MaxAbsValue(), Partners: len(st.Members)})
+	if err == nil {
+		err = resolved.Validate(query.Limits{MaxCells: params.Slots(), MaxVectorLen: 8 * params.Slots()})
+	}
+	if err != nil {
+		return nil, nil, crypto.Params{}, err
+	}
+	return resolved, st, params, nil
+}
+
+// Run resolves and signs spec, runs it and decrypts the answer.
 func (c *Client) Run(ctx context.Context, spec *query.Spec, progress Progress) (*Answer, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	st, err := c.Status(ctx)
+	spec, st, params, err := c.resolve(ctx, spec)
 	if err != nil {
-		return nil, fmt.Errorf("coordinator status: %w", err)
-	}
-	if st.Epoch == "" {
-		return nil, errors.New("the federation has no collective key yet")
-	}
-	params, err := c.paramsFor(st.Params)
-	if err != nil {
-		return nil, err
-	}
-	if err := spec.Validate(query.Limits{MaxCells: params.Slots(), MaxVectorLen: 8 * params.Slots()}); err != nil {
 		return nil, err
 	}
 	specJSON, err := spec.Canonical()
@@ -223,7 +247,7 @@ func (c *Client) open(spec *query.Spec, params crypto.Params, rk *crypto.Receive
 	timings["end_to_end"] = msSince(start)
 	n := spec.Layout().VectorLen
 	return &Answer{
-		QueryID: res.QueryId, Result: result, Vector: vec[:n], Released: released,
+		QueryID: res.QueryId, Spec: spec, Result: result, Vector: vec[:n], Released: released,
 		Partners: res.Partners, Receipts: res.Receipts, TimingsMs: timings,
 	}, nil
 }

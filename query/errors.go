@@ -13,6 +13,9 @@ var (
 	// ErrColumnMismatch marks a spec that does not fit a table: an unknown
 	// column or one of the wrong kind. It wraps ErrInvalidSpec.
 	ErrColumnMismatch = fmt.Errorf("%w: spec does not fit the table", ErrInvalidSpec)
+	// ErrUnknownColumn marks a column the table does not have. It wraps
+	// ErrColumnMismatch.
+	ErrUnknownColumn = fmt.Errorf("%w: unknown column", ErrColumnMismatch)
 	// ErrOverflow reports a sum that does not fit in int64.
 	ErrOverflow = errors.New("sum overflows int64")
 	// ErrVectorLength reports a vector shorter than the spec's layout.

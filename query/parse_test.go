@@ -24,6 +24,7 @@ metrics:
   - {kind: mean, column: credit_score, clip: [300, 850]}
   - {kind: histogram, column: credit_utilization, bins: [0, 0.5, 1, 1.5]}
 min_partners: 2
+decimals: 2
 `
 
 const specJSON = `{
@@ -61,20 +62,27 @@ func TestParse(t *testing.T) {
 
 func TestParseDecimals(t *testing.T) {
 	tests := []struct {
-		in   string
-		want int
+		in      string
+		want    *int // the query's decimals
+		metric  int  // the sum metric's
+		version int
 	}{
-		{"purpose: ab\n", DefaultDecimals},
-		{"purpose: ab\ndecimals: 0\n", 0},
-		{`{"purpose": "ab", "decimals": 4}`, 4},
+		{"purpose: ab\nmetrics: [{kind: sum, column: x, clip: [0, 1]}]\n", nil, DefaultDecimals, 0},
+		{"purpose: ab\ndecimals: 0\nmetrics: [{kind: sum, column: x, clip: [0, 1]}]\n", new(0), 0, 0},
+		{`{"purpose": "ab", "decimals": 4, "metrics": [{"kind": "sum", "column": "x", "clip": [0, 1]}]}`, new(4), 4, 0},
+		{"purpose: ab\ndecimals: 1\nmetrics: [{kind: sum, column: x, clip: [0, 1], decimals: -2}]\n", new(1), -2, Version2},
+		// A stated version 1 is the default; version 2 follows from the fields.
+		{"version: 1\npurpose: ab\nmetrics: [{kind: sum, column: x, clip: [0, 1]}]\n", nil, DefaultDecimals, 0},
+		{"version: 2\npurpose: ab\nmetrics: [{kind: sum, column: x, clip: [0, 1]}]\n", nil, DefaultDecimals, 0},
 	}
 	for _, tt := range tests {
 		s, err := Parse([]byte(tt.in))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.Decimals != tt.want {
-			t.Errorf("Parse(%q).Decimals = %d, want %d", tt.in, s.Decimals, tt.want)
+		if !reflect.DeepEqual(s.Decimals, tt.want) || s.MetricDecimals(0) != tt.metric || s.Version != tt.version {
+			t.Errorf("Parse(%q): decimals %v, metric decimals %d, version %d; want %v, %d, %d",
+				tt.in, s.Decimals, s.MetricDecimals(0), s.Version, tt.want, tt.metric, tt.version)
 		}
 	}
 }

@@ -23,7 +23,6 @@ type NoiseBlock struct {
 // (sequential composition: a record contributes to every block once).
 func (s *Spec) NoiseBlocks() []NoiseBlock {
 	l := s.Layout()
-	scale := math.Pow10(s.Decimals)
 	var out []NoiseBlock
 	for _, b := range l.Blocks {
 		nb := NoiseBlock{Offset: b.Offset, Len: b.Len, Sensitivity: 1}
@@ -37,8 +36,7 @@ func (s *Spec) NoiseBlocks() []NoiseBlock {
 			nb.Sensitivity = int64(math.Ceil(l1))
 		}
 		if b.Kind == KindSum || b.Kind == KindMean {
-			clip := s.Metrics[b.Metric].Clip
-			nb.Sensitivity = int64(math.Ceil(max(math.Abs(clip[0]), math.Abs(clip[1])) * scale))
+			nb.Sensitivity = int64(math.Ceil(clipBound(*s.Metrics[b.Metric].Clip) * s.MetricScale(b.Metric)))
 			nb.Sensitivity = max(nb.Sensitivity, 1)
 		}
 		out = append(out, nb)

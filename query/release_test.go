@@ -11,7 +11,7 @@ func TestDecodeReleased(t *testing.T) {
 		GroupBy:     []GroupBy{{Column: "region", Values: []string{"east", "south"}}},
 		Metrics:     []Metric{{Kind: KindCount}, {Kind: KindMean, Column: "amount", Clip: &[2]float64{0, 100}}},
 		MinPartners: 3,
-		Decimals:    0,
+		Decimals:    new(0),
 	}
 	// count block [0,2), mean's sum block [2,4)
 	vec := []int64{120, 7, 2400, 70}

@@ -19,9 +19,12 @@ type Result struct {
 	// hist_<col>_<label> per bin.
 	Columns []string
 	Rows    []Row
+	// Precision maps each sum_<col> and mean_<col> column to the decimals
+	// its values were summed at: 4 means each record's value was rounded
+	// to 0.0001, -2 to hundreds.
+	Precision map[string]int
 
-	decimals int
-	cols     []resultColumn
+	cols []resultColumn
 }
 
 // A Row holds one cell's values aligned with Result.Columns: a string
@@ -42,9 +45,10 @@ const (
 )
 
 type resultColumn struct {
-	role  columnRole
-	key   string // JSON key: the column name, or hist_<col> for a bin
-	label string // bin label, for roleBin
+	role     columnRole
+	key      string // JSON key: the column name, or hist_<col> for a bin
+	label    string // bin label, for roleBin
+	decimals int    // for roleDecimal
 }
 
 // Decode turns the summed vector into the result table. vec must hold at
@@ -64,7 +68,7 @@ func DecodeReleased(s *Spec, vec []int64, released []bool) (*Result, error) {
 	if len(vec) < l.VectorLen {
 		return nil, fmt.Errorf("query: decode: %w: %d slots, want %d", ErrVectorLength, len(vec), l.VectorLen)
 	}
-	r := &Result{decimals: s.Decimals}
+	r := &Result{}
 	addCol := func(name string, c resultColumn) {
 		r.Columns = append(r.Columns, name)
 		r.cols = append(r.cols, c)
@@ -79,11 +83,16 @@ func DecodeReleased(s *Spec, vec []int64, released []bool) (*Result, error) {
 	for _, b := range l.Blocks {
 		blockOf[b.Metric] = b
 	}
-	for _, m := range s.Metrics {
+	for i, m := range s.Metrics {
 		name := metricName(m)
 		switch m.Kind {
 		case KindSum, KindMean:
-			addCol(name, resultColumn{role: roleDecimal, key: name})
+			d := s.MetricDecimals(i)
+			addCol(name, resultColumn{role: roleDecimal, key: name, decimals: d})
+			if r.Precision == nil {
+				r.Precision = map[string]int{}
+			}
+			r.Precision[name] = d
 		case KindHistogram:
 			for _, lb := range binLabels(m.Bins) {
 				addCol(name+"_"+lb, resultColumn{role: roleBin, key: name, label: lb})
@@ -102,8 +111,6 @@ func DecodeReleased(s *Spec, vec []int64, released []bool) (*Result, error) {
 		return conv(vec[i])
 	}
 	asInt := func(v int64) any { return v }
-	scale := math.Pow10(s.Decimals)
-	asDecimal := func(v int64) any { return float64(v) / scale }
 	for c := range l.Cells {
 		row := Row{Values: make([]any, 0, len(r.Columns))}
 		rest := c
@@ -121,8 +128,10 @@ func DecodeReleased(s *Spec, vec []int64, released []bool) (*Result, error) {
 			b := blockOf[i]
 			switch m.Kind {
 			case KindSum:
-				row.Values = append(row.Values, slot(b.Offset+c, asDecimal))
+				scale := s.MetricScale(i)
+				row.Values = append(row.Values, slot(b.Offset+c, func(v int64) any { return float64(v) / scale }))
 			case KindMean:
+				scale := s.MetricScale(i)
 				mean := slot(b.Offset+c, func(v int64) any {
 					if count <= 0 {
 						return nil
@@ -152,7 +161,7 @@ func (r *Result) format(i int, v any) string {
 		return strconv.FormatInt(x, 10)
 	case float64:
 		if r.cols[i].role == roleDecimal {
-			return strconv.FormatFloat(x, 'f', r.decimals, 64)
+			return strconv.FormatFloat(x, 'f', max(r.cols[i].decimals, 0), 64)
 		}
 		return strconv.FormatFloat(x, 'g', -1, 64)
 	}
@@ -160,8 +169,9 @@ func (r *Result) format(i int, v any) string {
 }
 
 // WriteTable writes the result as an aligned text table: labels left,
-// numbers right, sums and means with the spec's decimals, undefined means
-// as "-".
+// numbers right, sums and means with their metric's decimals, undefined
+// means as "-"; then, when there are sums or means, a line stating the
+// precision of each.
 func (r *Result) WriteTable(w io.Writer) error {
 	cells := make([][]string, 0, len(r.Rows)+1)
 	cells = append(cells, r.Columns)
@@ -199,16 +209,43 @@ func (r *Result) WriteTable(w io.Writer) error {
 		}
 		bw.WriteByte('\n')
 	}
+	if p := r.precisionLine(); p != "" {
+		bw.WriteString(p)
+		bw.WriteByte('\n')
+	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("query: write table: %w", err)
 	}
 	return nil
 }
 
-// MarshalJSON encodes the result as {"rows":[{...}]}, each row an object
-// with the group_by labels, "count", "sum_<col>" and "mean_<col>" numbers
-// (mean null when undefined) and "hist_<col>" objects mapping bin labels
-// to counts, keys in column order.
+// precisionLine states the decimals of every sum and mean column, in
+// column order, as "precision: sum_x 2 decimals, mean_y to 100".
+func (r *Result) precisionLine() string {
+	var parts []string
+	for i, c := range r.cols {
+		if c.role != roleDecimal {
+			continue
+		}
+		switch d := c.decimals; {
+		case d >= 0:
+			parts = append(parts, fmt.Sprintf("%s %d decimals", r.Columns[i], d))
+		default:
+			parts = append(parts, fmt.Sprintf("%s to %s", r.Columns[i], formatNumber(math.Pow10(-d))))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "precision: " + strings.Join(parts, ", ")
+}
+
+// MarshalJSON encodes the result as {"rows":[{...}],"precision":{...}},
+// each row an object with the group_by labels, "count", "sum_<col>" and
+// "mean_<col>" numbers (mean null when undefined) and "hist_<col>" objects
+// mapping bin labels to counts, keys in column order; "precision", present
+// when there are sums or means, maps each of their columns to the
+// decimals it was summed at.
 func (r *Result) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(`{"rows":[`)
@@ -254,7 +291,25 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 		}
 		b.WriteByte('}')
 	}
-	b.WriteString("]}")
+	b.WriteByte(']')
+	if len(r.Precision) > 0 {
+		b.WriteString(`,"precision":{`)
+		n := 0
+		for i, c := range r.cols {
+			if c.role != roleDecimal {
+				continue
+			}
+			if n > 0 {
+				b.WriteByte(',')
+			}
+			n++
+			writeJSONString(&b, r.Columns[i])
+			b.WriteByte(':')
+			b.WriteString(strconv.Itoa(c.decimals))
+		}
+		b.WriteByte('}')
+	}
+	b.WriteByte('}')
 	return b.Bytes(), nil
 }
 

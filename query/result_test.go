@@ -12,7 +12,7 @@ func decodeSpec() *Spec {
 	return &Spec{
 		Purpose:     "test_purpose",
 		MinPartners: 2,
-		Decimals:    2,
+		Decimals:    new(2),
 		GroupBy: []GroupBy{
 			{Column: "age", Bins: []float64{18, 35, 65}},
 			{Column: "region", Values: []string{"east", "west"}},
@@ -68,7 +68,8 @@ func TestDecode(t *testing.T) {
 		"[18,35)  east        4      100.50                     1                     3        25.00\n" +
 		"[18,35)  west        0        0.00                     0                     0            -\n" +
 		"[35,65]  east        2        3.00                     2                     0         1.50\n" +
-		"[35,65]  west        1       -0.25                     0                     1         1.50\n"
+		"[35,65]  west        1       -0.25                     0                     1         1.50\n" +
+		"precision: sum_amount 2 decimals, mean_amount 2 decimals\n"
 	if table.String() != wantTable {
 		t.Errorf("table:\n%s\nwant:\n%s", table.String(), wantTable)
 	}
@@ -81,7 +82,8 @@ func TestDecode(t *testing.T) {
 		`{"age":"[18,35)","region":"east","count":4,"sum_amount":100.50,"hist_score":{"[300,600)":1,"[600,850]":3},"mean_amount":25.00},` +
 		`{"age":"[18,35)","region":"west","count":0,"sum_amount":0.00,"hist_score":{"[300,600)":0,"[600,850]":0},"mean_amount":null},` +
 		`{"age":"[35,65]","region":"east","count":2,"sum_amount":3.00,"hist_score":{"[300,600)":2,"[600,850]":0},"mean_amount":1.50},` +
-		`{"age":"[35,65]","region":"west","count":1,"sum_amount":-0.25,"hist_score":{"[300,600)":0,"[600,850]":1},"mean_amount":1.50}]}`
+		`{"age":"[35,65]","region":"west","count":1,"sum_amount":-0.25,"hist_score":{"[300,600)":0,"[600,850]":1},"mean_amount":1.50}],` +
+		`"precision":{"sum_amount":2,"mean_amount":2}}`
 	if string(js) != wantJSON {
 		t.Errorf("JSON:\n%s\nwant:\n%s", js, wantJSON)
 	}

@@ -11,9 +11,18 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// DefaultDecimals is the fixed-point scale Parse uses when a spec does not
-// state decimals.
+// DefaultDecimals is the fixed-point scale of a sum or mean metric when
+// neither the metric nor the query states decimals and the spec was not
+// resolved (see [Spec.Resolve]): the one version 1 of the spec had.
 const DefaultDecimals = 2
+
+// Spec versions. Version 1 (written as no version at all) sums every
+// metric at the query's decimals; version 2 lets each sum and mean metric
+// state its own.
+const (
+	Version1 = 1
+	Version2 = 2
+)
 
 // DefaultDestination is the country a result goes to when a spec does not
 // say: China, where the federation runs.
@@ -24,6 +33,11 @@ const RecipientSelf = "self"
 
 // A Spec is a joint segment query.
 type Spec struct {
+	// Version is the spec's version: 0 (version 1) or Version2. Parse sets
+	// it from the fields used: Version2 exactly when a metric states its
+	// own decimals, so that a node that knows only version 1 refuses the
+	// query rather than misreads it.
+	Version int `json:"version,omitempty" yaml:"version,omitempty"`
 	// Purpose names the processing purpose that consent is checked against.
 	Purpose string `json:"purpose" yaml:"purpose"`
 	// PipiaID names the approved personal information protection impact
@@ -60,10 +74,13 @@ type Spec struct {
 	// that the opened sums carry exactly the noise ε calls for. Zero means
 	// no noise, which the policy may refuse.
 	Epsilon float64 `json:"epsilon,omitempty" yaml:"epsilon,omitempty"`
-	// Decimals sets the fixed-point scale 10^Decimals of sums, 0 to 6.
-	// Parse fills in DefaultDecimals when the field is absent; it is
-	// always written by Canonical so that 0 survives a round trip.
-	Decimals int `json:"decimals" yaml:"decimals"`
+	// Decimals, when set, is the fixed-point scale 10^Decimals, MinDecimals
+	// to MaxDecimals, of the sum and mean metrics that state none of their
+	// own; unset means DefaultDecimals. The querier resolves a spec before
+	// signing it ([Spec.Resolve]): then only sums take the query's
+	// decimals, and every other metric gets its own, chosen from its clip
+	// bounds and what the federation can sum exactly.
+	Decimals *int `json:"decimals,omitempty" yaml:"decimals,omitempty"`
 }
 
 // A GroupBy splits records on one column, by numeric bins or by
@@ -102,6 +119,10 @@ type Metric struct {
 	Clip *[2]float64 `json:"clip,omitempty" yaml:"clip,omitempty"`
 	// Bins are the histogram edges, with the same meaning as in GroupBy.
 	Bins []float64 `json:"bins,omitempty" yaml:"bins,omitempty"`
+	// Decimals, for a sum or mean, is the fixed-point scale 10^Decimals
+	// its values are summed at, MinDecimals to MaxDecimals: 2 keeps cents,
+	// -3 rounds each value to thousands. Unset, [Spec.Resolve] chooses it.
+	Decimals *int `json:"decimals,omitempty" yaml:"decimals,omitempty"`
 }
 
 // Parse decodes a spec from YAML or JSON (input starting with '{' is read
@@ -110,7 +131,7 @@ type Metric struct {
 // Parse(Canonical(s)) equals s for any parsed spec. Parse does not
 // validate; call [Spec.Validate].
 func Parse(data []byte) (*Spec, error) {
-	s := &Spec{Decimals: DefaultDecimals}
+	s := &Spec{}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, fmt.Errorf("%w: empty document", ErrInvalidSpec)
@@ -169,6 +190,7 @@ func (s *Spec) normalize() {
 		s.Metrics[i].Bins = nilIfEmpty(s.Metrics[i].Bins)
 	}
 	s.expandScoreMetrics()
+	s.normalizeVersion()
 }
 
 func nilIfEmpty[S ~[]E, E any](s S) S {

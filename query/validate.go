@@ -84,8 +84,11 @@ func (s *Spec) Validate(l Limits) error {
 	if s.MinPartners < 2 {
 		p.add("min_partners", "%d is below 2", s.MinPartners)
 	}
-	if s.Decimals < 0 || s.Decimals > MaxDecimals {
-		p.add("decimals", "%d is outside 0..%d", s.Decimals, MaxDecimals)
+	if s.Decimals != nil && (*s.Decimals < MinDecimals || *s.Decimals > MaxDecimals) {
+		p.add("decimals", "%d is outside %d..%d", *s.Decimals, MinDecimals, MaxDecimals)
+	}
+	if s.Version < 0 || s.Version > Version2 {
+		p.add("version", "%d is not a spec version this release understands (1 or 2)", s.Version)
 	}
 	if len(p) == 0 {
 		s.validateSize(&p, l)
@@ -299,12 +302,18 @@ func (s *Spec) validateMetrics(p *problems) {
 			if m.Bins != nil {
 				p.add(field+".bins", "not used by count")
 			}
+			if m.Decimals != nil {
+				p.add(field+".decimals", "not used by count")
+			}
 			continue
 		case KindSum, KindMean:
+			if m.Decimals != nil && (*m.Decimals < MinDecimals || *m.Decimals > MaxDecimals) {
+				p.add(field+".decimals", "%d is outside %d..%d", *m.Decimals, MinDecimals, MaxDecimals)
+			}
 			if m.Clip == nil {
 				p.add(field+".clip", "[lo, hi] is required by %s", m.Kind)
 			} else {
-				validateClip(p, field+".clip", *m.Clip, s.Decimals)
+				validateClip(p, field+".clip", *m.Clip, s.MetricDecimals(i))
 			}
 			if m.Bins != nil {
 				p.add(field+".bins", "not used by %s", m.Kind)
@@ -313,6 +322,9 @@ func (s *Spec) validateMetrics(p *problems) {
 			validateBins(p, field+".bins", m.Bins)
 			if m.Clip != nil {
 				p.add(field+".clip", "not used by histogram")
+			}
+			if m.Decimals != nil {
+				p.add(field+".decimals", "not used by histogram")
 			}
 		case "":
 			p.add(field+".kind", "is required")
@@ -340,7 +352,7 @@ func validateClip(p *problems, field string, c [2]float64, decimals int) {
 		p.add(field, "bounds are not finite")
 	case lo >= hi:
 		p.add(field, "lo %v must be below hi %v", lo, hi)
-	case max(math.Abs(lo), math.Abs(hi))*math.Pow10(max(decimals, 0)) > maxExact:
+	case clipBound(c)*math.Pow10(decimals) > maxExact:
 		p.add(field, "bounds exceed 2^53 at %d decimals", decimals)
 	}
 }

@@ -26,7 +26,7 @@ func validSpec() *Spec {
 			{Kind: KindHistogram, Column: "credit_utilization", Bins: []float64{0, 0.5, 1, 1.5}},
 		},
 		MinPartners: 2,
-		Decimals:    2,
+		Decimals:    new(2),
 	}
 }
 
@@ -78,8 +78,13 @@ func TestValidate(t *testing.T) {
 		{"purpose pattern", func(s *Spec) { s.Purpose = "Marketing" }, Limits{}, "purpose", "must match"},
 		{"purpose too short", func(s *Spec) { s.Purpose = "m" }, Limits{}, "purpose", "must match"},
 		{"min partners", func(s *Spec) { s.MinPartners = 1 }, Limits{}, "min_partners", "below 2"},
-		{"decimals high", func(s *Spec) { s.Decimals = 7 }, Limits{}, "decimals", "outside 0..6"},
-		{"decimals negative", func(s *Spec) { s.Decimals = -1 }, Limits{}, "decimals", "outside"},
+		{"decimals high", func(s *Spec) { s.Decimals = new(7) }, Limits{}, "decimals", "outside -6..6"},
+		{"decimals low", func(s *Spec) { s.Decimals = new(-7) }, Limits{}, "decimals", "outside"},
+		{"metric decimals high", func(s *Spec) { s.Metrics[1].Decimals = new(7) }, Limits{}, "metrics[1].decimals", "outside -6..6"},
+		{"decimals on a count", func(s *Spec) { s.Metrics[0].Decimals = new(1) }, Limits{}, "metrics[0].decimals", "not used by count"},
+		{"decimals on a histogram", func(s *Spec) { s.Metrics[3].Decimals = new(1) }, Limits{}, "metrics[3].decimals", "not used by histogram"},
+		{"clip too wide for its decimals", func(s *Spec) { s.Metrics[1].Decimals = new(6); s.Metrics[1].Clip = &[2]float64{0, 1e10} }, Limits{}, "metrics[1].clip", "2^53"},
+		{"unknown version", func(s *Spec) { s.Version = 3 }, Limits{}, "version", "1 or 2"},
 		{"group column missing", func(s *Spec) { s.GroupBy[0].Column = "" }, Limits{}, "group_by[0].column", "required"},
 		{"duplicate group column", func(s *Spec) { s.GroupBy[1].Column = "age" }, Limits{}, "group_by[1].column", "duplicate"},
 		{"both bins and values", func(s *Spec) { s.GroupBy[1].Bins = []float64{0, 1} }, Limits{}, "group_by[1]", "exactly one"},

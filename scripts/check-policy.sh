@@ -4,8 +4,8 @@
 # bundle's tests with a coverage floor.
 #
 # The CLI is built from tools/opa, a module of its own pinning the same OPA
-# release as go.mod, so that its dependencies stay out of the main module.
-# bin/opa is reused while it reports that release; delete it to rebuild.
+# release as go.mod, so that its dependencies stay out of the main module
+# (scripts/build-tool.sh, cached).
 #
 #   scripts/check-policy.sh            # check policy/bundle
 #   MIN_COVERAGE=95 scripts/check-policy.sh
@@ -14,19 +14,7 @@ cd "$(dirname "$0")/.."
 
 bundle=policy/bundle
 min_coverage=${MIN_COVERAGE:-90}
-opa=bin/opa
-want=$(awk '$1 == "require" { $0 = $2 " " $3 } $1 == "github.com/open-policy-agent/opa" { print $2; exit }' tools/opa/go.mod)
-if [ -z "$want" ]; then
-  echo "tools/opa/go.mod does not require github.com/open-policy-agent/opa" >&2
-  exit 1
-fi
-
-have=$( ([ -x "$opa" ] && "$opa" version 2>/dev/null) | sed -n 's/^Version: //p' || true)
-if [ "$have" != "${want#v}" ]; then
-  echo "--- building opa $want from tools/opa"
-  mkdir -p bin
-  (cd tools/opa && GOFLAGS=-mod=readonly go build -trimpath -o ../../bin/opa github.com/open-policy-agent/opa)
-fi
+opa=$(./scripts/build-tool.sh opa)
 echo "opa $("$opa" version | sed -n 's/^Version: //p')"
 
 echo "--- opa fmt --list $bundle"

@@ -79,7 +79,7 @@ func Run(ctx context.Context, client *querier.Client, cfg Config) (*scoring.Mode
 			Purpose: cfg.Purpose, PipiaID: cfg.PipiaID, MinPartners: cfg.MinPartners, Epsilon: cfg.Epsilon,
 			Metrics:  []query.Metric{{Kind: query.KindCount}},
 			Train:    &query.Train{Model: string(doc), Clip: cfg.Clip, ScaleBits: cfg.ScaleBits},
-			Decimals: 0,
+			Decimals: new(0),
 		}
 		ans, err := client.Run(ctx, spec, nil)
 		if err != nil {

@@ -14,11 +14,13 @@
 //	node         run a partner node beside its data
 //	query        submit a signed joint query and print the decrypted result
 //	policy       build, sign, verify, inspect and test policy bundles
+//	catalog      the purposes, columns and settings a query is checked against
+//	console      serve the web console for analysts, regulators and operators
 //	audit        verify and read a node's audit log
 //	keys         key ceremony, status and rotation of the federation's epochs
 //	model        fit, sign, verify and audit scoring models
 //	train        train a scorecard across partners through the encrypted pipeline
-//	pki          create a development PKI and signed policy bundle for a federation
+//	pki          create a development PKI and signed policy bundle; issue certificates through Vault
 //	bench        benchmark loopback federations: latency, bytes, CPU and memory against baselines
 //	version      print the version
 //

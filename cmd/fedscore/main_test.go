@@ -60,6 +60,8 @@ func TestUsageErrors(t *testing.T) {
 	os.WriteFile(bad, []byte("purpose: marketing_analytics\ngroup_by:\n  - column: age\n    bins: [30, 20]\nmetrics:\n  - kind: count\nmin_partners: 3\n"), 0o600)
 	unknown := filepath.Join(dir, "unknown.yaml")
 	os.WriteFile(unknown, []byte("purpose: marketing_analytics\nsurprise: 1\n"), 0o600)
+	nosuch := filepath.Join(dir, "nosuch.yaml")
+	os.WriteFile(nosuch, []byte("purpose: marketing_analytics\ngroup_by:\n  - column: regoin\n    values: [east]\nmetrics:\n  - kind: count\nmin_partners: 3\n"), 0o600)
 	tests := []struct {
 		name string
 		args []string
@@ -77,6 +79,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown field", []string{"query", "-f", unknown}, 1, "surprise"},
 		{"query without identity", []string{"query", "-f", filepath.Join("..", "..", "examples", "bank-marketing", "query.yaml")}, 1, "--cert, --key and --ca are required"},
 		{"node without identity", []string{"node"}, 1, "--cert and --ca are required"},
+		{"query against the catalogue", []string{"query", "-f", nosuch, "--schema", "sandbox"}, 1, `group_by[0].column: unknown column "regoin"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

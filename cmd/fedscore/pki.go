@@ -18,8 +18,11 @@ import (
 	"github.com/fedscore/fedscore/policy"
 )
 
-func runPKI(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("pki", "--dir DIR --nodes a,b,c [--queriers analyst] [--trust-domain D]", stderr)
+func runPKI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "issue" {
+		return runPKIIssue(ctx, args[1:], stdout, stderr)
+	}
+	fs := newFlags("pki", "--dir DIR --nodes a,b,c [--queriers analyst] [--trust-domain D]\n       fedscore pki issue --vault ... (fedscore pki issue -h)", stderr)
 	dir := fs.String("dir", "", "output `directory`")
 	domain := fs.String("trust-domain", "fedscore.local", "the federation's SPIFFE trust `domain`")
 	nodes := fs.String("nodes", "", "comma-separated node `names`")

@@ -22,10 +22,11 @@ func (p *partnerFlags) String() string     { return strings.Join(*p, ",") }
 func (p *partnerFlags) Set(v string) error { *p = append(*p, v); return nil }
 
 func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("sandbox", "[--partner NAME=FILE.csv ...] [--mapping FILE] [--query FILE] [--json]", stderr)
+	fs := newFlags("sandbox", "[--partner NAME=FILE.csv ...] [--mapping FILE] [--encoding ENC] [--query FILE] [--json] [--console]", stderr)
 	var partners partnerFlags
 	fs.Var(&partners, "partner", "a partner `NAME=FILE.csv` (repeatable); default: 3 partners with generated data")
 	mapping := fs.String("mapping", "", "a column `mapping` YAML file applied to every partner CSV")
+	encoding := fs.String("encoding", "", "the partner CSVs' character `encoding`: utf-8 (default), gb18030 or gbk")
 	queryFile := fs.String("query", "", "the query spec `file` (YAML or JSON); default: the built-in segment query")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	rows := fs.Int("rows", 20000, "generated records per partner")
@@ -34,6 +35,8 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	policyData := fs.String("policy-data", "", "a JSON `file` merged over the policy bundle's data (e.g. examples/bank-marketing/policy-data.json)")
 	verbose := fs.Bool("v", false, "log protocol events to stderr")
 	writeData := fs.String("write-data", "", "write the generated partner data as CSV files into `dir` and exit")
+	withConsole := fs.Bool("console", false, "keep the federation running and serve the web console instead of running one query")
+	consoleListen := fs.String("console-listen", "127.0.0.1:8080", "`address` of the console (loopback)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -56,7 +59,7 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	} else {
-		if ps, err = loadPartners(partners, *mapping); err != nil {
+		if ps, err = loadPartners(partners, *mapping, *encoding); err != nil {
 			return err
 		}
 	}
@@ -77,6 +80,10 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer fed.Close()
 	setupMs := msSince(t1)
+	if *withConsole {
+		fmt.Fprintf(stdout, "fedscore sandbox: coordinator %s, %d partner nodes (%s), collective key ready\n", fed.Addr(), len(ps), partnerSummary(ps))
+		return sandboxConsole(ctx, fed, *consoleListen, spec, stdout)
+	}
 
 	if !*asJSON {
 		fmt.Fprintf(stdout, "fedscore sandbox: coordinator %s, %d partner nodes (%s), collective key ready\n\n", fed.Addr(), len(ps), partnerSummary(ps))
@@ -113,8 +120,8 @@ func partnerSummary(ps []sandbox.Partner) string {
 	return strings.Join(parts, ", ")
 }
 
-func loadPartners(flags []string, mappingPath string) ([]sandbox.Partner, error) {
-	opts := dataset.CSVOptions{}
+func loadPartners(flags []string, mappingPath, encoding string) ([]sandbox.Partner, error) {
+	opts := dataset.CSVOptions{Encoding: encoding}
 	if mappingPath != "" {
 		m, err := dataset.LoadMapping(mappingPath)
 		if err != nil {
@@ -132,7 +139,11 @@ func loadPartners(flags []string, mappingPath string) ([]sandbox.Partner, error)
 		if err != nil {
 			return nil, fmt.Errorf("partner %s: %w", name, err)
 		}
-		out = append(out, sandbox.Partner{Name: name, Data: t})
+		p := sandbox.Partner{Name: name, Data: t}
+		if opts.Mapping != nil {
+			p.Roles = opts.Mapping.Roles
+		}
+		out = append(out, p)
 	}
 	return out, nil
 }

@@ -102,14 +102,11 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&o.Records.PostgresDSN, "pg-dsn", "", "instead of --data: a PostgreSQL connection `string`; every aggregation is pushed down to the database")
 	fs.StringVar(&o.Records.PostgresTable, "pg-table", "", "the PostgreSQL `table` (schema.table) holding the records")
 	fs.StringVar(&o.Records.Mapping, "mapping", "", "a column `mapping` YAML file")
+	fs.StringVar(&o.Records.Encoding, "encoding", "", "the CSV file's character `encoding`: utf-8 (default), gb18030 or gbk")
 	fs.StringVar(&o.StateDir, "state-dir", "fedscore-node", "`directory` for the epoch, the share ledger and the keystore")
 	fs.StringVar(&o.Keys.PassphraseFile, "passphrase-file", "", "`file` holding the file keystore's passphrase")
 	custody := fs.String("keystore", "file", "key custody: `file` (encrypted local keystore) or vault (VAULT_ADDR or BAO_ADDR)")
-	var v config.Vault
-	fs.StringVar(&v.AppRole.RoleID, "vault-role-id", "", "Vault AppRole `role_id`")
-	fs.StringVar(&v.AppRole.WrappedSecretIDFile, "vault-secret-id-file", "", "`file` holding a response-wrapped AppRole secret_id")
-	fs.StringVar(&v.TransitKey, "vault-transit-key", "", "Vault transit `key` wrapping the share (default fedscore-<node>-kek)")
-	fs.StringVar(&v.SigningKey, "vault-signing-key", "", "with --keystore vault: the Vault transit `key` (ecdsa-p256) the node signs and does TLS with; --cert must certify it and --key is not read")
+	v := addVaultFlags(fs)
 	fs.StringVar(&o.Policy.BundleFile, "bundle", "", "the signed policy bundle `file` (.tar.gz); it is re-read when it changes")
 	bundleKey := fs.String("bundle-key", "", "the bundle signer's public key `file` (PEM)")
 	fs.StringVar(&o.Policy.KeyID, "bundle-key-id", "regulator", "the key `id` the bundle must be signed under")
@@ -136,7 +133,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errors.New("--bundle and --bundle-key are required: a node runs only a signed policy bundle")
 	}
 	if *custody == "vault" {
-		o.Keys.Vault = &v
+		o.Keys.Vault = v
 	}
 	var err error
 	if o.Policy.Key, err = readPublicKey(*bundleKey); err != nil {
@@ -156,22 +153,34 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("query", "-f QUERY.yaml --coordinator ADDR --cert F --key F --ca F [--json]", stderr)
+	fs := newFlags("query", "-f QUERY.yaml --coordinator ADDR --cert F --key F --ca F [--json] [--bundle F --bundle-key PUB.pem --schema F]", stderr)
 	tf := addTLSFlags(fs)
 	file := fs.String("f", "", "the query spec `file` (YAML or JSON)")
 	cf := addCoordinatorFlags(fs)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the answer")
+	cat := addCatalogFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *file == "" {
 		return errors.New("-f is required")
 	}
-	// The spec is checked before anything is signed or sent.
+	// The spec is checked before anything is signed or sent: on its own,
+	// and against the federation's catalogue when --bundle or --schema
+	// names it.
 	spec, err := query.ReadFile(*file)
 	if err != nil {
 		return err
+	}
+	if cat.given() {
+		c, err := cat.load()
+		if err != nil {
+			return fmt.Errorf("catalogue: %w", err)
+		}
+		if err := checkSpec(stderr, c, spec, *file); err != nil {
+			return err
+		}
 	}
 	c, err := dialQuerier(tf, *cf.addr, *cf.id, *timeout)
 	if err != nil {

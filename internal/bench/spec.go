@@ -69,7 +69,7 @@ func Spec(cells int) (*query.Spec, error) {
 		Purpose:     benchPurpose,
 		PipiaID:     def.PipiaID,
 		MinPartners: 3,
-		Decimals:    2,
+		Decimals:    new(2),
 		Metrics: []query.Metric{
 			{Kind: query.KindCount},
 			{Kind: query.KindMean, Column: "credit_score", Clip: &[2]float64{300, 850}},

@@ -144,8 +144,8 @@ func TestQueryMatchesPlaintext(t *testing.T) {
 						checkSyntheticCohort(t, p, spec, cohort, sc.sensitive)
 						recs = append(recs, cohortRecords(p.Data, cohort)...)
 					}
-					naive := naiveResult(t, spec, recs, func(record) bool { return true })
-					compareNaive(t, spec, ans.Result, naive, minCell)
+					naive := naiveResult(t, ans.Spec, recs, func(record) bool { return true })
+					compareNaive(t, ans.Spec, ans.Result, naive, minCell)
 					if sc.name == "minors" {
 						// Children under 14 never enter a cohort; 14 to 17
 						// year olds do.
@@ -321,11 +321,11 @@ func TestBankMarketing(t *testing.T) {
 		t.Errorf("bank file has %d records, want 45211", len(recs))
 	}
 	// The data carries no consent records; only the age rule applies.
-	naive := naiveResult(t, spec, recs, func(r record) bool {
+	naive := naiveResult(t, ans.Spec, recs, func(r record) bool {
 		age, err := strconv.ParseFloat(r("age"), 64)
 		return err == nil && age >= 14
 	})
-	compareNaive(t, spec, ans.Result, naive, minCellSize(t, policyData))
+	compareNaive(t, ans.Spec, ans.Result, naive, minCellSize(t, policyData))
 
 	// Every client is 18 to 95 and married, single or divorced, so the
 	// released counts per marital status and the true counts of the

@@ -297,11 +297,11 @@ type naiveCell struct {
 }
 
 // naiveResult computes spec row by row, without the query package, over the
-// records that pass in. Cells are keyed by their labels joined with "|".
+// records that pass in; spec is the query as signed, each metric at its
+// decimals. Cells are keyed by their labels joined with "|".
 func naiveResult(t *testing.T, spec *query.Spec, recs []record, in func(record) bool) map[string]*naiveCell {
 	t.Helper()
 	cells := map[string]*naiveCell{}
-	scale := math.Pow10(spec.Decimals)
 	for _, r := range recs {
 		if !in(r) || !naiveFilter(t, spec.Filter, r) {
 			continue
@@ -332,7 +332,7 @@ func naiveResult(t *testing.T, spec *query.Spec, recs []record, in func(record) 
 				}
 				v := mustFloat(t, raw)
 				v = math.Max(m.Clip[0], math.Min(m.Clip[1], v))
-				c.sums[mi] += int64(math.Round(v * scale))
+				c.sums[mi] += int64(math.Round(v * math.Pow10(spec.MetricDecimals(mi))))
 			case query.KindHistogram:
 				if c.hists[mi] == nil {
 					c.hists[mi] = make([]int64, len(m.Bins)-1)
@@ -476,7 +476,6 @@ func compareNaive(t *testing.T, spec *query.Spec, got *query.Result, want map[st
 	if len(got.Rows) != cells {
 		t.Fatalf("result has %d rows, want %d cells", len(got.Rows), cells)
 	}
-	scale := math.Pow10(spec.Decimals)
 	seen, released := 0, 0
 	empty := &naiveCell{sums: map[int]int64{}, hists: map[int][]int64{}}
 	withheld := map[string]bool{} // by coordinates
@@ -525,6 +524,7 @@ func compareNaive(t *testing.T, spec *query.Spec, got *query.Result, want map[st
 			switch m.Kind {
 			case query.KindSum, query.KindMean:
 				var want any
+				scale := math.Pow10(spec.MetricDecimals(mi))
 				switch {
 				case !cellReleased:
 				case m.Kind == query.KindSum:

@@ -48,6 +48,9 @@ const TrustDomain = "sandbox.fedscore.local"
 type Partner struct {
 	Name string
 	Data *dataset.Table
+	// Roles maps the policy's record roles ("age", "birth_date") to
+	// columns of Data, as a column mapping declares them.
+	Roles map[string]string
 }
 
 // data returns the table a query reads at a partner: its records, with the
@@ -111,6 +114,7 @@ type Federation struct {
 	addr    string
 	coord   *coordinator.Server
 	engine  *policy.Engine
+	bundle  policy.VerificationKey // the development regulator's key
 	client  *querier.Client
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
@@ -248,7 +252,8 @@ func (f *Federation) signedPolicy(ctx context.Context) (*policy.Engine, error) {
 	if err := os.WriteFile(path, signed, 0o644); err != nil {
 		return nil, err
 	}
-	keys := []policy.VerificationKey{{ID: RegulatorKeyID, Key: &key.PublicKey}}
+	f.bundle = policy.VerificationKey{ID: RegulatorKeyID, Key: &key.PublicKey}
+	keys := []policy.VerificationKey{f.bundle}
 	bundle, err := policy.LoadSignedBundle(path, keys...)
 	if err != nil {
 		return nil, err
@@ -307,7 +312,7 @@ func (f *Federation) StartNode(name string) error {
 	}
 	n, err := node.New(node.Config{
 		Credential: cred, Roots: f.ca.Pool(), Coordinator: f.addr, CoordinatorIdentity: f.coordID,
-		Data: p.Data, Models: f.cfg.Models, Policy: f.engine, Keys: keys, StateDir: filepath.Join(dir, "state"),
+		Data: p.Data, Roles: p.Roles, Models: f.cfg.Models, Policy: f.engine, Keys: keys, StateDir: filepath.Join(dir, "state"),
 		NoiseSource: f.noiseSource(name),
 		RetryDelay:  200 * time.Millisecond, Logger: f.cfg.Logger.With("role", "node"),
 	})
@@ -407,11 +412,49 @@ func (f *Federation) Query(ctx context.Context, spec *query.Spec, progress queri
 	return f.client.Run(ctx, spec, progress)
 }
 
-// Expected computes spec's result centrally in plaintext with the same
-// policy decisions, cohorts and release rules the nodes use, for checking
-// the encrypted answer. Only the sandbox can do this: it holds every
-// partner's data.
+// Plaintext computes queries centrally on the pooled plaintext of every
+// partner, with the same policy decisions, cohorts and release rules the
+// nodes use, for checking encrypted answers. Only a test harness can do
+// this: it holds every partner's data.
+type Plaintext struct {
+	Partners []Partner
+	Models   []*scoring.Model
+	// Policy is an engine on the bundle the nodes run.
+	Policy *policy.Engine
+	// Resolve fixes a spec's per-metric scales as the querier does before
+	// signing (querier.Client.Resolve); the nodes compute the resolved spec.
+	Resolve func(context.Context, *query.Spec) (*query.Spec, error)
+}
+
+// Plaintext is the federation's central plaintext computation.
+func (f *Federation) Plaintext() Plaintext {
+	return Plaintext{Partners: f.cfg.Partners, Models: f.cfg.Models, Policy: f.engine, Resolve: f.client.Resolve}
+}
+
+// Expected computes spec's result centrally in plaintext (see Plaintext).
 func (f *Federation) Expected(ctx context.Context, spec *query.Spec) (*query.Result, error) {
+	return f.Plaintext().Expected(ctx, spec)
+}
+
+// Verify compares an answer with the central plaintext computation (see
+// Plaintext.Verify).
+func (f *Federation) Verify(ctx context.Context, spec *query.Spec, got *query.Result) error {
+	return f.Plaintext().Verify(ctx, spec, got)
+}
+
+// VerifyNoisy checks a differentially private answer against the exact
+// plaintext computation (see Plaintext.VerifyNoisy).
+func (f *Federation) VerifyNoisy(ctx context.Context, spec *query.Spec, got *query.Result, beta float64) error {
+	return f.Plaintext().VerifyNoisy(ctx, spec, got, beta)
+}
+
+// Expected computes spec's result centrally in plaintext, released as the
+// nodes' release gates would release it.
+func (f Plaintext) Expected(ctx context.Context, spec *query.Spec) (*query.Result, error) {
+	spec, err := f.Resolve(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
 	total, mask, err := f.expected(ctx, spec)
 	if err != nil {
 		return nil, err
@@ -420,9 +463,10 @@ func (f *Federation) Expected(ctx context.Context, spec *query.Spec) (*query.Res
 	return query.DecodeReleased(spec, total, mask.Released)
 }
 
-// expected returns the exact summed vector of spec over every partner's
-// admitted cohort, and the release mask its exact counts give.
-func (f *Federation) expected(ctx context.Context, spec *query.Spec) ([]int64, *release.Mask, error) {
+// expected returns the exact summed vector of spec, as resolved for
+// signing, over every partner's admitted cohort, and the release mask its
+// exact counts give.
+func (f Plaintext) expected(ctx context.Context, spec *query.Spec) ([]int64, *release.Mask, error) {
 	var total []int64
 	metrics := make([]string, len(spec.Metrics))
 	for i, m := range spec.Metrics {
@@ -433,8 +477,8 @@ func (f *Federation) expected(ctx context.Context, spec *query.Spec) ([]int64, *
 		PipiaID: spec.PipiaID, Destination: spec.Destination, Recipient: spec.Recipient,
 	}
 	var minCell int64
-	for _, p := range f.cfg.Partners {
-		data, model, err := p.data(spec, f.cfg.Models)
+	for _, p := range f.Partners {
+		data, model, err := p.data(spec, f.Models)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", p.Name, err)
 		}
@@ -442,7 +486,7 @@ func (f *Federation) expected(ctx context.Context, spec *query.Spec) ([]int64, *
 		for _, c := range data.Columns() {
 			cols = append(cols, c.Name)
 		}
-		d, err := f.engine.Admit(ctx, policy.AdmissionInput{Query: info, NodeName: p.Name, NodeColumns: cols, Model: model, Time: time.Now()})
+		d, err := f.Policy.Admit(ctx, policy.AdmissionInput{Query: info, NodeName: p.Name, NodeColumns: cols, NodeRoles: p.Roles, Model: model, Time: time.Now()})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -463,7 +507,7 @@ func (f *Federation) expected(ctx context.Context, spec *query.Spec) ([]int64, *
 		for i, v := range vec {
 			total[i] += v
 		}
-		rd, err := f.engine.Release(ctx, policy.ReleaseInput{Query: info, NodeName: p.Name, Cells: spec.Layout().Cells, Time: time.Now()})
+		rd, err := f.Policy.Release(ctx, policy.ReleaseInput{Query: info, NodeName: p.Name, Cells: spec.Layout().Cells, Time: time.Now()})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -484,7 +528,7 @@ func (f *Federation) expected(ctx context.Context, spec *query.Spec) ([]int64, *
 // Verify compares an answer with the central plaintext computation:
 // exactly, or for a query with ε within the noise bound (β = 1e-9 per
 // value).
-func (f *Federation) Verify(ctx context.Context, spec *query.Spec, got *query.Result) error {
+func (f Plaintext) Verify(ctx context.Context, spec *query.Spec, got *query.Result) error {
 	if spec.Epsilon > 0 {
 		return f.VerifyNoisy(ctx, spec, got, 1e-9)
 	}
@@ -528,7 +572,11 @@ func (f *Federation) Close() error {
 // within its (1−beta) tail bound. Cells the exact counts would have
 // suppressed may be released, and the other way round, near the minimum
 // cell size.
-func (f *Federation) VerifyNoisy(ctx context.Context, spec *query.Spec, got *query.Result, beta float64) error {
+func (f Plaintext) VerifyNoisy(ctx context.Context, spec *query.Spec, got *query.Result, beta float64) error {
+	spec, err := f.Resolve(ctx, spec)
+	if err != nil {
+		return err
+	}
 	exact, _, err := f.expected(ctx, spec)
 	if err != nil {
 		return err
@@ -540,7 +588,6 @@ func (f *Federation) VerifyNoisy(ctx context.Context, spec *query.Spec, got *que
 	if err != nil {
 		return err
 	}
-	scale := math.Pow10(spec.Decimals)
 	for col, name := range got.Columns {
 		kind, metric := "", -1
 		switch {
@@ -555,11 +602,13 @@ func (f *Federation) VerifyNoisy(ctx context.Context, spec *query.Spec, got *que
 			}
 		}
 		var sens int64
+		scale := 1.0
 		switch kind {
 		case query.KindCount, query.KindHistogram:
 			sens = 1
 		case query.KindSum:
 			clip := spec.Metrics[metric].Clip
+			scale = spec.MetricScale(metric)
 			sens = int64(math.Ceil(max(math.Abs(clip[0]), math.Abs(clip[1])) * scale))
 		default:
 			continue // labels and means

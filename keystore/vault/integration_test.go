@@ -13,16 +13,13 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/fedscore/fedscore/internal/vaulttest"
 	"github.com/fedscore/fedscore/keystore"
 	"github.com/fedscore/fedscore/pki"
 )
@@ -30,11 +27,11 @@ import (
 // The integration tests run against a real Vault dev server built by
 // scripts/vault-dev.sh. They run when FEDSCORE_VAULT_TESTS=1, and then a
 // missing server binary fails the package instead of skipping it.
-const vaultTestsEnv = "FEDSCORE_VAULT_TESTS"
+const vaultTestsEnv = vaulttest.Env
 
 func TestMain(m *testing.M) {
 	if os.Getenv(vaultTestsEnv) == "1" {
-		if _, err := vaultBinary(); err != nil {
+		if _, err := vaulttest.Binary(); err != nil {
 			fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
 			os.Exit(1)
 		}
@@ -42,55 +39,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// vaultBinary returns the Vault server binary: $FEDSCORE_VAULT_BIN, else
-// bin/vault in the module root.
-func vaultBinary() (string, error) {
-	path := os.Getenv("FEDSCORE_VAULT_BIN")
-	if path == "" {
-		dir, err := os.Getwd()
-		if err != nil {
-			return "", err
-		}
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				break
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				return "", errors.New("no go.mod above the test directory")
-			}
-			dir = parent
-		}
-		path = filepath.Join(dir, "bin", "vault")
-	}
-	fi, err := os.Stat(path)
-	if err != nil || fi.Mode()&0o111 == 0 {
-		return "", fmt.Errorf("%s=1 but there is no Vault server binary at %s: build it with ./scripts/vault-dev.sh (or set FEDSCORE_VAULT_BIN)",
-			vaultTestsEnv, path)
-	}
-	return path, nil
-}
-
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // devVault is a Vault dev server on a free loopback port.
 type devVault struct {
+	srv       *vaulttest.Server
 	addr      string
 	unsealKey string
 	root      *api.Client
@@ -102,71 +53,8 @@ type devVault struct {
 // the node's transit keys, and stops the server when t ends.
 func startDevVault(t *testing.T) *devVault {
 	t.Helper()
-	bin, err := vaultBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hostPort := l.Addr().String()
-	l.Close()
-	rootToken := "root-" + randID()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "server", "-dev", "-dev-root-token-id="+rootToken,
-		"-dev-listen-address="+hostPort, "-log-level=warn")
-	env := []string{"HOME=" + t.TempDir()} // the dev server stores its token in ~/.vault-token
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "VAULT_") && !strings.HasPrefix(kv, "BAO_") && !strings.HasPrefix(kv, "HOME=") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = env
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cancel()
-		<-exited
-		if t.Failed() {
-			t.Logf("vault server output:\n%s", out.String())
-		}
-	})
-
-	d := &devVault{addr: "http://" + hostPort, roleIDs: map[string]string{}}
-	cfg := api.DefaultConfig()
-	cfg.Address = d.addr
-	cfg.MaxRetries = 0
-	if d.root, err = api.NewClient(cfg); err != nil {
-		t.Fatal(err)
-	}
-	d.root.SetToken(rootToken)
-	unsealRE := regexp.MustCompile(`Unseal Key: (\S+)`)
-	for {
-		st, err := d.root.Sys().SealStatus()
-		m := unsealRE.FindStringSubmatch(out.String())
-		if err == nil && st.Initialized && !st.Sealed && m != nil {
-			d.unsealKey = m[1]
-			break
-		}
-		select {
-		case <-exited:
-			t.Fatalf("vault server exited:\n%s", out.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Since(start) > 60*time.Second {
-			t.Fatalf("vault server not ready after 60s (last error %v):\n%s", err, out.String())
-		}
-	}
-	t.Logf("vault dev server ready at %s in %v", d.addr, time.Since(start).Round(time.Millisecond))
-
+	srv := vaulttest.Start(t)
+	d := &devVault{srv: srv, addr: srv.Addr, unsealKey: srv.UnsealKey, root: srv.Root, roleIDs: map[string]string{}}
 	d.must(t, d.root.Sys().Mount("transit", &api.MountInput{Type: "transit"}))
 	d.must(t, d.root.Sys().EnableAuthWithOptions("approle", &api.EnableAuthOptions{Type: "approle"}))
 	d.write(t, "transit/keys/"+testKEK, map[string]any{"type": "aes256-gcm96", "exportable": false, "allow_plaintext_backup": false})
@@ -179,6 +67,7 @@ func startDevVault(t *testing.T) *devVault {
 	if block == nil {
 		t.Fatal("pki/root/generate returned no certificate")
 	}
+	var err error
 	if d.ca, err = x509.ParseCertificate(block.Bytes); err != nil {
 		t.Fatal(err)
 	}
@@ -198,11 +87,7 @@ func (d *devVault) must(t *testing.T, err error) {
 
 func (d *devVault) write(t *testing.T, path string, data map[string]any) *api.Secret {
 	t.Helper()
-	s, err := d.root.Logical().Write(path, data)
-	if err != nil {
-		t.Fatalf("write %s: %v", path, err)
-	}
-	return s
+	return d.srv.Write(t, path, data)
 }
 
 // nodePolicy is the least a node needs: wrap and unwrap data keys with its
@@ -221,40 +106,13 @@ path "pki/sign/node" { capabilities = ["update"] }
 // role creates an AppRole role with policy and token TTLs.
 func (d *devVault) role(t *testing.T, name, policy, ttl, maxTTL string) {
 	t.Helper()
-	d.must(t, d.root.Sys().PutPolicy(name, policy))
-	d.write(t, "auth/approle/role/"+name, map[string]any{
-		"token_policies": name, "token_ttl": ttl, "token_max_ttl": maxTTL,
-		"secret_id_ttl": "10m", "secret_id_num_uses": 0,
-	})
-	s, err := d.root.Logical().Read("auth/approle/role/" + name + "/role-id")
-	if err != nil || s == nil {
-		t.Fatalf("read role_id of %s: %v", name, err)
-	}
-	id, _ := s.Data["role_id"].(string)
-	if id == "" {
-		t.Fatalf("role %s has no role_id", name)
-	}
-	d.roleIDs[name] = id
+	d.roleIDs[name] = d.srv.Role(t, name, policy, ttl, maxTTL)
 }
 
 // wrappedSecretID writes a response-wrapped secret_id of role to a file.
 func (d *devVault) wrappedSecretID(t *testing.T, role string) string {
 	t.Helper()
-	c, err := d.root.Clone()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetToken(d.root.Token())
-	c.SetWrappingLookupFunc(func(string, string) string { return "5m" })
-	s, err := c.Logical().Write("auth/approle/role/"+role+"/secret-id", nil)
-	if err != nil || s == nil || s.WrapInfo == nil {
-		t.Fatalf("wrapped secret_id: %v %+v", err, s)
-	}
-	path := filepath.Join(t.TempDir(), "secret-id.wrapped")
-	if err := os.WriteFile(path, []byte(s.WrapInfo.Token+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return d.srv.WrappedSecretID(t, role)
 }
 
 func (d *devVault) config(t *testing.T, role string) Config {

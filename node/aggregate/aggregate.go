@@ -34,7 +34,8 @@ const blockRows = 4096
 // A record whose group_by value is missing or falls outside the bins or
 // values belongs to no cell; it is counted only in Stats.OutOfCells. For
 // sum and mean metrics each value is clipped to [lo, hi], scaled by
-// 10^Decimals and rounded half away from zero. A record whose metric value
+// 10^decimals of its metric ([query.Spec.MetricDecimals]) and rounded half
+// away from zero. A record whose metric value
 // is missing still counts in its cell's count but adds 0 to that metric's
 // sum (so a mean treats it as 0) and is reported in Stats.MissingValues;
 // filter on the column to exclude such records instead. Histogram values
@@ -94,6 +95,7 @@ type groupPlan struct {
 	stride   int32
 	nums     []float64
 	edges    []float64
+	numCell  map[float64]int32 // numeric codes, for values on a number column
 	codes    []int32
 	codeCell []int32 // per dictionary code: its cell index, or -1
 	bools    []bool
@@ -132,6 +134,12 @@ func compile(s *query.Spec, t *dataset.Table) *plan {
 		switch {
 		case g.Bins != nil:
 			gp.nums, gp.edges = c.Numbers, g.Bins
+		case c.Kind == dataset.KindNumber:
+			gp.nums, gp.numCell = c.Numbers, map[float64]int32{}
+			for j, v := range g.Values {
+				x, _ := query.NumericCode(v) // CheckColumns has vouched for it
+				gp.numCell[x] = int32(j)
+			}
 		case c.Kind == dataset.KindBool:
 			gp.bools, gp.missing = c.Bools, c.Missing
 			gp.boolCell = [2]int32{-1, -1}
@@ -152,12 +160,11 @@ func compile(s *query.Spec, t *dataset.Table) *plan {
 		}
 		p.groups = append(p.groups, gp)
 	}
-	scale := math.Pow10(s.Decimals)
 	for _, b := range p.layout.Blocks {
 		switch b.Kind {
 		case query.KindSum, query.KindMean:
 			m := s.Metrics[b.Metric]
-			p.sums = append(p.sums, sumPlan{nums: col(m.Column).Numbers, lo: m.Clip[0], hi: m.Clip[1], scale: scale, offset: b.Offset})
+			p.sums = append(p.sums, sumPlan{nums: col(m.Column).Numbers, lo: m.Clip[0], hi: m.Clip[1], scale: s.MetricScale(b.Metric), offset: b.Offset})
 		case query.KindHistogram:
 			m := s.Metrics[b.Metric]
 			p.hists = append(p.hists, histPlan{nums: col(m.Column).Numbers, edges: m.Bins, offset: b.Offset, bins: int32(b.Bins)})
@@ -323,6 +330,18 @@ func (f *filterPlan) matchNumber(v float64) bool {
 
 func (g *groupPlan) apply(cell []int32, lo int) {
 	switch {
+	case g.numCell != nil:
+		nums := g.nums[lo : lo+len(cell)]
+		for j, v := range nums {
+			if cell[j] < 0 {
+				continue
+			}
+			if k, ok := g.numCell[v]; ok { // NaN, a missing value, is never a key
+				cell[j] += k * g.stride
+			} else {
+				cell[j] = -1
+			}
+		}
 	case g.nums != nil:
 		nums := g.nums[lo : lo+len(cell)]
 		for j, v := range nums {

@@ -168,7 +168,7 @@ func referenceAggregate(s *query.Spec, t *dataset.Table, cohort []bool) ([]int64
 				continue
 			}
 			x = math.Max(m.Clip[0], math.Min(m.Clip[1], x))
-			vec[b.Offset+cell] += int64(math.Round(x * math.Pow10(s.Decimals)))
+			vec[b.Offset+cell] += int64(math.Round(x * s.MetricScale(b.Metric)))
 		}
 	}
 	return vec, st
@@ -200,7 +200,20 @@ func TestAggregateMatchesReference(t *testing.T) {
 				{Kind: query.KindHistogram, Column: "score", Bins: []float64{300, 500, 600, 700, 760}},
 				{Kind: query.KindSum, Column: "income", Clip: clip(0, 1e5)},
 			},
-			Decimals: 0,
+			Decimals: new(0),
+		},
+		"decimals per metric": {
+			GroupBy: []query.GroupBy{{Column: "region", Values: regions}},
+			Metrics: []query.Metric{
+				{Kind: query.KindSum, Column: "income", Clip: clip(-1000, 50000), Decimals: new(-2)},
+				{Kind: query.KindMean, Column: "score", Clip: clip(300, 850), Decimals: new(5)},
+				{Kind: query.KindSum, Column: "score", Clip: clip(300, 850)},
+			},
+			Decimals: new(1),
+		},
+		"numeric codes": {
+			GroupBy: []query.GroupBy{{Column: "age", Values: []string{"30", "31", "64"}}, {Column: "has_card", Values: []string{"true"}}},
+			Metrics: []query.Metric{{Kind: query.KindMean, Column: "score", Clip: clip(300, 850)}},
 		},
 		"every op": {
 			GroupBy: []query.GroupBy{{Column: "region", Values: regions}},
@@ -214,7 +227,7 @@ func TestAggregateMatchesReference(t *testing.T) {
 				{Column: "region", Op: query.OpNe, Value: "east"},
 			},
 			Metrics:  []query.Metric{{Kind: query.KindMean, Column: "income", Clip: clip(-500, 500)}},
-			Decimals: 6,
+			Decimals: new(6),
 		},
 		"equality on category": {
 			GroupBy: []query.GroupBy{{Column: "score", Bins: []float64{300, 850}}},
@@ -225,8 +238,8 @@ func TestAggregateMatchesReference(t *testing.T) {
 	for name, s := range specs {
 		t.Run(name, func(t *testing.T) {
 			s.Purpose, s.MinPartners = "test_purpose", 2
-			if s.Decimals == 0 && name != "filters and histogram" {
-				s.Decimals = 2
+			if s.Decimals == nil {
+				s.Decimals = new(2)
 			}
 			r := rand.New(rand.NewPCG(3, 4))
 			for _, cohort := range [][]bool{nil, randomCohort(r, tab.Rows())} {
@@ -264,7 +277,7 @@ func TestAggregateRounding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &query.Spec{Purpose: "test_purpose", MinPartners: 2, Decimals: 2,
+	s := &query.Spec{Purpose: "test_purpose", MinPartners: 2, Decimals: new(2),
 		Metrics: []query.Metric{{Kind: query.KindSum, Column: "x", Clip: &[2]float64{-1, 1}}}}
 	vec, st, err := Aggregate(context.Background(), s, tab, nil)
 	if err != nil {
@@ -292,7 +305,7 @@ func TestAggregateErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := func(col string, hi float64) *query.Spec {
-		return &query.Spec{Purpose: "test_purpose", MinPartners: 2, Decimals: 3,
+		return &query.Spec{Purpose: "test_purpose", MinPartners: 2, Decimals: new(3),
 			Metrics: []query.Metric{{Kind: query.KindSum, Column: col, Clip: &[2]float64{0, hi}}}}
 	}
 	cancelled, cancel := context.WithCancel(context.Background())
@@ -330,7 +343,8 @@ func TestCheckColumns(t *testing.T) {
 	}{
 		{"unknown group", query.Spec{GroupBy: []query.GroupBy{{Column: "nope", Values: []string{"a"}}}}, "group_by[0].column"},
 		{"bins on category", query.Spec{GroupBy: []query.GroupBy{{Column: "region", Bins: []float64{0, 1}}}}, "group_by[0].column"},
-		{"values on number", query.Spec{GroupBy: []query.GroupBy{{Column: "age", Values: []string{"1"}}}}, "group_by[0].column"},
+		{"words on number", query.Spec{GroupBy: []query.GroupBy{{Column: "age", Values: []string{"30", "young"}}}}, "group_by[0].values[1]"},
+		{"one code twice", query.Spec{GroupBy: []query.GroupBy{{Column: "age", Values: []string{"30", "30.0"}}}}, "group_by[0].values[1]"},
 		{"bool values", query.Spec{GroupBy: []query.GroupBy{{Column: "has_card", Values: []string{"yes"}}}}, "group_by[0].values[0]"},
 		{"order on category", query.Spec{Filter: []query.Predicate{{Column: "region", Op: query.OpLt, Value: 1.0}}}, "filter[0].column"},
 		{"string on number", query.Spec{Filter: []query.Predicate{{Column: "age", Op: query.OpEq, Value: "30"}}}, "filter[0].column"},
@@ -361,7 +375,7 @@ func TestCheckColumns(t *testing.T) {
 func BenchmarkAggregate(b *testing.B) {
 	tab := randomTable(b, 1_000_000, 42)
 	s := &query.Spec{
-		Purpose: "bench_purpose", MinPartners: 2, Decimals: 2,
+		Purpose: "bench_purpose", MinPartners: 2, Decimals: new(2),
 		GroupBy: []query.GroupBy{
 			{Column: "age", Bins: []float64{18, 25, 35, 45, 55, 65, 100}},
 			{Column: "region", Values: regions},

@@ -11,7 +11,7 @@ import (
 // written as the partners' data files write them.
 func TestBinLabelsReadLikeData(t *testing.T) {
 	edges := []float64{-1e16, -2.5, 0, 1, 1e3, 123456789012, 1e15, 1.5e300}
-	s := &query.Spec{Purpose: "label_check", MinPartners: 2, Decimals: 2, GroupBy: []query.GroupBy{{Column: "x", Bins: edges}}, Metrics: []query.Metric{{Kind: query.KindCount}}}
+	s := &query.Spec{Purpose: "label_check", MinPartners: 2, Decimals: new(2), GroupBy: []query.GroupBy{{Column: "x", Bins: edges}}, Metrics: []query.Metric{{Kind: query.KindCount}}}
 	res, err := query.Decode(s, make([]int64, s.Layout().VectorLen))
 	if err != nil {
 		t.Fatal(err)

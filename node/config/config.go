@@ -77,13 +77,16 @@ type Vault struct {
 // or "table"). Database sources push every aggregation down; a Parquet
 // file is streamed unless InMemory is set or the node has scoring models,
 // which score records in memory (training rounds need InMemory too).
-// Mapping is an optional column mapping YAML file.
+// Mapping is an optional column mapping YAML file. Encoding is a CSV
+// file's character encoding (see dataset.CSVOptions.Encoding); Parquet and
+// database text is UTF-8.
 type Records struct {
 	Source, PasswordFile       string
 	File                       string
 	PostgresDSN, PostgresTable string
 	InMemory                   bool
 	Mapping                    string
+	Encoding                   string
 }
 
 // Policy locates the signed policy bundle and says which key must have
@@ -135,7 +138,7 @@ func Open(ctx context.Context, o Options) (_ *Deployment, err error) {
 		// Scoring derives the model's columns from every record in memory.
 		records.InMemory = true
 	}
-	table, src, err := d.openRecords(ctx, records)
+	table, src, roles, err := d.openRecords(ctx, records)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +152,7 @@ func Open(ctx context.Context, o Options) (_ *Deployment, err error) {
 	}
 	n, err := node.New(node.Config{
 		Credential: cred, Roots: roots, Coordinator: o.Coordinator, CoordinatorIdentity: cid,
-		Data: table, Source: src, Models: models, Policy: d.Engine, Keys: keys, StateDir: o.StateDir, Logger: o.Logger,
+		Data: table, Source: src, Roles: roles, Models: models, Policy: d.Engine, Keys: keys, StateDir: o.StateDir, Logger: o.Logger,
 	})
 	if err != nil {
 		return nil, err
@@ -218,23 +221,51 @@ func (d *Deployment) openKeys(ctx context.Context, o Options) (keystore.Store, *
 }
 
 // openRecords opens the partner's records: a table in memory, or a
-// source that streams the records or pushes aggregations down.
-func (d *Deployment) openRecords(ctx context.Context, r Records) (*dataset.Table, source.Source, error) {
+// source that streams the records or pushes aggregations down, and the
+// roles its mapping gives columns.
+func (d *Deployment) openRecords(ctx context.Context, r Records) (*dataset.Table, source.Source, map[string]string, error) {
 	var mapping *dataset.Mapping
 	if r.Mapping != "" {
 		var err error
 		if mapping, err = dataset.LoadMapping(r.Mapping); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
+	t, src, err := d.openData(ctx, r, mapping)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	columns := t
+	if src != nil {
+		// The roles are checked against the columns the source allows.
+		fields, err := src.Schema(ctx)
+		if err == nil {
+			columns, err = source.SchemaTable(fields)
+		}
+		if err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if err := mapping.CheckRoles(columns); err != nil {
+		return nil, nil, nil, err
+	}
+	var roles map[string]string
+	if mapping != nil {
+		roles = mapping.Roles
+	}
+	return t, src, roles, nil
+}
+
+// openData opens the records as a table in memory or as a source.
+func (d *Deployment) openData(ctx context.Context, r Records, mapping *dataset.Mapping) (*dataset.Table, source.Source, error) {
 	if err := r.Validate(); err != nil {
 		return nil, nil, err
 	}
+	o := source.OpenOptions{Mapping: mapping, InMemory: r.InMemory, Encoding: r.Encoding}
 	var src source.Source
 	var err error
 	switch {
 	case r.Source != "":
-		o := source.OpenOptions{Mapping: mapping, InMemory: r.InMemory}
 		if r.PasswordFile != "" {
 			pw, err := os.ReadFile(r.PasswordFile)
 			if err != nil {
@@ -244,8 +275,11 @@ func (d *Deployment) openRecords(ctx context.Context, r Records) (*dataset.Table
 		}
 		src, err = source.Open(ctx, r.Source, o)
 	case r.File != "":
-		src, err = source.OpenFile(r.File, mapping, r.InMemory)
+		src, err = source.OpenFile(r.File, o)
 	default:
+		if r.Encoding != "" {
+			return nil, nil, errors.New("records: an encoding applies to a CSV file only; database text is UTF-8")
+		}
 		schema, name, ok := strings.Cut(r.PostgresTable, ".")
 		if !ok {
 			schema, name = "", r.PostgresTable

@@ -19,6 +19,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/fedscore/fedscore/dataset"
+	"github.com/fedscore/fedscore/internal/pgtest"
 	"github.com/fedscore/fedscore/policy"
 	"github.com/fedscore/fedscore/query"
 )
@@ -100,7 +101,7 @@ func mysqlTypeOf(c *dataset.Column, numeric bool) string {
 	if numeric {
 		return "DECIMAL(30, 6)"
 	}
-	switch sqlTypeOf(c, false) {
+	switch pgtest.SQLType(c, false) {
 	case "bigint":
 		return "BIGINT"
 	}

@@ -28,6 +28,9 @@ type OpenOptions struct {
 	// of streaming it: scoring models and training rounds need the
 	// records in memory.
 	InMemory bool
+	// Encoding is a CSV file's character encoding (see
+	// dataset.CSVOptions.Encoding); Parquet and database text is UTF-8.
+	Encoding string
 	// Timeout bounds connecting and each statement of a database source;
 	// zero takes the source's default.
 	Timeout time.Duration
@@ -55,6 +58,9 @@ func Open(ctx context.Context, rawURL string, o OpenOptions) (Source, error) {
 	if err != nil {
 		// url.Parse repeats its input, which may hold a password.
 		return nil, fmt.Errorf("source URL: %w: cannot be parsed", ErrUnsupportedSource)
+	}
+	if o.Encoding != "" && u.Scheme != "file" {
+		return nil, fmt.Errorf("source %s: an encoding applies to a CSV file only; database text is UTF-8", u.Redacted())
 	}
 	switch u.Scheme {
 	case "postgres", "postgresql":
@@ -85,21 +91,25 @@ func Open(ctx context.Context, rawURL string, o OpenOptions) (Source, error) {
 		if path == "" || u.Host != "" && u.Host != "localhost" {
 			return nil, fmt.Errorf("source %s: %w: a file URL names a local path, file:///path", rawURL, ErrUnsupportedSource)
 		}
-		return OpenFile(path, o.Mapping, o.InMemory)
+		return OpenFile(path, o)
 	}
 	return nil, fmt.Errorf("source URL: %w: scheme %q (want postgres://, mysql:// or file:)", ErrUnsupportedSource, u.Scheme)
 }
 
-// OpenFile opens a records file: a Parquet file (.parquet) streamed, or
-// read whole with inMemory; any other file as CSV, in memory.
-func OpenFile(path string, mapping *dataset.Mapping, inMemory bool) (Source, error) {
+// OpenFile opens a records file with o's mapping: a Parquet file
+// (.parquet) streamed, or read whole with o.InMemory; any other file as
+// CSV in o.Encoding, in memory.
+func OpenFile(path string, o OpenOptions) (Source, error) {
 	if strings.EqualFold(filepath.Ext(path), ".parquet") {
-		if inMemory {
-			return LoadParquet(path, mapping)
+		switch {
+		case o.Encoding != "":
+			return nil, fmt.Errorf("source parquet %s: an encoding applies to a CSV file only; Parquet text is UTF-8", path)
+		case o.InMemory:
+			return LoadParquet(path, o.Mapping)
 		}
-		return OpenParquet(path, mapping)
+		return OpenParquet(path, o.Mapping)
 	}
-	t, err := dataset.LoadCSVFile(path, dataset.CSVOptions{Mapping: mapping})
+	t, err := dataset.LoadCSVFile(path, dataset.CSVOptions{Mapping: o.Mapping, Encoding: o.Encoding})
 	if err != nil {
 		return nil, fmt.Errorf("source csv %s: %w", path, err)
 	}

@@ -74,7 +74,7 @@ func LoadParquet(path string, mapping *dataset.Mapping) (*Memory, error) {
 func openParquetFile(path string) (*file.Reader, error) {
 	props := parquet.NewReaderProperties(memory.DefaultAllocator)
 	props.BufferedStreamEnabled = true
-	props.BufferSize = 1 << 20
+	props.BufferSize = 256 << 10
 	return file.OpenParquetFile(path, false, file.WithReadProps(props))
 }
 

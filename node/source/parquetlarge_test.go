@@ -87,7 +87,7 @@ func writeLargeParquet(t *testing.T, path string, rows int) {
 func TestParquetLargerThanMemory(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "large.parquet")
-	writeLargeParquet(t, path, 3_000_000)
+	writeLargeParquet(t, path, 4_500_000)
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +144,7 @@ decimals: 2
 	if !slices.Equal(vec, want) || st != wantSt {
 		t.Errorf("streamed %v %+v, in memory %v %+v", vec, st, want, wantSt)
 	}
-	if st.Rows != 3_000_000 || st.MissingValues == 0 || want[0] == 0 {
+	if st.Rows != 4_500_000 || st.MissingValues == 0 || want[0] == 0 {
 		t.Errorf("stats %+v", st)
 	}
 }

@@ -62,7 +62,7 @@ func OpenParquet(path string, mapping *dataset.Mapping) (*Parquet, error) {
 		p.cols[c.name] = c
 		p.fields = append(p.fields, Field{Name: c.name, Kind: c.kind})
 	}
-	if p.schema, err = schemaTable(p.fields); err != nil {
+	if p.schema, err = SchemaTable(p.fields); err != nil {
 		return fail(err)
 	}
 	return p, nil

@@ -139,6 +139,21 @@ decimals: 3
 	}}
 	sameResult(t, pg, spec, rule, mem, srv.exactRows)
 	sameResult(t, pg, spec, policy.CohortRule{}, mem, srv.exactRows)
+
+	// EDUCATION and SEX codes as group_by values, and a metric at its own
+	// decimals.
+	codes := mustSpec(t, `
+purpose: risk_analytics
+group_by:
+  - {column: EDUCATION, values: ["1", "2", "3", "4", "5", "6", "0"]}
+  - {column: SEX, values: ["2", "1.0"]}
+metrics:
+  - {kind: mean, column: default.payment.next.month, clip: [0, 1], decimals: 5}
+  - {kind: sum, column: LIMIT_BAL, clip: [0, 1000000], decimals: -2}
+min_partners: 2
+`)
+	sameResult(t, pg, codes, rule, mem, srv.exactRows)
+	sameResult(t, pg, codes, policy.CohortRule{}, mem, srv.exactRows)
 }
 
 // TestSQLPolicyCohort takes the cohort rule from the default Rego bundle,

@@ -67,10 +67,10 @@ var (
 	ErrTimeout = errors.New("time limit exceeded")
 )
 
-// schemaTable returns an empty table with the given fields, against which
+// SchemaTable returns an empty table with the given fields, against which
 // a spec's columns are checked with [query.Spec.CheckColumns], so that every
 // source accepts and rejects exactly the specs the in-memory engine does.
-func schemaTable(fields []Field) (*dataset.Table, error) {
+func SchemaTable(fields []Field) (*dataset.Table, error) {
 	b := dataset.NewBuilder()
 	for _, f := range fields {
 		switch f.Kind {

@@ -2,7 +2,6 @@ package source
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
@@ -186,7 +185,7 @@ func (c *compiler) statement(rule policy.CohortRule, table string, layout query.
 			// CASE keeps a missing value NULL: PostgreSQL's LEAST and
 			// GREATEST skip NULL arguments.
 			inner = append(inner, fmt.Sprintf("(CASE WHEN %[1]s IS NOT NULL THEN LEAST(GREATEST(%[1]s, %[2]s), %[3]s) * %[4]s END) AS %[5]s",
-				v, c.number(m.Clip[0]), c.number(m.Clip[1]), c.number(math.Pow10(c.spec.Decimals)), sv))
+				v, c.number(m.Clip[0]), c.number(m.Clip[1]), c.number(c.spec.MetricScale(b.Metric)), sv))
 			// math.Round: the integral part, plus the sign when the
 			// fraction is at least one half. Both steps are exact.
 			t := fmt.Sprintf(c.d.trunc, sv)
@@ -344,6 +343,16 @@ func (c *compiler) cell(layout query.Layout) (string, error) {
 			idx = c.position(v, vals, dataset.KindBool)
 		case col.kind == dataset.KindCategory:
 			idx = c.position(v, g.Values, dataset.KindCategory)
+		case col.kind == dataset.KindNumber:
+			// Numeric codes, matched exactly as doubles.
+			codes := make([]float64, len(g.Values))
+			for j, s := range g.Values {
+				var ok bool
+				if codes[j], ok = query.NumericCode(s); !ok {
+					return "", fmt.Errorf("group_by column %q holds numbers; %q is not one: %w", g.Column, s, ErrTypeMismatch)
+				}
+			}
+			idx = c.position(v, codes, dataset.KindNumber)
 		default:
 			return "", fmt.Errorf("group_by column %q is %s, want category or bool: %w", g.Column, col.kind, ErrTypeMismatch)
 		}

@@ -110,7 +110,7 @@ func (t *sqlTable) allow(db []dbColumn, m *dataset.Mapping) error {
 			}
 		}
 	}
-	st, err := schemaTable(t.fields)
+	st, err := SchemaTable(t.fields)
 	if err != nil {
 		return err
 	}

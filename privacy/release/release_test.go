@@ -18,7 +18,7 @@ func spec2D(hist bool) *query.Spec {
 		},
 		Metrics:     []query.Metric{{Kind: query.KindCount}, {Kind: query.KindSum, Column: "amount", Clip: &[2]float64{0, 10}}},
 		MinPartners: 3,
-		Decimals:    2,
+		Decimals:    new(2),
 	}
 	if hist {
 		s.Metrics = append(s.Metrics, query.Metric{Kind: query.KindHistogram, Column: "score", Bins: []float64{0, 1, 2, 3}})

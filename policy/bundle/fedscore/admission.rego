@@ -334,15 +334,31 @@ min_partners_met if {
 # description: >-
 #   All personal information of a child under 14 is sensitive and needs a
 #   guardian's consent; a node that records no age cannot exclude children.
+#   The node's column mapping says which column holds the age or the birth
+#   date (roles); the refusal names the role and how to declare it.
 deny contains reason(
 	"AGE_COLUMN_MISSING",
 	"PIPL Art. 28, 31",
-	sprintf("node has no %s column, so children under %v cannot be excluded", [cohort.columns.age, cohort.min_age]),
+	sprintf(
+		"node has no %s column for the %s role, so children under %v cannot be excluded; declare the column holding each customer's age or birth date in the node's column mapping: %s",
+		[cohort.minors_column, cohort.minors_role, cohort.min_age, age_role_fix],
+	),
 ) if {
 	not age_recorded
 }
 
-age_recorded if cohort.recorded(cohort.columns.age)
+age_recorded if cohort.recorded(cohort.minors_column)
+
+# Columns that look like the age or the birth date, suggested in the fix.
+age_like := {c | some c in query.node_columns; lower(c) == "age"}
+
+birth_date_like := {c | some c in query.node_columns; lower(c) in {"birth_date", "birthdate", "date_of_birth", "dob"}}
+
+age_role_fix := sprintf("roles: {age: %s}", [concat(" or ", sort(age_like))]) if {
+	count(age_like) > 0
+} else := sprintf("roles: {birth_date: %s} (with type: date)", [concat(" or ", sort(birth_date_like))]) if {
+	count(birth_date_like) > 0
+} else := "roles: {age: COLUMN} or roles: {birth_date: COLUMN}"
 
 # METADATA
 # title: Decision time

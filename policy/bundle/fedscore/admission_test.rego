@@ -435,13 +435,58 @@ test_min_partners_follows_data if {
 
 # Children (PIPL Art. 28, 31).
 
+age_missing(message) := {{
+	"code": "AGE_COLUMN_MISSING",
+	"article": "PIPL Art. 28, 31",
+	"message": message,
+}}
+
+without_age := fx.without(fx.node_columns, {"age"})
+
+# on_node_with_roles is a request reading region on a node with the given
+# columns whose mapping declares the given roles.
+on_node_with_roles(columns, roles) := object.union(fx.on_node({"columns": ["region"]}, columns), {"node": {"roles": roles}})
+
 test_node_without_age_denied if {
-	d := admission.decision with input as fx.on_node({"columns": ["region"]}, fx.without(fx.node_columns, {"age"}))
-	d.deny == {{
-		"code": "AGE_COLUMN_MISSING",
-		"article": "PIPL Art. 28, 31",
-		"message": "node has no age column, so children under 14 cannot be excluded",
-	}}
+	d := admission.decision with input as fx.on_node({"columns": ["region"]}, without_age)
+	d.deny == age_missing(concat("", [
+		"node has no age column for the age role, so children under 14 cannot be excluded; ",
+		"declare the column holding each customer's age or birth date in the node's column mapping: ",
+		"roles: {age: COLUMN} or roles: {birth_date: COLUMN}",
+	]))
+}
+
+test_node_with_upper_case_age_is_told_the_role if {
+	d := admission.decision with input as fx.on_node({"columns": ["region"]}, array.concat(without_age, ["AGE"]))
+	d.deny == age_missing(concat("", [
+		"node has no age column for the age role, so children under 14 cannot be excluded; ",
+		"declare the column holding each customer's age or birth date in the node's column mapping: roles: {age: AGE}",
+	]))
+}
+
+test_node_with_birth_date_is_told_the_role if {
+	d := admission.decision with input as fx.on_node({"columns": ["region"]}, array.concat(without_age, ["date_of_birth"]))
+	d.deny == age_missing(concat("", [
+		"node has no age column for the age role, so children under 14 cannot be excluded; ",
+		"declare the column holding each customer's age or birth date in the node's column mapping: ",
+		"roles: {birth_date: date_of_birth} (with type: date)",
+	]))
+}
+
+test_declared_role_admits if {
+	d := admission.decision with input as on_node_with_roles(array.concat(without_age, ["AGE"]), {"age": "AGE"})
+	d.allow
+	d2 := admission.decision with input as on_node_with_roles(array.concat(without_age, ["dob"]), {"birth_date": "dob"})
+	d2.allow
+}
+
+test_declared_role_without_its_column_denied if {
+	d := admission.decision with input as on_node_with_roles(without_age, {"birth_date": "dob"})
+	d.deny == age_missing(concat("", [
+		"node has no dob column for the birth_date role, so children under 14 cannot be excluded; ",
+		"declare the column holding each customer's age or birth date in the node's column mapping: ",
+		"roles: {age: COLUMN} or roles: {birth_date: COLUMN}",
+	]))
 }
 
 # Decision time (PIPL Art. 15, 19).

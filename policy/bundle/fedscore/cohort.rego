@@ -128,4 +128,24 @@ conditions contains condition(columns.cross_border_consent, "eq", true, "exclude
 	requires(columns.cross_border_consent)
 }
 
-conditions contains condition(columns.age, "ge", min_age, "exclude", "MINOR", "PIPL Art. 28, 31")
+# The minors rule reads the column the node's mapping declares for the
+# customer's age or birth date (input.node.roles), else the bundle's
+# record column for the age. From a birth date, a customer is min_age or
+# older at the query time when born no later than min_age years before it.
+age_column := object.get(input, ["node", "roles", "age"], columns.age)
+
+by_birth_date if input.node.roles.birth_date
+
+minors_role := "birth_date" if by_birth_date
+
+else := "age"
+
+minors_column := input.node.roles.birth_date if by_birth_date
+
+else := age_column
+
+adult_born_by := floor(time.add_date(time.parse_rfc3339_ns(input.time), 0 - min_age, 0, 0) / 1000000000)
+
+conditions contains condition(age_column, "ge", min_age, "exclude", "MINOR", "PIPL Art. 28, 31") if not by_birth_date
+
+conditions contains condition(minors_column, "le", adult_born_by, "exclude", "MINOR", "PIPL Art. 28, 31") if by_birth_date

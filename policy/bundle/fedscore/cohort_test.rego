@@ -230,6 +230,31 @@ test_min_age_never_below_14 if {
 	minor(14) in cs
 }
 
+# with_roles is a request on a node with the given columns whose mapping
+# declares the given roles.
+with_roles(columns, roles) := object.union(fx.on_node({}, columns), {"node": {"roles": roles}})
+
+test_age_role_names_the_column if {
+	r := cohort.rule with input as with_roles(["AGE"], {"age": "AGE"})
+	cond("AGE", "ge", 14, "exclude", "MINOR", "PIPL Art. 28, 31") in r.conditions
+	every c in r.conditions {
+		c.column != "age"
+	}
+}
+
+# Born on 2012-11-24T10:00:00Z or before, a customer is 14 at the decision
+# time 2026-11-24T10:00:00Z.
+test_birth_date_role_excludes_children_at_the_query_time if {
+	r := cohort.rule with input as with_roles(["age", "dob"], {"birth_date": "dob"})
+	cond("dob", "le", 1353751200, "exclude", "MINOR", "PIPL Art. 28, 31") in r.conditions
+	not minor(14) in r.conditions
+}
+
+test_birth_date_role_follows_min_age if {
+	r := cohort.rule with input as with_roles(["dob"], {"birth_date": "dob"}) with data.fedscore.min_age as 18
+	cond("dob", "le", 1227520800, "exclude", "MINOR", "PIPL Art. 28, 31") in r.conditions
+}
+
 test_default_min_age_protects_children if {
 	data.fedscore.min_age >= 14
 }
