@@ -24,28 +24,11 @@ need() {
   fi
 }
 
-# as_db runs a command as the mysql user when we are root.
-as_db() {
-  if [ "$(id -u)" -eq 0 ]; then
-    runuser -u mysql -- "$@"
-  else
-    "$@"
-  fi
-}
+# shellcheck source=scripts/test-server-lib.sh
+. "$(dirname "$0")/test-server-lib.sh"
 
-# free_port prints a loopback port nothing listens on.
-free_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-  echo "mariadb-test: no free port found" >&2
-  exit 1
-}
+# as_db runs a command as the mysql user when we are root.
+as_db() { as_user mysql "$@"; }
 
 # admin runs SQL as the server's administrator over its socket.
 admin() {
@@ -78,7 +61,7 @@ start() {
   else
     user=$(id -un)
   fi
-  port=$(free_port)
+  port=$(free_port mariadb-test)
   password=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
   as_db mariadb-install-db --no-defaults --user="$user" --datadir="$dir/data" \
     --auth-root-authentication-method=socket --auth-root-socket-user="$ADMIN" \

@@ -70,17 +70,11 @@ type MySQL struct {
 // [ErrInvalidIdentifier].
 func OpenMySQL(ctx context.Context, cfg MySQLConfig) (*MySQL, error) {
 	mc, err := mysql.ParseDSN(cfg.DSN)
-	name := cfg.Name
-	if name == "" {
-		name = "mysql table " + cfg.Table
-		if err == nil {
-			qualified := cfg.Table
-			if cfg.Schema != "" {
-				qualified = cfg.Schema + "." + cfg.Table
-			}
-			name = fmt.Sprintf("mysql %s/%s table %s", mc.Addr, mc.DBName, qualified)
-		}
+	var where string
+	if err == nil {
+		where = mc.Addr + "/" + mc.DBName
 	}
+	name := sourceName(cfg.Name, "mysql", where, cfg.Schema, cfg.Table)
 	fail := func(format string, args ...any) (*MySQL, error) {
 		return nil, fmt.Errorf("source %s: "+format, append([]any{name}, args...)...)
 	}

@@ -62,18 +62,12 @@ type Postgres struct {
 // (unreachable server, refused credentials), [ErrUnknownTable],
 // [ErrUnknownColumn], [ErrTypeMismatch] or [ErrInvalidIdentifier].
 func OpenPostgres(ctx context.Context, cfg PostgresConfig) (*Postgres, error) {
-	name := cfg.Name
 	pcfg, err := pgxpool.ParseConfig(cfg.DSN)
-	if name == "" {
-		name = "postgres " + cfg.Table
-		if err == nil {
-			qualified := cfg.Table
-			if cfg.Schema != "" {
-				qualified = cfg.Schema + "." + cfg.Table
-			}
-			name = fmt.Sprintf("postgres %s:%d/%s table %s", pcfg.ConnConfig.Host, pcfg.ConnConfig.Port, pcfg.ConnConfig.Database, qualified)
-		}
+	var where string
+	if err == nil {
+		where = fmt.Sprintf("%s:%d/%s", pcfg.ConnConfig.Host, pcfg.ConnConfig.Port, pcfg.ConnConfig.Database)
 	}
+	name := sourceName(cfg.Name, "postgres", where, cfg.Schema, cfg.Table)
 	fail := func(format string, args ...any) (*Postgres, error) {
 		return nil, fmt.Errorf("source %s: "+format, append([]any{name}, args...)...)
 	}

@@ -25,6 +25,22 @@ type sqlTable struct {
 	timeout time.Duration
 }
 
+// sourceName is name, or else a database source's name from where its
+// table is ("host:port/database", "" when the connection string does not
+// parse), never from its credentials.
+func sourceName(name, kind, where, schema, table string) string {
+	if name != "" {
+		return name
+	}
+	if schema != "" {
+		table = schema + "." + table
+	}
+	if where == "" {
+		return kind + " table " + table
+	}
+	return kind + " " + where + " table " + table
+}
+
 // A dbColumn is a table column as the database's catalog describes it.
 type dbColumn struct {
 	name    string
