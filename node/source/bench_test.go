@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fedscore/fedscore/dataset"
+	"github.com/fedscore/fedscore/internal/mysqltest"
 	"github.com/fedscore/fedscore/internal/synth"
 	"github.com/fedscore/fedscore/policy"
 	"github.com/fedscore/fedscore/query"
@@ -169,7 +170,7 @@ func BenchmarkSources(b *testing.B) {
 	if os.Getenv("FEDSCORE_MYSQL_DSN") != "" {
 		db := testMySQL(b)
 		var n int
-		if err := db.QueryRow("SELECT count(*) FROM " + quoteMySQL(name)).Scan(&n); err != nil || n != rows {
+		if err := db.QueryRow("SELECT count(*) FROM " + mysqltest.Quote(name)).Scan(&n); err != nil || n != rows {
 			start := time.Now()
 			loadMySQLTable(b, db, name, records())
 			b.Logf("loaded %d rows into MariaDB in %v", rows, time.Since(start).Round(time.Second))

@@ -1,42 +1,26 @@
 package source
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"errors"
-	"io"
-	"math"
 	"net/url"
-	"os"
-	"slices"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/fedscore/fedscore/dataset"
-	"github.com/fedscore/fedscore/internal/pgtest"
+	"github.com/fedscore/fedscore/internal/mysqltest"
 	"github.com/fedscore/fedscore/policy"
 	"github.com/fedscore/fedscore/query"
 )
 
-// mysqlURL returns the test server's mysql:// URL, or skips the test when
-// none is set. With FEDSCORE_MYSQL_TESTS=1, as in CI, a missing URL fails
-// it instead.
+// mysqlURL returns the test server's mysql:// URL (see internal/mysqltest).
 func mysqlURL(t testing.TB) string {
 	t.Helper()
-	if u := os.Getenv("FEDSCORE_MYSQL_DSN"); u != "" {
-		return u
-	}
-	if os.Getenv("FEDSCORE_MYSQL_TESTS") == "1" {
-		t.Fatal("FEDSCORE_MYSQL_TESTS=1 but FEDSCORE_MYSQL_DSN is not set: start a server with `eval $(scripts/mariadb-test.sh start)`")
-	}
-	t.Skip("FEDSCORE_MYSQL_DSN is not set; skipping the MariaDB tests (eval $(scripts/mariadb-test.sh start) to run them)")
-	return ""
+	return mysqltest.URL(t)
 }
 
 // mysqlTestDSN returns the test server's driver DSN.
@@ -56,14 +40,11 @@ func mysqlTestDSN(t testing.TB) string {
 // testMySQL connects to the test database, for setting up tables.
 func testMySQL(t testing.TB) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("mysql", mysqlTestDSN(t))
+	db, err := mysqltest.Open(context.Background(), mysqlURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := db.Ping(); err != nil {
-		t.Fatal(err)
-	}
 	return db
 }
 
@@ -88,97 +69,13 @@ func openMySQLTest(t *testing.T, table string, m *dataset.Mapping) *MySQL {
 	return s
 }
 
-// mysqlTypeOf is the column type a test table stores a dataset column
-// as. Text columns get a case- and accent-insensitive collation, which
-// the source must not let compare values.
-func mysqlTypeOf(c *dataset.Column, numeric bool) string {
-	switch c.Kind {
-	case dataset.KindCategory:
-		return "TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-	case dataset.KindBool:
-		return "BOOLEAN"
-	}
-	if numeric {
-		return "DECIMAL(30, 6)"
-	}
-	switch pgtest.SQLType(c, false) {
-	case "bigint":
-		return "BIGINT"
-	}
-	return "DOUBLE"
-}
-
-// loaderSeq names LOAD DATA readers uniquely.
-var loaderSeq atomic.Int64
-
-// loadMySQLTable creates table name from tab, with NULL for missing
-// values, and fills it with LOAD DATA LOCAL from a reader. Columns listed
-// in numeric are stored as DECIMAL.
-func loadMySQLTable(t testing.TB, db *sql.DB, name string, tab *dataset.Table, numeric ...string) {
+// loadMySQLTable creates table name from tab (see mysqltest.LoadTable).
+func loadMySQLTable(t testing.TB, db *sql.DB, name string, tab *dataset.Table, decimal ...string) {
 	t.Helper()
-	cols := tab.Columns()
-	var defs, names []string
-	types := make([]string, len(cols))
-	for j, c := range cols {
-		types[j] = mysqlTypeOf(c, slices.Contains(numeric, c.Name))
-		defs = append(defs, quoteMySQL(c.Name)+" "+types[j])
-		names = append(names, quoteMySQL(c.Name))
+	if err := mysqltest.LoadTable(context.Background(), db, name, tab, decimal...); err != nil {
+		t.Fatal(err)
 	}
-	ident := quoteMySQL(name)
-	mustExec(t, db, "DROP TABLE IF EXISTS "+ident, "DROP VIEW IF EXISTS "+ident,
-		"CREATE TABLE "+ident+" ("+strings.Join(defs, ", ")+") ENGINE=InnoDB")
-	reader := "fedscore-" + strconv.FormatInt(loaderSeq.Add(1), 10)
-	mysql.RegisterReaderHandler(reader, func() io.Reader {
-		pr, pw := io.Pipe()
-		go func() {
-			w := bufio.NewWriterSize(pw, 1<<20)
-			for i := range tab.Rows() {
-				for j, c := range cols {
-					if j > 0 {
-						w.WriteByte('\t')
-					}
-					w.WriteString(tsvValue(c, i, types[j]))
-				}
-				w.WriteByte('\n')
-			}
-			pw.CloseWithError(w.Flush())
-		}()
-		return pr
-	})
-	defer mysql.DeregisterReaderHandler(reader)
-	mustExec(t, db, "LOAD DATA LOCAL INFILE 'Reader::"+reader+"' INTO TABLE "+ident+" CHARACTER SET utf8mb4 ("+strings.Join(names, ", ")+")",
-		"ANALYZE TABLE "+ident)
 }
-
-// tsvValue is row i of c in LOAD DATA's default format.
-func tsvValue(c *dataset.Column, i int, typ string) string {
-	if c.IsMissing(i) {
-		return `\N`
-	}
-	switch c.Kind {
-	case dataset.KindNumber:
-		v := c.Numbers[i]
-		if typ == "BIGINT" {
-			return strconv.FormatInt(int64(v), 10)
-		}
-		if strings.HasPrefix(typ, "DECIMAL") {
-			return strconv.FormatFloat(v, 'f', -1, 64)
-		}
-		if v == math.Trunc(v) && math.Abs(v) < 1e15 {
-			return strconv.FormatFloat(v, 'f', -1, 64)
-		}
-		return strconv.FormatFloat(v, 'g', -1, 64)
-	case dataset.KindBool:
-		if c.Bools[i] {
-			return "1"
-		}
-		return "0"
-	}
-	return strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`, "\x00", `\0`).Replace(c.Dict[c.Codes[i]])
-}
-
-// quoteMySQL quotes a test identifier.
-func quoteMySQL(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
 // TestMySQLDSN checks how a mysql:// URL maps to the driver's DSN.
 func TestMySQLDSN(t *testing.T) {
@@ -235,7 +132,7 @@ func TestMySQLHostile(t *testing.T) {
 	stillThere := func() {
 		t.Helper()
 		var n int
-		if err := db.QueryRow("SELECT count(*) FROM " + quoteMySQL(evilTable)).Scan(&n); err != nil || n != len(names) {
+		if err := db.QueryRow("SELECT count(*) FROM " + mysqltest.Quote(evilTable)).Scan(&n); err != nil || n != len(names) {
 			t.Fatalf("table %q: %d rows, %v", evilTable, n, err)
 		}
 	}
