@@ -24,28 +24,11 @@ bindir() {
   echo "$d"
 }
 
-# as_pg runs a command as the postgres user when we are root.
-as_pg() {
-  if [ "$(id -u)" -eq 0 ]; then
-    runuser -u postgres -- "$@"
-  else
-    "$@"
-  fi
-}
+# shellcheck source=scripts/test-server-lib.sh
+. "$(dirname "$0")/test-server-lib.sh"
 
-# free_port prints a loopback port nothing listens on.
-free_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-  echo "postgres-test: no free port found" >&2
-  exit 1
-}
+# as_pg runs a command as the postgres user when we are root.
+as_pg() { as_user postgres "$@"; }
 
 start() {
   if [ -f "$STATE" ]; then
@@ -62,7 +45,7 @@ start() {
   dir=$(mktemp -d /tmp/fedscore-pg.XXXXXX)
   chmod 755 "$dir"
   if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$dir"; fi
-  port=$(free_port)
+  port=$(free_port postgres-test)
   password=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
   pwfile="$dir/pwfile"
   as_pg sh -c "umask 077; printf '%s\n' '$password' > '$pwfile'"

@@ -92,11 +92,14 @@ func runCoordinator(ctx context.Context, args []string, stdout, stderr io.Writer
 }
 
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("node", "--coordinator ADDR (--data FILE | --pg-dsn DSN --pg-table T) --bundle F --bundle-key F --cert F --key F --ca F --passphrase-file F [--state-dir DIR]", stderr)
+	fs := newFlags("node", "--coordinator ADDR (--source URL | --data FILE | --pg-dsn DSN --pg-table T) --bundle F --bundle-key F --cert F --key F --ca F --passphrase-file F [--state-dir DIR]", stderr)
 	tf := addTLSFlags(fs)
 	cf := addCoordinatorFlags(fs)
 	var o config.Options
-	fs.StringVar(&o.Records.File, "data", "", "the partner's records: a CSV or Parquet (.parquet) `file`")
+	fs.StringVar(&o.Records.Source, "source", "", "the partner's records as a `URL`: postgres://host/db?table=T, mysql://host/db?table=T (MariaDB, MySQL, TiDB, StarRocks, Doris) or file:///path.csv|.parquet")
+	fs.StringVar(&o.Records.PasswordFile, "source-password-file", "", "`file` holding the password of the --source database (keep it off the command line)")
+	fs.BoolVar(&o.Records.InMemory, "in-memory", false, "read a Parquet file whole instead of streaming it (training rounds need it; scoring models imply it)")
+	fs.StringVar(&o.Records.File, "data", "", "instead of --source: the partner's records, a CSV or Parquet (.parquet) `file`")
 	fs.StringVar(&o.Records.PostgresDSN, "pg-dsn", "", "instead of --data: a PostgreSQL connection `string`; every aggregation is pushed down to the database")
 	fs.StringVar(&o.Records.PostgresTable, "pg-table", "", "the PostgreSQL `table` (schema.table) holding the records")
 	fs.StringVar(&o.Records.Mapping, "mapping", "", "a column `mapping` YAML file")
@@ -127,8 +130,8 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("--keystore %q: want file or vault", *custody)
 	case v.SigningKey == "" && *tf.key == "":
 		return errors.New("--key is required (or --vault-signing-key)")
-	case (o.Records.File == "") == (o.Records.PostgresDSN == ""):
-		return errors.New("give either --data or --pg-dsn")
+	case o.Records.Validate() != nil:
+		return errors.New("give one of --source, --data or --pg-dsn")
 	case o.Policy.BundleFile == "" || *bundleKey == "":
 		return errors.New("--bundle and --bundle-key are required: a node runs only a signed policy bundle")
 	}

@@ -65,6 +65,10 @@ type NodeConfig struct {
 	// FEDSCORE_PG_DSN and runs the node on it (--pg-dsn); in a Network the
 	// node reaches the server through its Unix socket.
 	Postgres bool
+	// MySQL loads the records into a table of the MariaDB server at
+	// FEDSCORE_MYSQL_DSN and runs the node on it with --source mysql://...
+	// and the password in --source-password-file; on loopback only.
+	MySQL bool
 	// StateTmpfs, e.g. "4m", puts the state directory on a tmpfs of that
 	// size (needs root), for disk-full tests.
 	StateTmpfs string
@@ -102,6 +106,7 @@ type Cluster struct {
 	byName map[string]*Process
 	data   map[string]*dataset.Table
 	pg     *pgTables
+	my     *myTables
 	tmpfs  []string
 
 	q *querierSide
@@ -260,7 +265,10 @@ func (c *Cluster) writeData(ctx context.Context) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	return c.loadPostgres(ctx)
+	if err := c.loadPostgres(ctx); err != nil {
+		return err
+	}
+	return c.loadMySQL(ctx)
 }
 
 // makeProcesses lays out the coordinator's and the nodes' command lines.
@@ -312,6 +320,8 @@ func (c *Cluster) makeProcesses(ctx context.Context, names []string) error {
 				dsn = c.pg.socketDSN
 			}
 			args = append(args, "--pg-dsn", dsn, "--pg-table", table)
+		} else if n.MySQL {
+			args = append(args, "--source", c.my.urls[n.Name], "--source-password-file", c.my.passwordFile)
 		} else if n.CSV != "" {
 			args = append(args, "--data", n.CSV)
 		} else {
@@ -440,6 +450,10 @@ func (c *Cluster) Close() error {
 	if c.pg != nil {
 		errs = append(errs, c.pg.close())
 		c.pg = nil
+	}
+	if c.my != nil {
+		errs = append(errs, c.my.close())
+		c.my = nil
 	}
 	if c.tempDir {
 		errs = append(errs, os.RemoveAll(c.dir))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fedscore/fedscore/internal/cluster"
+	"github.com/fedscore/fedscore/internal/mysqltest"
 	"github.com/fedscore/fedscore/internal/pgtest"
 	"github.com/fedscore/fedscore/internal/sandbox"
 	"github.com/fedscore/fedscore/internal/shareddata"
@@ -261,6 +263,27 @@ func TestPostgresNode(t *testing.T) {
 	c := cluster.Launch(t, cluster.Config{Nodes: nodes})
 	if !strings.Contains(strings.Join(c.Node(nodes[2].Name).Args(), " "), "--pg-dsn") {
 		t.Fatal("the Postgres node does not run on --pg-dsn")
+	}
+	queryExact(t, c, defaultQuery(t))
+}
+
+// TestMySQLNode runs a member on a MariaDB table through --source
+// mysql://... with its password in a file, beside two CSV members.
+func TestMySQLNode(t *testing.T) {
+	u, err := url.Parse(mysqltest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	password, _ := u.User.Password()
+	nodes := cluster.SyntheticNodes(3, 300)
+	nodes[1].MySQL = true
+	c := cluster.Launch(t, cluster.Config{Nodes: nodes})
+	args := strings.Join(c.Node(nodes[1].Name).Args(), " ")
+	if !strings.Contains(args, "--source mysql://") || !strings.Contains(args, "--source-password-file") {
+		t.Fatalf("the MySQL node runs with %s", args)
+	}
+	if strings.Contains(args, password) {
+		t.Fatal("the MySQL node's password is on its command line")
 	}
 	queryExact(t, c, defaultQuery(t))
 }

@@ -1,7 +1,7 @@
 // Package config opens a partner node from what a deployment gives it:
 // identity files, key custody (the encrypted file keystore or Vault), the
-// partner's records (CSV, Parquet or a PostgreSQL table), the signed
-// policy bundle and signed scoring models. Options says where each is;
+// partner's records (CSV, Parquet, a PostgreSQL or MySQL-protocol table),
+// the signed policy bundle and signed scoring models. Options says where each is;
 // Open checks and opens them in order, key custody first, and returns a
 // node ready to run. `fedscore node` is a layer of flags over Options.
 //
@@ -76,15 +76,21 @@ type Vault struct {
 	SigningKey string
 }
 
-// Records says where the partner's records are: a CSV file, a Parquet
-// file (File ending in .parquet) or, with PostgresDSN, the table
-// PostgresTable ("schema.table" or "table"), to which every aggregation
-// is pushed down. Mapping is an optional column mapping YAML file.
-// Encoding is the CSV file's character encoding (see
-// dataset.CSVOptions.Encoding); Parquet and PostgreSQL text is UTF-8.
+// Records says where the partner's records are, in one of three ways: a
+// source URL (postgres://, mysql:// or file:, see source.Open) whose
+// password, if any, is in PasswordFile; a File, CSV or Parquet (ending in
+// .parquet); or, with PostgresDSN, the table PostgresTable ("schema.table"
+// or "table"). Database sources push every aggregation down; a Parquet
+// file is streamed unless InMemory is set or the node has scoring models,
+// which score records in memory (training rounds need InMemory too).
+// Mapping is an optional column mapping YAML file. Encoding is a CSV
+// file's character encoding (see dataset.CSVOptions.Encoding); Parquet and
+// database text is UTF-8.
 type Records struct {
+	Source, PasswordFile       string
 	File                       string
 	PostgresDSN, PostgresTable string
+	InMemory                   bool
 	Mapping                    string
 	Encoding                   string
 }
@@ -141,7 +147,12 @@ func Open(ctx context.Context, o Options) (_ *Deployment, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("coordinator identity: %w", err)
 	}
-	table, src, roles, err := d.openRecords(ctx, o.Records)
+	records := o.Records
+	if len(o.ModelFiles) > 0 {
+		// Scoring derives the model's columns from every record in memory.
+		records.InMemory = true
+	}
+	table, src, roles, err := d.openRecords(ctx, records)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +236,8 @@ func (d *Deployment) openKeys(ctx context.Context, o Options) (keystore.Store, *
 }
 
 // openRecords opens the partner's records: a table in memory, or a
-// database source, and the roles its mapping gives columns.
+// source that streams the records or pushes aggregations down, and the
+// roles its mapping gives columns.
 func (d *Deployment) openRecords(ctx context.Context, r Records) (*dataset.Table, source.Source, map[string]string, error) {
 	var mapping *dataset.Mapping
 	if r.Mapping != "" {
@@ -235,10 +247,21 @@ func (d *Deployment) openRecords(ctx context.Context, r Records) (*dataset.Table
 		}
 	}
 	t, src, err := d.openData(ctx, r, mapping)
-	if err == nil && t != nil {
-		err = mapping.CheckRoles(t)
-	}
 	if err != nil {
+		return nil, nil, nil, err
+	}
+	columns := t
+	if src != nil {
+		// The roles are checked against the columns the source allows.
+		fields, err := src.Schema(ctx)
+		if err == nil {
+			columns, err = source.SchemaTable(fields)
+		}
+		if err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if err := mapping.CheckRoles(columns); err != nil {
 		return nil, nil, nil, err
 	}
 	var roles map[string]string
@@ -248,33 +271,58 @@ func (d *Deployment) openRecords(ctx context.Context, r Records) (*dataset.Table
 	return t, src, roles, nil
 }
 
+// openData opens the records as a table in memory or as a source.
 func (d *Deployment) openData(ctx context.Context, r Records, mapping *dataset.Mapping) (*dataset.Table, source.Source, error) {
-	csvFile := r.File != "" && !strings.HasSuffix(r.File, ".parquet")
+	if err := r.Validate(); err != nil {
+		return nil, nil, err
+	}
+	o := source.OpenOptions{Mapping: mapping, InMemory: r.InMemory, Encoding: r.Encoding}
+	var src source.Source
+	var err error
 	switch {
-	case (r.File == "") == (r.PostgresDSN == ""):
-		return nil, nil, errors.New("records: give either a file or a PostgreSQL DSN")
-	case r.Encoding != "" && !csvFile:
-		return nil, nil, errors.New("records: an encoding applies to a CSV file only; Parquet and PostgreSQL text is UTF-8")
-	case r.PostgresDSN != "":
+	case r.Source != "":
+		if r.PasswordFile != "" {
+			pw, err := os.ReadFile(r.PasswordFile)
+			if err != nil {
+				return nil, nil, fmt.Errorf("records: source password: %w", err)
+			}
+			o.Password = strings.TrimRight(string(pw), "\r\n")
+		}
+		src, err = source.Open(ctx, r.Source, o)
+	case r.File != "":
+		src, err = source.OpenFile(r.File, o)
+	default:
+		if r.Encoding != "" {
+			return nil, nil, errors.New("records: an encoding applies to a CSV file only; database text is UTF-8")
+		}
 		schema, name, ok := strings.Cut(r.PostgresTable, ".")
 		if !ok {
 			schema, name = "", r.PostgresTable
 		}
-		pg, err := source.OpenPostgres(ctx, source.PostgresConfig{DSN: r.PostgresDSN, Schema: schema, Table: name, Mapping: mapping})
-		if err != nil {
-			return nil, nil, err
-		}
-		d.closers = append(d.closers, pg.Close)
-		return nil, pg, nil
-	case !csvFile:
-		m, err := source.OpenParquet(r.File, mapping)
-		if err != nil {
-			return nil, nil, err
-		}
+		src, err = source.OpenPostgres(ctx, source.PostgresConfig{DSN: r.PostgresDSN, Schema: schema, Table: name, Mapping: mapping})
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if m, ok := src.(*source.Memory); ok {
 		return m.Table, nil, nil
 	}
-	t, err := dataset.LoadCSVFile(r.File, dataset.CSVOptions{Mapping: mapping, Encoding: r.Encoding})
-	return t, nil, err
+	d.closers = append(d.closers, src.Close)
+	return nil, src, nil
+}
+
+// Validate checks that r names the records in exactly one way.
+func (r Records) Validate() error {
+	n := 0
+	for _, given := range []bool{r.Source != "", r.File != "", r.PostgresDSN != ""} {
+		if given {
+			n++
+		}
+	}
+	if n != 1 {
+		return errors.New("records: give one of a source URL, a file or a PostgreSQL DSN")
+	}
+	return nil
 }
 
 // openPolicy loads the signed bundle into a policy engine that keeps the

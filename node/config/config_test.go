@@ -92,15 +92,24 @@ func writeBundle(t *testing.T, path string, key *ecdsa.PrivateKey, rev string, s
 
 func TestOpen(t *testing.T) {
 	ctx := context.Background()
-	d, err := Open(ctx, deployment(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.Node.Name() != "bank-a" || d.Engine.Revision() != "r1" {
-		t.Errorf("node %q with policy revision %q", d.Node.Name(), d.Engine.Revision())
-	}
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
+	for name, records := range map[string]func(r *Records){
+		"file":       func(r *Records) {},
+		"source URL": func(r *Records) { r.Source, r.File = "file://"+r.File, "" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			o := deployment(t)
+			records(&o.Records)
+			d, err := Open(ctx, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Node.Name() != "bank-a" || d.Engine.Revision() != "r1" {
+				t.Errorf("node %q with policy revision %q", d.Node.Name(), d.Engine.Revision())
+			}
+			if err := d.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
@@ -111,7 +120,12 @@ func TestOpenRefuses(t *testing.T) {
 		want   string
 	}{
 		{"wrong passphrase file", func(o *Options) { o.Keys.PassphraseFile += ".missing" }, "keystore passphrase"},
-		{"no records", func(o *Options) { o.Records.File = "" }, "give either a file or a PostgreSQL DSN"},
+		{"no records", func(o *Options) { o.Records.File = "" }, "give one of a source URL, a file or a PostgreSQL DSN"},
+		{"two kinds of records", func(o *Options) { o.Records.Source = "file://" + o.Records.File }, "give one of"},
+		{"unknown source", func(o *Options) { o.Records.File, o.Records.Source = "", "hdfs://warehouse/records" }, `scheme "hdfs"`},
+		{"missing source password file", func(o *Options) {
+			o.Records.File, o.Records.Source, o.Records.PasswordFile = "", "mysql://reader@127.0.0.1:1/crm?table=t", o.Records.File+".missing"
+		}, "source password"},
 		{"bundle under another key ID", func(o *Options) { o.Policy.KeyID = "consortium" }, "consortium"},
 		{"unsigned model", func(o *Options) { o.ModelFiles = []string{o.Records.File} }, "records.csv"},
 	}

@@ -3,15 +3,19 @@ package source
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fedscore/fedscore/dataset"
+	"github.com/fedscore/fedscore/internal/mysqltest"
 	"github.com/fedscore/fedscore/internal/synth"
 	"github.com/fedscore/fedscore/policy"
 	"github.com/fedscore/fedscore/query"
@@ -61,7 +65,7 @@ func benchTable(b *testing.B, rows int) *dataset.Table {
 
 // benchQuery is a marketing query and the default bundle's cohort rule
 // for it.
-func benchQuery(b *testing.B, columns []string) (*query.Spec, policy.CohortRule) {
+func benchQuery(b testing.TB, columns []string) (*query.Spec, policy.CohortRule) {
 	b.Helper()
 	ctx := context.Background()
 	spec := mustSpec(b, `
@@ -93,74 +97,139 @@ min_partners: 3
 	return spec, d.Cohort
 }
 
-// heapInUse returns the live heap after a collection, in MiB.
-func heapInUse() float64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return float64(ms.HeapInuse) / (1 << 20)
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkPostgresAggregate aggregates 10 million synthetic records (see
-// FEDSCORE_BENCH_ROWS) pushed down to PostgreSQL, and the same records in
-// memory. heap-MiB is the node's live heap while the source is open: the
-// SQL source holds no records. The table is loaded once with COPY and
-// reused by later runs against the same server.
-func BenchmarkPostgresAggregate(b *testing.B) {
+// heapInUse returns the live heap after a collection, in MiB: the bytes
+// of heap objects, as sampleHeap measures them.
+func heapInUse() float64 {
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return float64(s[0].Value.Uint64()) / (1 << 20)
+}
+
+// BenchmarkSources aggregates 10 million synthetic records (see
+// FEDSCORE_BENCH_ROWS) with every source in one run: a streamed Parquet
+// file, PostgreSQL pushdown (FEDSCORE_PG_DSN), MariaDB pushdown
+// (FEDSCORE_MYSQL_DSN) and memory; a database without its variable is
+// skipped. heap-MiB is the node's live heap while the source is open,
+// peak-MiB the largest heap during the queries, both above what the
+// process held before opening it; cpu-ms/op is the node process's CPU
+// time per query (not the database server's), which on a loaded machine
+// says more than the wall time. The Parquet file (in the temporary
+// directory) and the tables are written once and reused by later runs.
+// Every source must give the in-memory vector.
+func BenchmarkSources(b *testing.B) {
 	ctx := context.Background()
 	rows := benchRows(b)
-	pool := testPool(b)
 	name := "bench_synth_" + strconv.Itoa(rows)
 	columns := slices.DeleteFunc(synth.Columns(), func(c string) bool { return c == "customer_id" })
 	spec, rule := benchQuery(b, columns)
 
-	var n int
-	err := pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{name}.Sanitize()).Scan(&n)
-	if err != nil || n != rows {
-		start := time.Now()
-		loadTable(b, pool, name, benchTable(b, rows))
-		b.Logf("loaded %d rows into %s in %v", rows, name, time.Since(start).Round(time.Second))
+	// Write what is missing from one generated table, then drop it.
+	var tab *dataset.Table
+	records := func() *dataset.Table {
+		if tab == nil {
+			tab = benchTable(b, rows)
+		}
+		return tab
 	}
+	path := filepath.Join(os.TempDir(), "fedscore-bench-"+strconv.Itoa(rows)+".parquet")
+	if _, err := os.Stat(path); err != nil {
+		start := time.Now()
+		writeParquetGroups(b, path+".tmp", records(), 1<<20, "age", "city_tier", "delinquencies_12m")
+		if err := os.Rename(path+".tmp", path); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("wrote %d rows to %s in %v", rows, path, time.Since(start).Round(time.Second))
+	}
+	var pg, my func(b *testing.B) Source
+	if os.Getenv("FEDSCORE_PG_DSN") != "" {
+		pool := testPool(b)
+		var n int
+		if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{name}.Sanitize()).Scan(&n); err != nil || n != rows {
+			start := time.Now()
+			loadTable(b, pool, name, records())
+			b.Logf("loaded %d rows into PostgreSQL in %v", rows, time.Since(start).Round(time.Second))
+		}
+		pg = func(b *testing.B) Source {
+			p, err := OpenPostgres(ctx, PostgresConfig{DSN: pgDSN(b), Table: name})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return p
+		}
+	}
+	if os.Getenv("FEDSCORE_MYSQL_DSN") != "" {
+		db := testMySQL(b)
+		var n int
+		if err := db.QueryRow("SELECT count(*) FROM " + mysqltest.Quote(name)).Scan(&n); err != nil || n != rows {
+			start := time.Now()
+			loadMySQLTable(b, db, name, records())
+			b.Logf("loaded %d rows into MariaDB in %v", rows, time.Since(start).Round(time.Second))
+		}
+		my = func(b *testing.B) Source {
+			m, err := OpenMySQL(ctx, MySQLConfig{DSN: mysqlTestDSN(b), Table: name})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return m
+		}
+	}
+	tab = nil
 
-	var pgVec []int64
-	b.Run("postgres", func(b *testing.B) {
-		before := heapInUse()
-		p, err := OpenPostgres(ctx, PostgresConfig{DSN: pgDSN(b), Table: name})
+	vectors := make(map[string][]int64)
+	run := func(kind string, open func(b *testing.B) Source) {
+		b.Run(kind, func(b *testing.B) {
+			if open == nil {
+				b.Skipf("no %s server configured", kind)
+			}
+			before := heapInUse()
+			src := open(b)
+			defer src.Close()
+			peak, stop := sampleHeap()
+			var vec []int64
+			var err error
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuTime()
+			for b.Loop() {
+				if vec, _, err = src.Aggregate(ctx, spec, rule); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu = cpuTime() - cpu
+			b.StopTimer()
+			stop()
+			b.ReportMetric(heapInUse()-before, "heap-MiB")
+			b.ReportMetric(float64(*peak)/(1<<20)-before, "peak-MiB")
+			b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mrows/s")
+			// The node's own CPU: a database source's server is not counted.
+			b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
+			vectors[kind] = vec
+			runtime.KeepAlive(src)
+		})
+	}
+	run("parquet", func(b *testing.B) Source {
+		p, err := OpenParquet(path, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer p.Close()
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			pgVec, _, err = p.Aggregate(ctx, spec, rule)
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.StopTimer()
-		b.ReportMetric(heapInUse()-before, "heap-MiB")
-		b.ReportMetric(float64(rows)/b.Elapsed().Seconds()*float64(b.N)/1e6, "Mrows/s")
+		return p
 	})
-	b.Run("memory", func(b *testing.B) {
-		before := heapInUse()
-		m := &Memory{Table: benchTable(b, rows)}
-		var vec []int64
-		var err error
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			vec, _, err = m.Aggregate(ctx, spec, rule)
-			if err != nil {
-				b.Fatal(err)
-			}
+	run("postgres", pg)
+	run("mariadb", my)
+	run("memory", func(b *testing.B) Source { return &Memory{Table: benchTable(b, rows)} })
+	for kind, vec := range vectors {
+		if want, ok := vectors["memory"]; ok && !slices.Equal(vec, want) {
+			b.Errorf("%s and memory vectors differ", kind)
 		}
-		b.StopTimer()
-		b.ReportMetric(heapInUse()-before, "heap-MiB")
-		b.ReportMetric(float64(rows)/b.Elapsed().Seconds()*float64(b.N)/1e6, "Mrows/s")
-		if pgVec != nil && !slices.Equal(vec, pgVec) {
-			b.Error("PostgreSQL and memory vectors differ")
-		}
-		runtime.KeepAlive(m)
-	})
+	}
 }

@@ -10,13 +10,14 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/fedscore/fedscore/dataset"
 )
 
-// OpenParquet reads the Parquet file at path into a [Memory] source
+// LoadParquet reads the Parquet file at path into a [Memory] source
 // labelled "parquet <path>". The mapping renames, retypes or drops columns
 // as it does for CSV files; nil reads them as they are.
 //
@@ -26,18 +27,14 @@ import (
 // one forced to category may hold numbers or bools; one forced to bool may
 // hold the integers 0 and 1 or the strings true/false, yes/no and 1/0 in
 // any case. Other column types are rejected with [ErrUnsupportedType]
-// unless the mapping skips them.
-func OpenParquet(path string, mapping *dataset.Mapping) (*Memory, error) {
+// unless the mapping skips them. [OpenParquet] reads the same file the
+// same way, batch by batch, without holding it.
+func LoadParquet(path string, mapping *dataset.Mapping) (*Memory, error) {
 	label := "parquet " + path
 	fail := func(err error) (*Memory, error) {
 		return nil, fmt.Errorf("source %s: %w", label, err)
 	}
-	if mapping != nil {
-		if err := mapping.Validate(); err != nil {
-			return fail(err)
-		}
-	}
-	pf, err := file.OpenParquetFile(path, false)
+	pf, err := openParquetFile(path)
 	if err != nil {
 		return fail(err)
 	}
@@ -46,48 +43,100 @@ func OpenParquet(path string, mapping *dataset.Mapping) (*Memory, error) {
 	if err != nil {
 		return fail(err)
 	}
+	cols, err := parquetColumns(fr, mapping)
+	if err != nil {
+		return fail(err)
+	}
 	tbl, err := fr.ReadTable(context.Background())
 	if err != nil {
 		return fail(err)
 	}
 	defer tbl.Release()
-
-	plans := make(map[string]dataset.ColumnMapping)
-	if mapping != nil {
-		for _, cm := range mapping.Columns {
-			plans[cm.Source] = cm
-		}
-	}
-	seen := make(map[string]bool)
 	b := dataset.NewBuilder()
-	for i := range int(tbl.NumCols()) {
-		col := tbl.Column(i)
-		name := col.Name()
-		seen[name] = true
-		cm := plans[name]
-		if cm.Skip {
-			continue
-		}
-		out := name
-		if cm.Name != "" {
-			out = cm.Name
-		}
-		if err := addParquetColumn(b, out, cm.Type, col.Data()); err != nil {
-			return fail(fmt.Errorf("column %q: %w", name, err))
-		}
-	}
-	if mapping != nil {
-		for _, cm := range mapping.Columns {
-			if !seen[cm.Source] {
-				return fail(fmt.Errorf("mapping names column %q: %w", cm.Source, ErrUnknownColumn))
+	for _, c := range cols {
+		conv := newColumnConverter(c)
+		for _, chunk := range tbl.Column(c.field).Data().Chunks() {
+			if err := conv.append(chunk); err != nil {
+				return fail(err)
 			}
 		}
+		conv.addTo(b)
 	}
 	t, err := b.Build()
 	if err != nil {
 		return fail(err)
 	}
 	return &Memory{Table: t, Label: label}, nil
+}
+
+// openParquetFile opens a Parquet file for reading through buffered
+// streams, so that a column chunk is never read whole.
+func openParquetFile(path string) (*file.Reader, error) {
+	props := parquet.NewReaderProperties(memory.DefaultAllocator)
+	props.BufferedStreamEnabled = true
+	props.BufferSize = 256 << 10
+	return file.OpenParquetFile(path, false, file.WithReadProps(props))
+}
+
+// A parquetColumn is a file column the node reads: its position among the
+// file's top-level fields, its leaf column, the name queries use and the
+// kind it is read as.
+type parquetColumn struct {
+	field, leaf int
+	source      string
+	name        string
+	kind        dataset.Kind
+	stringLeaf  bool // a string column, which may be read as a dictionary
+}
+
+// parquetColumns applies the mapping to the file's schema and returns the
+// columns the node may read, in file order. Columns of unsupported types
+// must be skipped by the mapping; every column the mapping names must
+// exist.
+func parquetColumns(fr *pqarrow.FileReader, mapping *dataset.Mapping) ([]parquetColumn, error) {
+	plans := make(map[string]dataset.ColumnMapping)
+	if mapping != nil {
+		if err := mapping.Validate(); err != nil {
+			return nil, err
+		}
+		for _, cm := range mapping.Columns {
+			plans[cm.Source] = cm
+		}
+	}
+	seen := make(map[string]bool)
+	var cols []parquetColumn
+	for i, f := range fr.Manifest.Fields {
+		name := f.Field.Name
+		seen[name] = true
+		cm := plans[name]
+		if cm.Skip {
+			continue
+		}
+		natural, err := naturalKind(f.Field.Type)
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", name, err)
+		}
+		c := parquetColumn{field: i, leaf: f.ColIndex, source: name, name: name, kind: natural}
+		if cm.Name != "" {
+			c.name = cm.Name
+		}
+		if cm.Type != "" {
+			c.kind, _ = dataset.ParseKind(cm.Type)
+		}
+		switch f.Field.Type.ID() {
+		case arrow.STRING, arrow.LARGE_STRING:
+			c.stringLeaf = true
+		}
+		cols = append(cols, c)
+	}
+	if mapping != nil {
+		for _, cm := range mapping.Columns {
+			if !seen[cm.Source] {
+				return nil, fmt.Errorf("mapping names column %q: %w", cm.Source, ErrUnknownColumn)
+			}
+		}
+	}
+	return cols, nil
 }
 
 // stringArray is implemented by Arrow's string, large string and string
@@ -97,53 +146,179 @@ type stringArray interface {
 	Value(i int) string
 }
 
-// addParquetColumn converts one Arrow column into a dataset column of the
-// forced kind ("" for the column's natural kind) and adds it to b.
-func addParquetColumn(b *dataset.Builder, name, forced string, data *arrow.Chunked) error {
-	n := data.Len()
-	natural, err := naturalKind(data.DataType())
-	if err != nil {
-		return err
-	}
-	kind := natural
-	if forced != "" {
-		kind, _ = dataset.ParseKind(forced)
-	}
-	switch kind {
+// A columnConverter turns Arrow arrays into one dataset column of a
+// given kind, chunk after chunk. The in-memory and the streaming Parquet
+// source both read through it, so they read every value alike.
+type columnConverter struct {
+	name string
+	kind dataset.Kind
+	rows int // rows appended before, for messages
+
+	nums    []float64
+	codes   []int32
+	dict    []string
+	index   map[string]int32
+	local   []int32 // per entry of an Arrow dictionary: its code
+	bools   []bool
+	missing []bool
+}
+
+func newColumnConverter(c parquetColumn) *columnConverter {
+	return &columnConverter{name: c.name, kind: c.kind, index: make(map[string]int32)}
+}
+
+// reset empties the column, keeping its buffers, to convert the next
+// batch; the table built from the previous one must no longer be used.
+func (c *columnConverter) reset() {
+	c.nums, c.codes, c.bools, c.missing = c.nums[:0], c.codes[:0], c.bools[:0], c.missing[:0]
+	c.dict = nil
+	clear(c.index)
+}
+
+// addTo adds the column to b.
+func (c *columnConverter) addTo(b *dataset.Builder) {
+	switch c.kind {
 	case dataset.KindNumber:
-		values := make([]float64, 0, n)
-		for _, chunk := range data.Chunks() {
-			for i := range chunk.Len() {
-				v, err := numberAt(chunk, i)
-				if err != nil {
-					return fmt.Errorf("row %d: %w", len(values), err)
-				}
-				values = append(values, v)
-			}
-		}
-		b.AddNumber(name, values)
+		b.AddNumber(c.name, c.nums)
 	case dataset.KindCategory:
-		values := make([]string, 0, n)
-		for _, chunk := range data.Chunks() {
-			for i := range chunk.Len() {
-				values = append(values, categoryAt(chunk, i))
-			}
-		}
-		b.AddCategory(name, values)
+		b.AddCategoryCodes(c.name, c.dict, c.codes)
 	case dataset.KindBool:
-		values := make([]bool, 0, n)
-		missing := make([]bool, 0, n)
-		for _, chunk := range data.Chunks() {
-			for i := range chunk.Len() {
-				v, ok, err := boolAt(chunk, i)
-				if err != nil {
-					return fmt.Errorf("row %d: %w", len(values), err)
-				}
-				values = append(values, v)
-				missing = append(missing, !ok)
+		b.AddBool(c.name, c.bools, c.missing)
+	}
+}
+
+// append converts a and appends it to the column.
+func (c *columnConverter) append(a arrow.Array) error {
+	var err error
+	switch c.kind {
+	case dataset.KindNumber:
+		err = c.appendNumbers(a)
+	case dataset.KindCategory:
+		c.appendCategories(a)
+	case dataset.KindBool:
+		err = c.appendBools(a)
+	}
+	if err != nil {
+		return fmt.Errorf("column %q: %w", c.name, err)
+	}
+	c.rows += a.Len()
+	return nil
+}
+
+func (c *columnConverter) appendNumbers(a arrow.Array) error {
+	start := len(c.nums)
+	switch x := a.(type) {
+	case *array.Float64:
+		c.nums = append(c.nums, x.Float64Values()...)
+		for i, v := range c.nums[start:] {
+			if math.IsInf(v, 0) && !x.IsNull(i) {
+				return fmt.Errorf("row %d: value %v is not finite: %w", c.rows+i, v, ErrTypeMismatch)
 			}
 		}
-		b.AddBool(name, values, missing)
+	case *array.Int64:
+		for _, v := range x.Int64Values() {
+			c.nums = append(c.nums, float64(v))
+		}
+	case *array.Int32:
+		for _, v := range x.Int32Values() {
+			c.nums = append(c.nums, float64(v))
+		}
+	default:
+		for i := range a.Len() {
+			v, err := numberAt(a, i)
+			if err != nil {
+				return fmt.Errorf("row %d: %w", c.rows+i, err)
+			}
+			c.nums = append(c.nums, v)
+		}
+		return nil
+	}
+	if a.NullN() > 0 {
+		out := c.nums[start:]
+		for i := range out {
+			if a.IsNull(i) {
+				out[i] = math.NaN()
+			}
+		}
+	}
+	return nil
+}
+
+// code returns the code of a trimmed category value, -1 for "".
+func (c *columnConverter) code(s string) int32 {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return -1
+	}
+	k, ok := c.index[s]
+	if !ok {
+		k = int32(len(c.dict))
+		c.index[s] = k
+		c.dict = append(c.dict, s)
+	}
+	return k
+}
+
+func (c *columnConverter) appendCategories(a arrow.Array) {
+	n := a.Len()
+	switch x := a.(type) {
+	case *array.Dictionary:
+		// One lookup per dictionary entry, not per row.
+		d, ok := x.Dictionary().(stringArray)
+		if !ok {
+			break
+		}
+		c.local = c.local[:0]
+		for j := range d.Len() {
+			k := int32(-1)
+			if !d.IsNull(j) {
+				k = c.code(d.Value(j))
+			}
+			c.local = append(c.local, k)
+		}
+		idx, typed := x.Indices().(*array.Int32)
+		for i := range n {
+			switch {
+			case x.IsNull(i):
+				c.codes = append(c.codes, -1)
+			case typed:
+				c.codes = append(c.codes, c.local[idx.Value(i)])
+			default:
+				c.codes = append(c.codes, c.local[x.GetValueIndex(i)])
+			}
+		}
+		return
+	case stringArray:
+		for i := range n {
+			if x.IsNull(i) {
+				c.codes = append(c.codes, -1)
+			} else {
+				c.codes = append(c.codes, c.code(x.Value(i)))
+			}
+		}
+		return
+	}
+	for i := range n {
+		c.codes = append(c.codes, c.code(categoryAt(a, i)))
+	}
+}
+
+func (c *columnConverter) appendBools(a arrow.Array) error {
+	if x, ok := a.(*array.Boolean); ok {
+		for i := range a.Len() {
+			null := x.IsNull(i)
+			c.bools = append(c.bools, !null && x.Value(i))
+			c.missing = append(c.missing, null)
+		}
+		return nil
+	}
+	for i := range a.Len() {
+		v, ok, err := boolAt(a, i)
+		if err != nil {
+			return fmt.Errorf("row %d: %w", c.rows+i, err)
+		}
+		c.bools = append(c.bools, v)
+		c.missing = append(c.missing, !ok)
 	}
 	return nil
 }

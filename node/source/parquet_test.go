@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,16 +13,24 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/policy"
 )
 
-// writeParquet writes tab to a Parquet file with arrow-go's writer:
-// numbers as float64 (or int64 for the columns listed in ints),
-// categories as strings and bools as booleans, missing values as nulls.
-func writeParquet(t *testing.T, path string, tab *dataset.Table, ints ...string) {
+// writeParquet writes tab to a Parquet file with arrow-go's writer, in
+// row groups of 8192 records: numbers as float64 (or int64 for the columns
+// listed in ints), categories as strings and bools as booleans, missing
+// values as nulls.
+func writeParquet(t testing.TB, path string, tab *dataset.Table, ints ...string) {
+	writeParquetGroups(t, path, tab, 8192, ints...)
+}
+
+// writeParquetGroups is writeParquet with row groups of groupRows records,
+// snappy-compressed, as Spark and arrow write them by default.
+func writeParquetGroups(t testing.TB, path string, tab *dataset.Table, groupRows int64, ints ...string) {
 	t.Helper()
 	mem := memory.NewGoAllocator()
 	var fields []arrow.Field
@@ -81,36 +90,50 @@ func writeParquet(t *testing.T, path string, tab *dataset.Table, ints ...string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	props := parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(8192))
+	props := parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(groupRows), parquet.WithCompression(compress.Codecs.Snappy))
 	// WriteTable closes f.
-	if err := pqarrow.WriteTable(tbl, f, 8192, props, pqarrow.DefaultWriterProps()); err != nil {
+	if err := pqarrow.WriteTable(tbl, f, groupRows, props, pqarrow.DefaultWriterProps()); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// TestParquetBank writes bank-full.csv as Parquet, reads it back, and
-// checks that it aggregates exactly as the CSV table does.
+// TestParquetBank writes bank-full.csv as Parquet, reads it back whole
+// and streams it, and checks that both aggregate exactly as the CSV table
+// does.
 func TestParquetBank(t *testing.T) {
 	tab := loadShared(t, "bank-full.csv")
 	path := filepath.Join(t.TempDir(), "bank.parquet")
 	writeParquet(t, path, tab, "age", "balance", "day")
-	src, err := OpenParquet(path, nil)
+	loaded, err := LoadParquet(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
-	if src.Table.Rows() != tab.Rows() {
-		t.Fatalf("%d rows, want %d", src.Table.Rows(), tab.Rows())
+	if loaded.Table.Rows() != tab.Rows() {
+		t.Fatalf("%d rows, want %d", loaded.Table.Rows(), tab.Rows())
 	}
+	streamed, err := OpenParquet(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer streamed.Close()
 	mem := &Memory{Table: tab}
-	rule := policy.CohortRule{Conditions: []policy.Condition{
-		{Column: "age", Op: policy.OpGe, Value: 18.0, Code: "MINOR"},
-		{Column: "contact", Op: policy.OpNe, Value: "unknown", Missing: policy.MissingInclude, Code: "X"},
-	}}
-	for name, text := range bankSpecs {
-		t.Run(name, func(t *testing.T) {
-			sameResult(t, src, mustSpec(t, text), rule, mem, true)
-		})
+	rules := map[string]policy.CohortRule{
+		"no rule": {},
+		"rule": {Conditions: []policy.Condition{
+			{Column: "age", Op: policy.OpGe, Value: 18.0, Code: "MINOR"},
+			{Column: "contact", Op: policy.OpNe, Value: "unknown", Missing: policy.MissingInclude, Code: "X"},
+		}},
+	}
+	specs := maps.Clone(bankSpecs)
+	specs["histograms with many bins"] = manyBins()
+	specs["count only"] = "purpose: marketing_analytics\ngroup_by: []\nmetrics: [{kind: count}]\nmin_partners: 2\n"
+	for name, text := range specs {
+		for rname, rule := range rules {
+			t.Run(name+"/"+rname, func(t *testing.T) {
+				sameResult(t, loaded, mustSpec(t, text), rule, mem, true)
+				sameResult(t, streamed, mustSpec(t, text), rule, mem, true)
+			})
+		}
 	}
 }
 
@@ -129,12 +152,17 @@ func TestParquetMissingAndMapping(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "small.parquet")
 	writeParquet(t, path, tab, "tier", "flag")
-	src, err := OpenParquet(path, &dataset.Mapping{Columns: []dataset.ColumnMapping{
+	mapping := &dataset.Mapping{Columns: []dataset.ColumnMapping{
 		{Source: "region", Name: "area"},
 		{Source: "tier", Type: "category"},
 		{Source: "flag", Type: "bool"},
 		{Source: "age", Skip: true},
-	}})
+	}}
+	src, err := LoadParquet(path, mapping)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamed, err := OpenParquet(path, mapping)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,16 +188,46 @@ func TestParquetMissingAndMapping(t *testing.T) {
 	if !area.IsMissing(4) || !consent.IsMissing(4) || consent.IsMissing(0) {
 		t.Error("nulls are not missing values")
 	}
-
-	_, err = OpenParquet(path, &dataset.Mapping{Columns: []dataset.ColumnMapping{{Source: "income"}}})
-	if !errors.Is(err, ErrUnknownColumn) {
-		t.Errorf("mapping of a missing column: %v", err)
+	if got, _ := streamed.Schema(context.Background()); !slices.Equal(got, want) {
+		t.Errorf("streamed schema %v, want %v", got, want)
 	}
-	_, err = OpenParquet(path, &dataset.Mapping{Columns: []dataset.ColumnMapping{{Source: "region", Type: "number"}}})
-	if !errors.Is(err, ErrTypeMismatch) {
+	spec := mustSpec(t, `
+purpose: marketing_analytics
+group_by:
+  - {column: area, values: [east, west]}
+  - {column: flag, values: ["true", "false"]}
+filter:
+  - {column: tier, op: ne, value: "3"}
+metrics: [{kind: count}]
+min_partners: 2
+`)
+	rule := policy.CohortRule{Conditions: []policy.Condition{{Column: "consent", Op: policy.OpEq, Value: true, Missing: policy.MissingInclude, Code: "X"}}}
+	sameResult(t, streamed, spec, rule, src, true)
+
+	for _, open := range []func(string, *dataset.Mapping) (Source, error){
+		func(p string, m *dataset.Mapping) (Source, error) { return LoadParquet(p, m) },
+		func(p string, m *dataset.Mapping) (Source, error) { return OpenParquet(p, m) },
+	} {
+		_, err = open(path, &dataset.Mapping{Columns: []dataset.ColumnMapping{{Source: "income"}}})
+		if !errors.Is(err, ErrUnknownColumn) {
+			t.Errorf("mapping of a missing column: %v", err)
+		}
+		if _, err := open(filepath.Join(t.TempDir(), "none.parquet"), nil); err == nil {
+			t.Error("no error for a missing file")
+		}
+	}
+	// Text forced to number: the in-memory load fails at once, the
+	// stream when it reads the column.
+	numberRegion := &dataset.Mapping{Columns: []dataset.ColumnMapping{{Source: "region", Type: "number"}}}
+	if _, err = LoadParquet(path, numberRegion); !errors.Is(err, ErrTypeMismatch) {
 		t.Errorf("text forced to number: %v", err)
 	}
-	if _, err := OpenParquet(filepath.Join(t.TempDir(), "none.parquet"), nil); err == nil {
-		t.Error("no error for a missing file")
+	s, err := OpenParquet(path, numberRegion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := mustSpec(t, "purpose: marketing_analytics\ngroup_by: []\nmetrics: [{kind: sum, column: region, clip: [0, 1]}]\nmin_partners: 2\n")
+	if vec, _, err := s.Aggregate(context.Background(), sum, policy.CohortRule{}); !errors.Is(err, ErrTypeMismatch) || vec != nil {
+		t.Errorf("streaming text forced to number: %v, %v", vec, err)
 	}
 }

@@ -76,13 +76,16 @@ decimals: 0
 `,
 }
 
-// TestPostgresBank loads bank-full.csv into PostgreSQL and checks that
+// TestSQLBank loads bank-full.csv into every test server and checks that
 // every spec gives exactly the in-memory engine's vector.
-func TestPostgresBank(t *testing.T) {
-	pool := testPool(t)
+func TestSQLBank(t *testing.T) {
+	forEachServer(t, testSQLBank)
+}
+
+func testSQLBank(t *testing.T, srv *testServer) {
 	tab := loadShared(t, "bank-full.csv")
-	loadTable(t, pool, "bank", tab)
-	pg := openTest(t, "bank", nil)
+	srv.load(t, "bank", tab)
+	pg := srv.open(t, "bank", nil)
 	mem := &Memory{Table: tab}
 	rules := map[string]policy.CohortRule{
 		"no rule": {},
@@ -98,19 +101,22 @@ func TestPostgresBank(t *testing.T) {
 		spec := mustSpec(t, text)
 		for rname, rule := range rules {
 			t.Run(name+"/"+rname, func(t *testing.T) {
-				sameResult(t, pg, spec, rule, mem, true)
+				sameResult(t, pg, spec, rule, mem, srv.exactRows)
 			})
 		}
 	}
 }
 
-// TestPostgresTaiwan does the same with the Taiwan credit card data,
-// whose column names hold dots, and a numeric-typed column.
-func TestPostgresTaiwan(t *testing.T) {
-	pool := testPool(t)
+// TestSQLTaiwan does the same with the Taiwan credit card data, whose
+// column names hold dots, and an exact decimal column.
+func TestSQLTaiwan(t *testing.T) {
+	forEachServer(t, testSQLTaiwan)
+}
+
+func testSQLTaiwan(t *testing.T, srv *testServer) {
 	tab := loadShared(t, "credit-card-default-taiwan.csv")
-	loadTable(t, pool, "taiwan", tab, "BILL_AMT1")
-	pg := openTest(t, "taiwan", nil)
+	srv.load(t, "taiwan", tab, "BILL_AMT1")
+	pg := srv.open(t, "taiwan", nil)
 	mem := &Memory{Table: tab}
 	spec := mustSpec(t, `
 purpose: risk_analytics
@@ -131,8 +137,8 @@ decimals: 3
 		{Column: "default.payment.next.month", Op: policy.OpEq, Value: 1.0, Code: "X"},
 		{Column: "AGE", Op: policy.OpGe, Value: 21.0, Missing: policy.MissingInclude, Code: "MINOR"},
 	}}
-	sameResult(t, pg, spec, rule, mem, true)
-	sameResult(t, pg, spec, policy.CohortRule{}, mem, true)
+	sameResult(t, pg, spec, rule, mem, srv.exactRows)
+	sameResult(t, pg, spec, policy.CohortRule{}, mem, srv.exactRows)
 
 	// EDUCATION and SEX codes as group_by values, and a metric at its own
 	// decimals.
@@ -146,24 +152,27 @@ metrics:
   - {kind: sum, column: LIMIT_BAL, clip: [0, 1000000], decimals: -2}
 min_partners: 2
 `)
-	sameResult(t, pg, codes, rule, mem, true)
-	sameResult(t, pg, codes, policy.CohortRule{}, mem, true)
+	sameResult(t, pg, codes, rule, mem, srv.exactRows)
+	sameResult(t, pg, codes, policy.CohortRule{}, mem, srv.exactRows)
 }
 
-// TestPostgresPolicyCohort takes the cohort rule from the default Rego
-// bundle, as a node does, and checks that the SQL and the in-memory path
-// select the same records, condition by condition and together, and give
-// the same vector.
-func TestPostgresPolicyCohort(t *testing.T) {
+// TestSQLPolicyCohort takes the cohort rule from the default Rego bundle,
+// as a node does, and checks that the SQL and the in-memory path select
+// the same records, condition by condition and together, and give the
+// same vector.
+func TestSQLPolicyCohort(t *testing.T) {
+	forEachServer(t, testSQLPolicyCohort)
+}
+
+func testSQLPolicyCohort(t *testing.T, srv *testServer) {
 	ctx := context.Background()
-	pool := testPool(t)
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	tab, err := synth.Generate(synth.Config{Partner: "bank-a", Rows: 30000, Seed: 7, AsOf: now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	loadTable(t, pool, "synth_policy", tab, "credit_utilization")
-	pg := openTest(t, "synth_policy", nil)
+	srv.load(t, "synth_policy", tab, "credit_utilization")
+	pg := srv.open(t, "synth_policy", nil)
 	mem := &Memory{Table: tab}
 
 	e, err := policy.NewEngine(ctx, policy.Options{})
@@ -203,12 +212,12 @@ decimals: 4
 			t.Fatal(err)
 		}
 		all := mustSpec(t, "purpose: marketing_analytics\ngroup_by: []\nmetrics: [{kind: count}]\nmin_partners: 2\n")
-		vec := sameResult(t, pg, all, rule, mem, true)
+		vec := sameResult(t, pg, all, rule, mem, srv.exactRows)
 		if n := int64(countTrue(in)); vec[0] != n {
 			t.Errorf("condition %s: SQL selects %d records, Cohort %d", c, vec[0], n)
 		}
 	}
-	vec := sameResult(t, pg, spec, d.Cohort, mem, true)
+	vec := sameResult(t, pg, spec, d.Cohort, mem, srv.exactRows)
 	if vec[0] == 0 {
 		t.Fatal("empty cohort")
 	}
@@ -256,7 +265,7 @@ INSERT INTO hostile VALUES (1, 'a', 10), (2, 'b', 20), (3, $$'; DROP TABLE hosti
 		if !errors.Is(err, query.ErrColumnMismatch) {
 			t.Errorf("hostile spec %q: error %v, want a column mismatch", bad, err)
 		}
-		if _, err := compileSQL(spec, policy.CohortRule{}, pg.table, pg.cols); !errors.Is(err, ErrUnknownColumn) {
+		if _, err := compileSQL(pg.d, spec, policy.CohortRule{}, pg.table, pg.cols); !errors.Is(err, ErrUnknownColumn) {
 			t.Errorf("compileSQL(%q): %v, want ErrUnknownColumn", bad, err)
 		}
 	}

@@ -31,6 +31,8 @@ type Source interface {
 var (
 	_ Source = (*Memory)(nil)
 	_ Source = (*Postgres)(nil)
+	_ Source = (*MySQL)(nil)
+	_ Source = (*Parquet)(nil)
 )
 
 // A Field is one column of a source's schema.
@@ -58,12 +60,17 @@ var (
 	ErrUnavailable = errors.New("data source unavailable")
 	// ErrUnsupportedType reports a file column type the source cannot read.
 	ErrUnsupportedType = errors.New("unsupported column type")
+	// ErrUnsupportedSource reports a source URL of no known kind.
+	ErrUnsupportedSource = errors.New("unsupported source")
+	// ErrTimeout reports an aggregation the database stopped at the
+	// source's time limit, or that outlasted the node's deadline.
+	ErrTimeout = errors.New("time limit exceeded")
 )
 
-// schemaTable returns an empty table with the given fields, against which
+// SchemaTable returns an empty table with the given fields, against which
 // a spec's columns are checked with [query.Spec.CheckColumns], so that every
 // source accepts and rejects exactly the specs the in-memory engine does.
-func schemaTable(fields []Field) (*dataset.Table, error) {
+func SchemaTable(fields []Field) (*dataset.Table, error) {
 	b := dataset.NewBuilder()
 	for _, f := range fields {
 		switch f.Kind {
