@@ -2,10 +2,10 @@ package blind
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/sha512"
 	"encoding/hex"
-	"context"
 	"errors"
 	"fmt"
 	"testing"

@@ -16,8 +16,8 @@ func TestNormalizeMobile(t *testing.T) {
 		{"0086 138 0013 8000", "8613800138000"},
 		{"8613800138000", "8613800138000"},
 		{"(+86) 199.1234.5678", "8619912345678"},
-		{"１３８００１３８０００", "8613800138000"}, // full-width digits
-		{"＋８６　13800138000", "8613800138000"},  // full-width plus, ideographic space
+		{"１３８００１３８０００", "8613800138000"},     // full-width digits
+		{"＋８６　13800138000", "8613800138000"}, // full-width plus, ideographic space
 	} {
 		got, err := NormalizeMobile(tt.in)
 		if err != nil || got != tt.want {
