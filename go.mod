@@ -13,6 +13,7 @@ require (
 	github.com/tuneinsight/lattigo/v5 v5.0.2
 	golang.org/x/crypto v0.57.0
 	golang.org/x/sync v0.23.0
+	gonum.org/v1/gonum v0.17.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
 	gopkg.in/yaml.v3 v3.0.1
