@@ -55,11 +55,15 @@ func NewKey(rnd io.Reader) (*Key, error) {
 	}
 }
 
-// Mul returns the product of two keys, for tests and for deriving the
-// combined exponent a list carries.
-func (k *Key) Mul(o *Key) *Key {
-	s := g.NewScalar()
-	s.Mul(k.s, o.s)
+// DeriveKey returns the scalar derived from a secret seed (at least 32
+// random bytes) and a label, for secrets a party must reproduce instead of
+// storing, such as the exponent of one dummy element.
+func DeriveKey(seed []byte, label []byte) *Key {
+	msg := append(append([]byte(nil), seed...), label...)
+	s := g.HashToScalar(msg, []byte(keyDST+"-derived"))
+	if s.IsZero() {
+		s.SetUint64(1) // probability 2^-252
+	}
 	return &Key{s: s}
 }
 

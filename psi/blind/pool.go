@@ -90,3 +90,22 @@ func (p *Pool) Exp(ctx context.Context, k *Key, in, out []Element) error {
 		return nil
 	})
 }
+
+// Powers sets out[i] = base^keys[i].
+func (p *Pool) Powers(ctx context.Context, base Element, keys []*Key, out []Element) error {
+	if len(out) != len(keys) {
+		return errors.New("blind: output length differs from input")
+	}
+	b, err := Decode(base[:])
+	if err != nil {
+		return err
+	}
+	return p.run(ctx, len(keys), func(lo, hi int) error {
+		e := g.NewElement()
+		for i := lo; i < hi; i++ {
+			e.Mul(b, keys[i].s)
+			encode(&out[i], e)
+		}
+		return nil
+	})
+}
