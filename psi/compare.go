@@ -54,6 +54,9 @@ func (st *runState) count(jobs chan<- job) error {
 	}
 	st.compare.Close()
 	st.compare = nil
+	if p.observeCounts != nil {
+		p.observeCounts(append([]int64(nil), counts...))
+	}
 
 	cells := make([]wire.Cell, len(pl.cells))
 	var release *noise.ReleaseSampler

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/fedscore/fedscore/psi/ident"
 	"golang.org/x/sync/errgroup"
@@ -38,6 +40,10 @@ func NewLocal(cfg Config, opts Options) (*Local, error) {
 	return l, nil
 }
 
+// abortGrace is how long the other parties get to receive a failed
+// party's abort before the run is cancelled.
+const abortGrace = 10 * time.Second
+
 type envelope struct {
 	from  int
 	frame []byte
@@ -62,11 +68,13 @@ func (l *Local) Run(ctx context.Context, sources []ident.Source) ([]*Result, err
 	}
 	toRelay := make(chan envelope, buffer)
 	results := make([]*Result, k)
-	var parties, relay errgroup.Group
+	var parties sync.WaitGroup
+	var relay errgroup.Group
+	errs := make([]error, k)
 	done := make([]chan struct{}, k)
 	for i, p := range l.Parties {
 		done[i] = make(chan struct{})
-		parties.Go(func() error {
+		parties.Go(func() {
 			defer close(done[i])
 			emit := func(b []byte) error {
 				select {
@@ -78,11 +86,13 @@ func (l *Local) Run(ctx context.Context, sources []ident.Source) ([]*Result, err
 			}
 			r, err := p.Run(ctx, sources[i], inbox[i], emit)
 			if err != nil {
-				cancel()
-				return fmt.Errorf("party %d: %w", i, err)
+				// The party's abort frame tells the others; stop them
+				// anyway if it cannot.
+				time.AfterFunc(abortGrace, cancel)
+				errs[i] = fmt.Errorf("party %d: %w", i, err)
+				return
 			}
 			results[i] = r
-			return nil
 		})
 	}
 	relay.Go(func() error {
@@ -111,10 +121,10 @@ func (l *Local) Run(ctx context.Context, sources []ident.Source) ([]*Result, err
 			}
 		}
 	})
-	perr := parties.Wait()
+	parties.Wait()
 	cancel()
-	rerr := relay.Wait()
-	if err := errors.Join(perr, rerr); err != nil {
+	errs = append(errs, relay.Wait())
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return results, nil

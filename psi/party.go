@@ -52,6 +52,9 @@ type Party struct {
 	base  blind.Element // the public start of every dummy base
 	chans []*wire.Channel
 	dummy *dummyPlan // the noise party's dummies
+	// observeCounts, if set (tests only), sees the comparer's counts
+	// before the release noise.
+	observeCounts func([]int64)
 }
 
 // NewParty creates party index self of the session cfg, with a fresh
