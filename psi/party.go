@@ -98,9 +98,10 @@ func NewParty(cfg Config, self int, opts Options) (*Party, error) {
 
 // Hello returns the frame that announces this party's channel key. Run
 // sends it first; it is exposed so that an integration can sign it.
-func (p *Party) Hello() []byte {
-	f := &wire.Frame{Type: wire.Hello, From: uint8(p.self), To: wire.Broadcast, Session: p.plan.cfg.Session, Payload: p.eph.Public()}
-	return f.Encode()
+func (p *Party) Hello() []byte { return p.helloFrame().Encode() }
+
+func (p *Party) helloFrame() *wire.Frame {
+	return &wire.Frame{Type: wire.Hello, From: uint8(p.self), To: wire.Broadcast, Session: p.plan.cfg.Session, Payload: p.eph.Public()}
 }
 
 // job is work for the sending goroutine. An always job (the abort) runs
@@ -143,7 +144,7 @@ func (p *Party) Run(ctx context.Context, src ident.Source, in <-chan []byte, emi
 			res, err = nil, e
 		}
 	}()
-	jobs <- job{run: func(send func(*wire.Frame) error) error { return emit(p.Hello()) }}
+	jobs <- job{run: func(send func(*wire.Frame) error) error { return send(p.helloFrame()) }}
 
 	prepared := make(chan prepareResult, 1)
 	go func() { prepared <- p.prepare(ctx, src) }()

@@ -115,7 +115,17 @@ func newPlan(cfg Config) (*plan, error) {
 			p.byOwner[o] = append(p.byOwner[o], id)
 		}
 	}
-	p.cellIndex = make(map[cell]int)
+	// Sets of two or more parties; those with the group-by party per
+	// segment.
+	nCells := (1 << p.k) - 1 - p.k
+	if cfg.GroupBy >= 0 {
+		withG := (1 << (p.k - 1)) - 1 // sets containing it and another
+		nCells += withG * (segments - 1)
+	}
+	if nCells > wire.MaxCells {
+		return nil, fmt.Errorf("%w: %d cells exceed %d", ErrConfig, nCells, wire.MaxCells)
+	}
+	p.cellIndex = make(map[cell]int, nCells)
 	for mask := uint16(1); mask < 1<<p.k; mask++ {
 		if bits.OnesCount16(mask) < 2 {
 			continue
@@ -129,9 +139,6 @@ func newPlan(cfg Config) (*plan, error) {
 			p.cellIndex[c] = len(p.cells)
 			p.cells = append(p.cells, c)
 		}
-	}
-	if len(p.cells) > wire.MaxCells {
-		return nil, fmt.Errorf("%w: %d cells exceed %d", ErrConfig, len(p.cells), wire.MaxCells)
 	}
 	if cfg.DP != nil {
 		// A record changes the cells it moves between (one for two
