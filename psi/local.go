@@ -17,7 +17,8 @@ import (
 type Local struct {
 	Parties []*Party
 	Relay   *Relay
-	// Observe, if set, sees every frame the relay delivers.
+	// Observe, if set, sees every frame the relay delivers, before the
+	// recipient does (a test may change it there to play a hostile relay).
 	Observe func(from, to int, frame []byte)
 	// Buffer is the capacity of every party's inbox in frames (16 if 0).
 	Buffer int

@@ -31,7 +31,8 @@ type Options struct {
 	// TempDir holds spooled lists ("" means os.TempDir()).
 	TempDir string
 	// Memory bounds each spool buffer in bytes (spool.DefaultMemory if 0).
-	// A party holds a few such buffers at a time.
+	// A party holds one per list it is receiving and two while preparing
+	// its own lists; beyond that, lists spill to TempDir.
 	Memory int
 	// BatchSize is the number of elements per batch frame (wire.MaxBatch
 	// if 0).
