@@ -10,13 +10,19 @@ race:
 # Short fuzzing runs of every decoder.
 fuzz:
 	go test -run '^$$' -fuzz FuzzUnmarshalCiphertext -fuzztime 30s -fuzzminimizetime 0 ./crypto/
-	go test -run '^$$' -fuzz FuzzReadCSV -fuzztime 30s ./dataset/
+	go test -run '^$$' -fuzz '^FuzzReadCSV$$' -fuzztime 30s ./dataset/
+	go test -run '^$$' -fuzz '^FuzzReadCSVGB18030$$' -fuzztime 30s ./dataset/
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./query/
 	go test -run '^$$' -fuzz FuzzParseIdentity -fuzztime 30s ./pki/
 	go test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./audit/
 	go test -run '^$$' -fuzz FuzzDecodeModel -fuzztime 30s ./scoring/
 	go test -run '^$$' -fuzz FuzzUnmarshalThresholdShare -fuzztime 30s -fuzzminimizetime 0 ./crypto/
 	go test -run '^$$' -fuzz FuzzDecodeMark -fuzztime 30s ./policy/
+	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./psi/wire/
+	go test -run '^$$' -fuzz '^FuzzDecodeRelease$$' -fuzztime 30s ./psi/wire/
+	go test -run '^$$' -fuzz '^FuzzDecodeStart$$' -fuzztime 30s ./psi/wire/
+	go test -run '^$$' -fuzz '^FuzzRelayRoute$$' -fuzztime 30s ./psi/
+	go test -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime 30s ./psi/ident/
 
 bench:
 	go test -run '^$$' -bench . -benchtime 20x -count 5 ./crypto/ ./node/aggregate/
