@@ -16,6 +16,7 @@ import (
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 	"github.com/fedscore/fedscore/querier"
 	"github.com/fedscore/fedscore/query"
+	"github.com/fedscore/fedscore/query/overlap"
 )
 
 // The querier's side of a cluster: this package's only use of the query
@@ -131,6 +132,12 @@ func (c *Cluster) Querier() *querier.Client { return c.q.client }
 // OnPhase).
 func (c *Cluster) Query(ctx context.Context, spec *query.Spec, progress querier.Progress) (*querier.Answer, error) {
 	return c.q.client.Run(ctx, spec, progress)
+}
+
+// Overlap signs an overlap query, runs it through the federation and
+// opens its release.
+func (c *Cluster) Overlap(ctx context.Context, spec *overlap.Spec) (*querier.OverlapAnswer, error) {
+	return c.q.client.Overlap(ctx, spec)
 }
 
 // Verify compares an answer with the central plaintext computation over
