@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fedscore/fedscore/pki"
@@ -168,4 +169,19 @@ func (a *OverlapAnswer) Figure(kind string, segment int, partners ...string) (ov
 		}
 	}
 	return overlap.Figure{}, false
+}
+
+// SegmentLabel names a segment of the grouping partner by its group-by
+// values, such as "city_tier=1".
+func (a *OverlapAnswer) SegmentLabel(segment int) string {
+	g := a.Spec.GroupByParty()
+	if g < 0 {
+		return fmt.Sprint(segment)
+	}
+	seg := a.Spec.Segment(g)
+	labels, err := seg.CellLabels(segment)
+	if err != nil {
+		return fmt.Sprint(segment)
+	}
+	return strings.Join(labels, ", ")
 }
