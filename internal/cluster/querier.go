@@ -156,6 +156,16 @@ func (c *Cluster) Expected(ctx context.Context, spec *query.Spec) (*query.Result
 // credentials (in the querier's namespace in a Network) and returns its
 // standard output; args are extra flags.
 func (c *Cluster) QueryCLI(ctx context.Context, specFile string, args ...string) ([]byte, error) {
+	return c.querierCLI(ctx, "query", specFile, args...)
+}
+
+// OverlapCLI runs `fedscore overlap -f specFile --json` as QueryCLI runs
+// `fedscore query`.
+func (c *Cluster) OverlapCLI(ctx context.Context, specFile string, args ...string) ([]byte, error) {
+	return c.querierCLI(ctx, "overlap", specFile, args...)
+}
+
+func (c *Cluster) querierCLI(ctx context.Context, command, specFile string, args ...string) ([]byte, error) {
 	pkiDir := c.PKIDir()
 	addr := c.addr
 	var prefix []string
@@ -163,7 +173,7 @@ func (c *Cluster) QueryCLI(ctx context.Context, specFile string, args ...string)
 		addr = c.net.coordinatorAddr(1)
 		prefix = []string{"ip", "netns", "exec", c.net.namespace(querierParty)}
 	}
-	argv := append(prefix, c.bin, "query", "-f", specFile, "--json", "--coordinator", addr,
+	argv := append(prefix, c.bin, command, "-f", specFile, "--json", "--coordinator", addr,
 		"--cert", filepath.Join(pkiDir, "querier-analyst.pem"), "--key", filepath.Join(pkiDir, "querier-analyst-key.pem"),
 		"--ca", filepath.Join(pkiDir, "ca.pem"), "--timeout", c.cfg.QueryTimeout.String())
 	cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], args...)...)
@@ -171,7 +181,7 @@ func (c *Cluster) QueryCLI(ctx context.Context, specFile string, args ...string)
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return out, fmt.Errorf("cluster: fedscore query: %w: %s", err, bytes.TrimSpace(stderr.Bytes()))
+		return out, fmt.Errorf("cluster: fedscore %s: %w: %s", command, err, bytes.TrimSpace(stderr.Bytes()))
 	}
 	return out, nil
 }
