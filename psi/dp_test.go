@@ -7,8 +7,8 @@ import (
 	"math"
 	"testing"
 
-	"github.com/fedscore/fedscore/psi/ident"
 	"github.com/fedscore/fedscore/internal/stattest"
+	"github.com/fedscore/fedscore/psi/ident"
 	"github.com/fedscore/fedscore/psi/noise"
 )
 

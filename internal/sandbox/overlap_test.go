@@ -16,11 +16,11 @@ import (
 
 	"github.com/fedscore/fedscore/audit"
 	"github.com/fedscore/fedscore/dataset"
+	"github.com/fedscore/fedscore/internal/stattest"
 	"github.com/fedscore/fedscore/internal/synth"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 	"github.com/fedscore/fedscore/psi/blind"
 	"github.com/fedscore/fedscore/psi/ident"
-	"github.com/fedscore/fedscore/internal/stattest"
 	"github.com/fedscore/fedscore/psi/noise"
 	"github.com/fedscore/fedscore/psi/wire"
 	"github.com/fedscore/fedscore/querier"
