@@ -4908,7 +4908,7 @@ type OverlapResult struct {
 	SealedRelease []byte                 `protobuf:"bytes,2,opt,name=sealed_release,json=sealedRelease,proto3" json:"sealed_release,omitempty"`
 	Statements    []*SignedOverlapDone   `protobuf:"bytes,3,rep,name=statements,proto3" json:"statements,omitempty"`
 	TimingsMs     map[string]float64     `protobuf:"bytes,4,rep,name=timings_ms,json=timingsMs,proto3" json:"timings_ms,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
-	// What the relay saw: elements and bytes per hop.
+	// The bytes the coordinator relayed between the partners.
 	RelayBytes    int64 `protobuf:"varint,5,opt,name=relay_bytes,json=relayBytes,proto3" json:"relay_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
