@@ -28,12 +28,16 @@ const (
 	KindBundle     Kind = "bundle"
 	KindRecovery   Kind = "recovery"
 	KindCheckpoint Kind = "checkpoint"
+	// KindOverlap records a node's part in an overlap query: its own set
+	// (size, malformed and duplicate identifiers), the signed hellos, every
+	// list transfer it sent or received, the release digest and the ε spent.
+	KindOverlap Kind = "overlap"
 )
 
 // entryKind reports whether k may be appended as an Entry.
 func entryKind(k Kind) bool {
 	switch k {
-	case KindAdmission, KindCohort, KindRelease, KindKeySwitch, KindSetup, KindBundle, KindRecovery:
+	case KindAdmission, KindCohort, KindRelease, KindKeySwitch, KindSetup, KindBundle, KindRecovery, KindOverlap:
 		return true
 	}
 	return false

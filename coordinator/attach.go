@@ -213,6 +213,14 @@ func (s *Server) receive(c *nodeConn) error {
 			task, blobIDs = runTask(b.DecryptionShare.QueryId, b.DecryptionShare.Run), b.DecryptionShare.ShareBlobs
 		case *pb.NodeMessage_KeySwitchShare:
 			task, blobIDs = runTask(b.KeySwitchShare.QueryId, b.KeySwitchShare.Run), b.KeySwitchShare.ShareBlobs
+		case *pb.NodeMessage_OverlapHello:
+			s.relayOverlapHello(c, b.OverlapHello)
+			continue
+		case *pb.NodeMessage_OverlapFrame:
+			s.relayOverlapFrame(c, b.OverlapFrame)
+			continue
+		case *pb.NodeMessage_OverlapDone:
+			task = runTask(b.OverlapDone.QueryId, b.OverlapDone.Run)
 		case *pb.NodeMessage_Refusal:
 			task = b.Refusal.TaskId
 			if b.Refusal.Run > 0 {

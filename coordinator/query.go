@@ -46,6 +46,8 @@ func (s *Server) Query(stream pb.Coordinator_QueryServer) error {
 			}
 		case *pb.QueryClientMessage_Request:
 			req = b.Request
+		case *pb.QueryClientMessage_Overlap:
+			return s.overlapQuery(stream, b.Overlap)
 		default:
 			return status.Error(codes.InvalidArgument, "unknown message")
 		}

@@ -80,6 +80,7 @@ type Server struct {
 	rotate   bool // an operator asked for a new epoch
 	setups   int  // key generations finished, successfully or not
 	queries  map[string]bool
+	overlaps overlapSessions
 	changed  chan struct{} // closed and replaced whenever nodes or epoch change
 	setupErr error
 }

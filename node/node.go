@@ -100,6 +100,7 @@ type Node struct {
 	privacy    *privacy.Ledger
 	auditLog   *audit.Log
 	archive    *queryArchive
+	overlaps   overlapRuns
 
 	mu      sync.Mutex
 	epoch   *protocol.Epoch
@@ -283,6 +284,12 @@ func (n *Node) session(ctx context.Context) error {
 			n.handleShamirDelivery(ctx, s, b.ShamirDelivery)
 		case *pb.CoordinatorMessage_Cancel:
 			n.handleCancel(b.Cancel)
+		case *pb.CoordinatorMessage_OverlapTask:
+			n.startOverlap(ctx, s, &wg, b.OverlapTask)
+		case *pb.CoordinatorMessage_OverlapHello:
+			n.overlapHello(ctx, b.OverlapHello)
+		case *pb.CoordinatorMessage_OverlapFrame:
+			n.overlapFrame(b.OverlapFrame)
 		default:
 			// Tasks of one query run in the order they arrived, one at a
 			// time; different queries run concurrently.

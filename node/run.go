@@ -222,6 +222,7 @@ func (n *Node) forget(qid string, run uint32) {
 
 func (n *Node) handleCancel(c *pb.Cancel) {
 	n.forget(c.QueryId, c.Run)
+	n.cancelOverlap(c)
 	if c.Complete {
 		n.log.Debug("query run complete", "query", c.QueryId, "run", c.Run)
 		return

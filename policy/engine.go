@@ -90,6 +90,7 @@ type activeBundle struct {
 	admission rego.PreparedEvalQuery
 	release   rego.PreparedEvalQuery
 	privacy   rego.PreparedEvalQuery
+	overlap   rego.PreparedEvalQuery
 	revision  string
 	sequence  uint64
 	notAfter  time.Time         // zero: never expires (unsigned bundles only)
@@ -212,7 +213,7 @@ func compile(ctx context.Context, l *loaded, overrides map[string]any) (*activeB
 	for _, q := range []struct {
 		query string
 		into  *rego.PreparedEvalQuery
-	}{{admissionQuery, &ab.admission}, {releaseQuery, &ab.release}, {privacyQuery, &ab.privacy}} {
+	}{{admissionQuery, &ab.admission}, {releaseQuery, &ab.release}, {privacyQuery, &ab.privacy}, {overlapGateQuery, &ab.overlap}} {
 		var err error
 		*q.into, err = rego.New(
 			rego.Query(q.query),
@@ -259,6 +260,12 @@ func (e *Engine) Revision() string {
 // Admit returns an error only when no decision could be made; the Decision
 // then still carries its ID and denies.
 func (e *Engine) Admit(ctx context.Context, in AdmissionInput) (Decision, error) {
+	return e.admit(ctx, in, nil)
+}
+
+// admit decides an admission whose input document has the members of
+// extra added.
+func (e *Engine) admit(ctx context.Context, in AdmissionInput, extra map[string]any) (Decision, error) {
 	now := in.Time
 	if now.IsZero() {
 		now = time.Now()
@@ -279,7 +286,9 @@ func (e *Engine) Admit(ctx context.Context, in AdmissionInput) (Decision, error)
 		d.Reasons = []Reason{r}
 		return d, nil
 	}
-	input, err := ast.InterfaceToValue(admissionDocument(in, d.Time))
+	doc := admissionDocument(in, d.Time)
+	maps.Copy(doc, extra)
+	input, err := ast.InterfaceToValue(doc)
 	if err != nil {
 		return d, fmt.Errorf("policy: admission input: %w", err)
 	}

@@ -64,11 +64,16 @@ func ChainDER(cred *pki.Credential) [][]byte {
 
 // SignQuery signs a query envelope as the querier.
 func SignQuery(cred *pki.Credential, env *pb.QueryEnvelope) (*pb.SignedQuery, error) {
+	return signQuery(cred, env, PurposeQuery)
+}
+
+// signQuery signs a query envelope under purpose.
+func signQuery(cred *pki.Credential, env *pb.QueryEnvelope, purpose string) (*pb.SignedQuery, error) {
 	b, err := Marshal(env)
 	if err != nil {
 		return nil, fmt.Errorf("marshal query envelope: %w", err)
 	}
-	sig, err := pki.Sign(cred.Key, PurposeQuery, b)
+	sig, err := pki.Sign(cred.Key, purpose, b)
 	if err != nil {
 		return nil, fmt.Errorf("sign query: %w", err)
 	}
@@ -86,6 +91,11 @@ type VerifiedQuery struct {
 // VerifyQuery checks the querier's certificate chain and signature and that
 // the query has not expired at now.
 func VerifyQuery(sq *pb.SignedQuery, roots *x509.CertPool, now time.Time) (*VerifiedQuery, error) {
+	return verifyQuery(sq, roots, now, PurposeQuery)
+}
+
+// verifyQuery checks a query signed under purpose.
+func verifyQuery(sq *pb.SignedQuery, roots *x509.CertPool, now time.Time, purpose string) (*VerifiedQuery, error) {
 	if sq == nil {
 		return nil, fmt.Errorf("%w: no signed query", ErrInvalid)
 	}
@@ -93,7 +103,7 @@ func VerifyQuery(sq *pb.SignedQuery, roots *x509.CertPool, now time.Time) (*Veri
 	if err != nil {
 		return nil, fmt.Errorf("%w: querier certificate: %w", ErrInvalid, err)
 	}
-	if err := pki.Verify(cert, PurposeQuery, sq.Envelope, sq.Signature); err != nil {
+	if err := pki.Verify(cert, purpose, sq.Envelope, sq.Signature); err != nil {
 		return nil, fmt.Errorf("%w: query signature of %s: %w", ErrInvalid, id, err)
 	}
 	env := &pb.QueryEnvelope{}

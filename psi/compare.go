@@ -3,6 +3,7 @@ package psi
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math/bits"
 
 	"github.com/fedscore/fedscore/psi/blind"
@@ -72,13 +73,27 @@ func (st *runState) count(jobs chan<- job) error {
 		}
 		cells[i] = wire.Cell{Parties: c.parties, Segment: c.segment, Value: v}
 	}
-	body := wire.EncodeRelease(cells)
+	if err := st.finish(cells); err != nil {
+		return err
+	}
+	typ, body := wire.Result, wire.EncodeRelease(cells)
+	if pl.cfg.PrivateRelease {
+		digest, err := p.opts.Release(st.result)
+		if err != nil {
+			return fmt.Errorf("%w the release: %w", ErrRefused, err)
+		}
+		if len(digest) != wire.DigestSize {
+			return fmt.Errorf("release digest of %d bytes, want %d", len(digest), wire.DigestSize)
+		}
+		st.result.ReleaseDigest = append([]byte(nil), digest...)
+		typ, body = wire.Released, digest
+	}
 	jobs <- job{run: func(send func(*wire.Frame) error) error {
 		for to := 0; to < pl.k; to++ {
 			if to == p.self {
 				continue
 			}
-			f := &wire.Frame{Type: wire.Result, Session: pl.cfg.Session, List: wire.ResultList}
+			f := &wire.Frame{Type: typ, Session: pl.cfg.Session, List: wire.ResultList}
 			p.chans[to].Seal(f, body)
 			if err := send(f); err != nil {
 				return err
@@ -86,18 +101,16 @@ func (st *runState) count(jobs chan<- job) error {
 		}
 		return nil
 	}}
-	return st.finish(cells)
+	return nil
 }
 
-// finish builds the party's result from the released cells.
+// finish builds the party's result from the released cells (none at a
+// party of a private release).
 func (st *runState) finish(cells []wire.Cell) error {
 	pl := st.p.plan
-	if len(cells) != len(pl.cells) {
-		return protocolError("release of %d cells, want %d", len(cells), len(pl.cells))
-	}
-	for i, c := range pl.cells {
-		if cells[i].Parties != c.parties || cells[i].Segment != c.segment {
-			return protocolError("release cell %d does not match the session", i)
+	if cells != nil || !pl.cfg.PrivateRelease || st.p.self == pl.comparer {
+		if err := st.checkCells(cells); err != nil {
+			return err
 		}
 	}
 	for id, ok := range st.known {
@@ -123,5 +136,19 @@ func (st *runState) finish(cells []wire.Cell) error {
 		r.Noise = *pl.noise
 	}
 	st.result = r
+	return nil
+}
+
+// checkCells checks that released cells are the session's.
+func (st *runState) checkCells(cells []wire.Cell) error {
+	pl := st.p.plan
+	if len(cells) != len(pl.cells) {
+		return protocolError("release of %d cells, want %d", len(cells), len(pl.cells))
+	}
+	for i, c := range pl.cells {
+		if cells[i].Parties != c.parties || cells[i].Segment != c.segment {
+			return protocolError("release cell %d does not match the session", i)
+		}
+	}
 	return nil
 }

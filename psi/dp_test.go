@@ -7,8 +7,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/fedscore/fedscore/internal/stattest"
 	"github.com/fedscore/fedscore/psi/ident"
-	"github.com/fedscore/fedscore/psi/internal/stattest"
 	"github.com/fedscore/fedscore/psi/noise"
 )
 
@@ -76,14 +76,7 @@ func TestDummiesThroughTheProtocol(t *testing.T) {
 
 	// Released: (n − s) + z, z ~ DL(t).
 	const half = 40
-	pmf := make([]float64, 2*half+1)
-	q := math.Exp(-1 / cal.Scale)
-	for n, pn := range cal.PMF() {
-		for k := range pmf {
-			z := float64(k - half - (n - cal.Shift))
-			pmf[k] += pn * (1 - q) / (1 + q) * math.Pow(q, math.Abs(z))
-		}
-	}
+	pmf := cal.ReleasedPMF(half)
 	var released []int64
 	for _, c := range res[0].Cells {
 		released = append(released, c.Value)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/fedscore/fedscore/psi/blind"
 	"github.com/fedscore/fedscore/psi/ident"
@@ -20,6 +21,9 @@ var (
 	ErrAborted = errors.New("PSI session aborted by a party")
 	// ErrSetTooLarge reports a set above the session's MaxList.
 	ErrSetTooLarge = errors.New("set exceeds the session's list bound")
+	// ErrRefused reports a party's own refusal of its input
+	// (Options.Admit) or of the release (Options.Release).
+	ErrRefused = errors.New("the party refused")
 )
 
 // Options are a party's local settings; they do not need to agree across
@@ -37,6 +41,15 @@ type Options struct {
 	// BatchSize is the number of elements per batch frame (wire.MaxBatch
 	// if 0).
 	BatchSize int
+	// Admit, if set, sees the party's report on its own set once the set
+	// is blinded and deduplicated, before any of it leaves the party; an
+	// error refuses the input and aborts the session (a policy's minimum
+	// set size, say).
+	Admit func(Report) error
+	// Release is called at the comparer of a session with PrivateRelease,
+	// with the released result; it must deliver the cells where they
+	// belong and return the 32-byte digest the other parties receive.
+	Release func(*Result) ([]byte, error)
 }
 
 // Party is one party's side of a session: it reads its own set, blinds
@@ -53,6 +66,8 @@ type Party struct {
 	base  blind.Element // the public start of every dummy base
 	chans []*wire.Channel
 	dummy *dummyPlan // the noise party's dummies
+	hopMu sync.Mutex
+	hops  []Hop // the list transfers this party sent and received
 	// observeCounts, if set (tests only), sees the comparer's counts
 	// before the release noise.
 	observeCounts func([]int64)
@@ -67,6 +82,9 @@ func NewParty(cfg Config, self int, opts Options) (*Party, error) {
 	}
 	if self < 0 || self >= p.k {
 		return nil, fmt.Errorf("%w: party index %d of %d", ErrConfig, self, p.k)
+	}
+	if cfg.PrivateRelease && self == p.comparer && opts.Release == nil {
+		return nil, fmt.Errorf("%w: a private release needs the comparer's Options.Release", ErrConfig)
 	}
 	if opts.BatchSize <= 0 || opts.BatchSize > wire.MaxBatch {
 		opts.BatchSize = wire.MaxBatch
@@ -144,6 +162,11 @@ func (p *Party) Run(ctx context.Context, src ident.Source, in <-chan []byte, emi
 		if e := <-sent; e != nil && err == nil {
 			res, err = nil, e
 		}
+		if res != nil {
+			p.hopMu.Lock()
+			res.Hops = append([]Hop(nil), p.hops...)
+			p.hopMu.Unlock()
+		}
 	}()
 	jobs <- job{run: func(send func(*wire.Frame) error) error { return send(p.helloFrame()) }}
 
@@ -160,6 +183,11 @@ func (p *Party) Run(ctx context.Context, src ident.Source, in <-chan []byte, emi
 				return nil, pr.err
 			}
 			st.own, st.report = pr.own, pr.report
+			if p.opts.Admit != nil {
+				if err := p.opts.Admit(pr.report); err != nil {
+					return nil, fmt.Errorf("%w its input: %w", ErrRefused, err)
+				}
+			}
 		case b, ok := <-in:
 			if !ok {
 				return nil, fmt.Errorf("%w: input closed before the result", ErrProtocol)
@@ -186,10 +214,19 @@ func (p *Party) abortFrame(err error) *wire.Frame {
 		reason = "protocol"
 	case errors.Is(err, ErrSetTooLarge):
 		reason = "set-too-large"
+	case errors.Is(err, ErrRefused):
+		reason = "refused"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		reason = "cancelled"
 	}
 	return &wire.Frame{Type: wire.Abort, From: uint8(p.self), To: wire.Broadcast, Session: p.plan.cfg.Session, Payload: []byte(reason)}
+}
+
+// recordHop notes one list transfer for the result.
+func (p *Party) recordHop(h Hop) {
+	p.hopMu.Lock()
+	defer p.hopMu.Unlock()
+	p.hops = append(p.hops, h)
 }
 
 // sender runs jobs in order until jobs is closed; after a failure or

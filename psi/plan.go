@@ -43,6 +43,11 @@ type Config struct {
 	DP *DP
 	// MaxList bounds each party's set before padding (DefaultMaxList if 0).
 	MaxList uint64
+	// PrivateRelease keeps the released cells from the parties: the
+	// comparer hands them to its Options.Release (which seals them for
+	// the querier, say) and sends the other parties only the digest that
+	// returns. Without it every party receives the cells.
+	PrivateRelease bool
 }
 
 // DP holds the privacy parameters of a session.

@@ -83,8 +83,8 @@ func (r *Relay) Route(frame []byte) ([]int, error) {
 				to = append(to, i)
 			}
 		}
-	case wire.Result:
-		if from != pl.comparer {
+	case wire.Result, wire.Released:
+		if from != pl.comparer || (f.Type == wire.Released) != pl.cfg.PrivateRelease {
 			return nil, protocolError("relay: result from party %d", from)
 		}
 		to = []int{int(f.To)}

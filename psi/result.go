@@ -32,10 +32,28 @@ type Result struct {
 	// Noisy reports whether DP noise was added; Noise is its calibration.
 	Noisy bool
 	Noise noise.Calibration
-	Cells []Cell
-	Sizes []ListSize
+	// Cells are the released counts; with PrivateRelease only the
+	// comparer has them, and every party has ReleaseDigest, the digest
+	// the comparer's Options.Release returned.
+	Cells         []Cell
+	ReleaseDigest []byte
+	Sizes         []ListSize
 	// Local is this party's report on its own input; it is not shared.
 	Local Report
+	// Hops are the list transfers this party sent or received, with the
+	// digests their list ends carried, for its audit record.
+	Hops []Hop
+}
+
+// Hop is one list transfer as a party saw it: list, hop (the exponents
+// the list carries), sender, recipient, elements and the SHA-256 of the
+// elements in order (the list end's digest).
+type Hop struct {
+	List     uint16
+	Hop      int
+	From, To int
+	Elements uint64
+	Digest   []byte
 }
 
 // Mask returns the bit mask of the given parties.

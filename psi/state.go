@@ -138,11 +138,23 @@ func (st *runState) handle(ctx context.Context, b []byte, jobs chan<- job) error
 		if int(f.From) != p.plan.comparer {
 			return protocolError("result from party %d", f.From)
 		}
+		if pl := p.plan; pl.cfg.PrivateRelease {
+			return protocolError("cells released to the parties of a private release")
+		}
 		cells, err := wire.DecodeRelease(plain)
 		if err != nil {
 			return err
 		}
 		return st.finish(cells)
+	case wire.Released:
+		if int(f.From) != p.plan.comparer || !p.plan.cfg.PrivateRelease {
+			return protocolError("released frame from party %d", f.From)
+		}
+		if err := st.finish(nil); err != nil {
+			return err
+		}
+		st.result.ReleaseDigest = append([]byte(nil), plain...)
+		return nil
 	}
 	return protocolError("unexpected %v", f.Type)
 }
@@ -281,10 +293,12 @@ func (st *runState) end(ctx context.Context, f *wire.Frame, plain []byte, jobs c
 	if in.got != in.total || f.Total != in.total {
 		return protocolError("list %d ended after %d of %d elements", f.List, in.got, in.total)
 	}
-	if subtle.ConstantTimeCompare(in.digest.Sum(nil), plain) != 1 {
+	digest := in.digest.Sum(nil)
+	if subtle.ConstantTimeCompare(digest, plain) != 1 {
 		return protocolError("list %d: digest does not match its elements", f.List)
 	}
 	delete(st.incoming, key)
+	p.recordHop(Hop{List: f.List, Hop: in.hop, From: int(f.From), To: p.self, Elements: in.total, Digest: digest})
 	if in.sorter == nil {
 		st.finals++
 		if st.finals == len(pl.lists) {
@@ -436,6 +450,11 @@ func (p *Party) sendList(send func(*wire.Frame) error, to int, fr *wire.Frame, b
 		return fmt.Errorf("list %d: sent %d of %d elements", fr.List, sent, total)
 	}
 	end := wire.Frame{Type: wire.ListEnd, Session: fr.Session, List: fr.List, Hop: fr.Hop, Total: total}
-	c.Seal(&end, digest.Sum(nil))
-	return send(&end)
+	sum := digest.Sum(nil)
+	c.Seal(&end, sum)
+	if err := send(&end); err != nil {
+		return err
+	}
+	p.recordHop(Hop{List: fr.List, Hop: int(fr.Hop), From: p.self, To: to, Elements: total, Digest: sum})
+	return nil
 }

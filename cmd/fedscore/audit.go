@@ -170,7 +170,7 @@ func runAuditShow(_ context.Context, args []string, stdout, stderr io.Writer) er
 			continue
 		}
 		switch kind := audit.Kind(k); kind {
-		case audit.KindAdmission, audit.KindCohort, audit.KindRelease, audit.KindKeySwitch, audit.KindSetup, audit.KindBundle, audit.KindRecovery:
+		case audit.KindAdmission, audit.KindCohort, audit.KindRelease, audit.KindKeySwitch, audit.KindSetup, audit.KindBundle, audit.KindRecovery, audit.KindOverlap:
 			filter.Kinds = append(filter.Kinds, kind)
 		default:
 			return fmt.Errorf("--kind: unknown kind %q", k)

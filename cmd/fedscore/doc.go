@@ -13,6 +13,7 @@
 //	coordinator  serve the coordinator
 //	node         run a partner node beside its data
 //	query        submit a signed joint query and print the decrypted result
+//	overlap      size the partners' shared audience by private set intersection: a signed overlap query
 //	policy       build, sign, verify, inspect and test policy bundles
 //	catalog      the purposes, columns and settings a query is checked against
 //	console      serve the web console for analysts, regulators and operators

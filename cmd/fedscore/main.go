@@ -25,6 +25,7 @@ func commands() []command {
 		{"coordinator", "serve the coordinator", runCoordinator},
 		{"node", "run a partner node beside its data", runNode},
 		{"query", "submit a signed joint query and print the decrypted result", runQuery},
+		{"overlap", "size the partners' shared audience by private set intersection: a signed overlap query", runOverlap},
 		{"policy", "build, sign, verify, inspect and test policy bundles", runPolicy},
 		{"catalog", "the purposes, columns and settings a query is checked against", runCatalog},
 		{"console", "serve the web console for analysts, regulators and operators", runConsole},

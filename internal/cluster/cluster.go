@@ -61,6 +61,9 @@ type NodeConfig struct {
 	CSV  string
 	Rows int
 	Seed uint64
+	// Table, when set, is the member's records, written as data.csv with a
+	// mapping that keeps their column kinds.
+	Table *dataset.Table
 	// Postgres loads the records into a table of the PostgreSQL server at
 	// FEDSCORE_PG_DSN and runs the node on it (--pg-dsn); in a Network the
 	// node reaches the server through its Unix socket.

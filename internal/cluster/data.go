@@ -18,13 +18,16 @@ func memberData(n NodeConfig, dir string) (*dataset.Table, error) {
 	if n.CSV != "" {
 		return dataset.LoadCSVFile(n.CSV, dataset.CSVOptions{})
 	}
-	rows := n.Rows
-	if rows <= 0 {
-		rows = defaultRows
-	}
-	t, err := synth.Generate(synth.Config{Partner: n.Name, Rows: rows, Seed: n.Seed})
-	if err != nil {
-		return nil, err
+	t := n.Table
+	if t == nil {
+		rows := n.Rows
+		if rows <= 0 {
+			rows = defaultRows
+		}
+		var err error
+		if t, err = synth.Generate(synth.Config{Partner: n.Name, Rows: rows, Seed: n.Seed}); err != nil {
+			return nil, err
+		}
 	}
 	var m dataset.Mapping
 	for _, c := range t.Columns() {

@@ -16,6 +16,7 @@ import (
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
 	"github.com/fedscore/fedscore/querier"
 	"github.com/fedscore/fedscore/query"
+	"github.com/fedscore/fedscore/query/overlap"
 )
 
 // The querier's side of a cluster: this package's only use of the query
@@ -133,6 +134,12 @@ func (c *Cluster) Query(ctx context.Context, spec *query.Spec, progress querier.
 	return c.q.client.Run(ctx, spec, progress)
 }
 
+// Overlap signs an overlap query, runs it through the federation and
+// opens its release.
+func (c *Cluster) Overlap(ctx context.Context, spec *overlap.Spec) (*querier.OverlapAnswer, error) {
+	return c.q.client.Overlap(ctx, spec)
+}
+
 // Verify compares an answer with the central plaintext computation over
 // every member's records: exactly, or within the noise bound of a query
 // with ε (see sandbox.Plaintext).
@@ -149,6 +156,16 @@ func (c *Cluster) Expected(ctx context.Context, spec *query.Spec) (*query.Result
 // credentials (in the querier's namespace in a Network) and returns its
 // standard output; args are extra flags.
 func (c *Cluster) QueryCLI(ctx context.Context, specFile string, args ...string) ([]byte, error) {
+	return c.querierCLI(ctx, "query", specFile, args...)
+}
+
+// OverlapCLI runs `fedscore overlap -f specFile --json` as QueryCLI runs
+// `fedscore query`.
+func (c *Cluster) OverlapCLI(ctx context.Context, specFile string, args ...string) ([]byte, error) {
+	return c.querierCLI(ctx, "overlap", specFile, args...)
+}
+
+func (c *Cluster) querierCLI(ctx context.Context, command, specFile string, args ...string) ([]byte, error) {
 	pkiDir := c.PKIDir()
 	addr := c.addr
 	var prefix []string
@@ -156,7 +173,7 @@ func (c *Cluster) QueryCLI(ctx context.Context, specFile string, args ...string)
 		addr = c.net.coordinatorAddr(1)
 		prefix = []string{"ip", "netns", "exec", c.net.namespace(querierParty)}
 	}
-	argv := append(prefix, c.bin, "query", "-f", specFile, "--json", "--coordinator", addr,
+	argv := append(prefix, c.bin, command, "-f", specFile, "--json", "--coordinator", addr,
 		"--cert", filepath.Join(pkiDir, "querier-analyst.pem"), "--key", filepath.Join(pkiDir, "querier-analyst-key.pem"),
 		"--ca", filepath.Join(pkiDir, "ca.pem"), "--timeout", c.cfg.QueryTimeout.String())
 	cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], args...)...)
@@ -164,7 +181,7 @@ func (c *Cluster) QueryCLI(ctx context.Context, specFile string, args ...string)
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return out, fmt.Errorf("cluster: fedscore query: %w: %s", err, bytes.TrimSpace(stderr.Bytes()))
+		return out, fmt.Errorf("cluster: fedscore %s: %w: %s", command, err, bytes.TrimSpace(stderr.Bytes()))
 	}
 	return out, nil
 }

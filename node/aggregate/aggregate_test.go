@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/fedscore/fedscore/dataset"
@@ -392,5 +393,37 @@ func BenchmarkAggregate(b *testing.B) {
 		if _, _, err := Aggregate(ctx, s, tab, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestSegmentsMatchAggregate checks that Segments selects exactly the rows
+// and cells Aggregate counts.
+func TestSegmentsMatchAggregate(t *testing.T) {
+	tab := randomTable(t, 2000, 7)
+	spec := &query.Spec{
+		Purpose: "marketing_analytics", MinPartners: 2, Metrics: []query.Metric{{Kind: query.KindCount}},
+		GroupBy: []query.GroupBy{{Column: "age", Bins: []float64{18, 30, 45, 70}}},
+		Filter:  []query.Predicate{{Column: "region", Op: query.OpNe, Value: "east"}},
+	}
+	cohort := make([]bool, tab.Rows())
+	for i := range cohort {
+		cohort[i] = i%3 != 0
+	}
+	vec, want, err := Aggregate(context.Background(), spec, tab, cohort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells, got, err := Segments(context.Background(), spec, tab, cohort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := make([]int64, len(vec))
+	for _, c := range cells {
+		if c >= 0 {
+			counts[c]++
+		}
+	}
+	if !slices.Equal(counts, vec) || got != want {
+		t.Errorf("segments %v %+v, aggregate %v %+v", counts, got, vec, want)
 	}
 }

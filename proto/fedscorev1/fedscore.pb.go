@@ -206,6 +206,9 @@ type NodeMessage struct {
 	//	*NodeMessage_Seed
 	//	*NodeMessage_Fingerprints
 	//	*NodeMessage_SpotCheckRequest
+	//	*NodeMessage_OverlapHello
+	//	*NodeMessage_OverlapFrame
+	//	*NodeMessage_OverlapDone
 	Body          isNodeMessage_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -356,6 +359,33 @@ func (x *NodeMessage) GetSpotCheckRequest() *SpotCheckRequest {
 	return nil
 }
 
+func (x *NodeMessage) GetOverlapHello() *OverlapHello {
+	if x != nil {
+		if x, ok := x.Body.(*NodeMessage_OverlapHello); ok {
+			return x.OverlapHello
+		}
+	}
+	return nil
+}
+
+func (x *NodeMessage) GetOverlapFrame() *OverlapFrame {
+	if x != nil {
+		if x, ok := x.Body.(*NodeMessage_OverlapFrame); ok {
+			return x.OverlapFrame
+		}
+	}
+	return nil
+}
+
+func (x *NodeMessage) GetOverlapDone() *OverlapDone {
+	if x != nil {
+		if x, ok := x.Body.(*NodeMessage_OverlapDone); ok {
+			return x.OverlapDone
+		}
+	}
+	return nil
+}
+
 type isNodeMessage_Body interface {
 	isNodeMessage_Body()
 }
@@ -408,6 +438,18 @@ type NodeMessage_SpotCheckRequest struct {
 	SpotCheckRequest *SpotCheckRequest `protobuf:"bytes,12,opt,name=spot_check_request,json=spotCheckRequest,proto3,oneof"`
 }
 
+type NodeMessage_OverlapHello struct {
+	OverlapHello *OverlapHello `protobuf:"bytes,13,opt,name=overlap_hello,json=overlapHello,proto3,oneof"`
+}
+
+type NodeMessage_OverlapFrame struct {
+	OverlapFrame *OverlapFrame `protobuf:"bytes,14,opt,name=overlap_frame,json=overlapFrame,proto3,oneof"`
+}
+
+type NodeMessage_OverlapDone struct {
+	OverlapDone *OverlapDone `protobuf:"bytes,15,opt,name=overlap_done,json=overlapDone,proto3,oneof"`
+}
+
 func (*NodeMessage_Chunk) isNodeMessage_Body() {}
 
 func (*NodeMessage_Hello) isNodeMessage_Body() {}
@@ -431,6 +473,12 @@ func (*NodeMessage_Seed) isNodeMessage_Body() {}
 func (*NodeMessage_Fingerprints) isNodeMessage_Body() {}
 
 func (*NodeMessage_SpotCheckRequest) isNodeMessage_Body() {}
+
+func (*NodeMessage_OverlapHello) isNodeMessage_Body() {}
+
+func (*NodeMessage_OverlapFrame) isNodeMessage_Body() {}
+
+func (*NodeMessage_OverlapDone) isNodeMessage_Body() {}
 
 // Hello opens a node's stream and says which federation epoch it holds.
 type Hello struct {
@@ -1960,6 +2008,9 @@ type CoordinatorMessage struct {
 	//	*CoordinatorMessage_FingerprintsTask
 	//	*CoordinatorMessage_ResendTask
 	//	*CoordinatorMessage_SpotCheckTask
+	//	*CoordinatorMessage_OverlapTask
+	//	*CoordinatorMessage_OverlapHello
+	//	*CoordinatorMessage_OverlapFrame
 	Body          isCoordinatorMessage_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2110,6 +2161,33 @@ func (x *CoordinatorMessage) GetSpotCheckTask() *SpotCheckTask {
 	return nil
 }
 
+func (x *CoordinatorMessage) GetOverlapTask() *OverlapTask {
+	if x != nil {
+		if x, ok := x.Body.(*CoordinatorMessage_OverlapTask); ok {
+			return x.OverlapTask
+		}
+	}
+	return nil
+}
+
+func (x *CoordinatorMessage) GetOverlapHello() *OverlapHello {
+	if x != nil {
+		if x, ok := x.Body.(*CoordinatorMessage_OverlapHello); ok {
+			return x.OverlapHello
+		}
+	}
+	return nil
+}
+
+func (x *CoordinatorMessage) GetOverlapFrame() *OverlapFrame {
+	if x != nil {
+		if x, ok := x.Body.(*CoordinatorMessage_OverlapFrame); ok {
+			return x.OverlapFrame
+		}
+	}
+	return nil
+}
+
 type isCoordinatorMessage_Body interface {
 	isCoordinatorMessage_Body()
 }
@@ -2162,6 +2240,18 @@ type CoordinatorMessage_SpotCheckTask struct {
 	SpotCheckTask *SpotCheckTask `protobuf:"bytes,15,opt,name=spot_check_task,json=spotCheckTask,proto3,oneof"`
 }
 
+type CoordinatorMessage_OverlapTask struct {
+	OverlapTask *OverlapTask `protobuf:"bytes,16,opt,name=overlap_task,json=overlapTask,proto3,oneof"`
+}
+
+type CoordinatorMessage_OverlapHello struct {
+	OverlapHello *OverlapHello `protobuf:"bytes,17,opt,name=overlap_hello,json=overlapHello,proto3,oneof"`
+}
+
+type CoordinatorMessage_OverlapFrame struct {
+	OverlapFrame *OverlapFrame `protobuf:"bytes,18,opt,name=overlap_frame,json=overlapFrame,proto3,oneof"`
+}
+
 func (*CoordinatorMessage_Chunk) isCoordinatorMessage_Body() {}
 
 func (*CoordinatorMessage_SetupRequest) isCoordinatorMessage_Body() {}
@@ -2185,6 +2275,12 @@ func (*CoordinatorMessage_FingerprintsTask) isCoordinatorMessage_Body() {}
 func (*CoordinatorMessage_ResendTask) isCoordinatorMessage_Body() {}
 
 func (*CoordinatorMessage_SpotCheckTask) isCoordinatorMessage_Body() {}
+
+func (*CoordinatorMessage_OverlapTask) isCoordinatorMessage_Body() {}
+
+func (*CoordinatorMessage_OverlapHello) isCoordinatorMessage_Body() {}
+
+func (*CoordinatorMessage_OverlapFrame) isCoordinatorMessage_Body() {}
 
 // ShamirDelivery hands a node the sealed Shamir shares every member made
 // for it.
@@ -3459,6 +3555,7 @@ type QueryClientMessage struct {
 	//
 	//	*QueryClientMessage_Chunk
 	//	*QueryClientMessage_Request
+	//	*QueryClientMessage_Overlap
 	Body          isQueryClientMessage_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3519,6 +3616,15 @@ func (x *QueryClientMessage) GetRequest() *QueryRequest {
 	return nil
 }
 
+func (x *QueryClientMessage) GetOverlap() *OverlapRequest {
+	if x != nil {
+		if x, ok := x.Body.(*QueryClientMessage_Overlap); ok {
+			return x.Overlap
+		}
+	}
+	return nil
+}
+
 type isQueryClientMessage_Body interface {
 	isQueryClientMessage_Body()
 }
@@ -3531,9 +3637,15 @@ type QueryClientMessage_Request struct {
 	Request *QueryRequest `protobuf:"bytes,2,opt,name=request,proto3,oneof"`
 }
 
+type QueryClientMessage_Overlap struct {
+	Overlap *OverlapRequest `protobuf:"bytes,3,opt,name=overlap,proto3,oneof"`
+}
+
 func (*QueryClientMessage_Chunk) isQueryClientMessage_Body() {}
 
 func (*QueryClientMessage_Request) isQueryClientMessage_Body() {}
+
+func (*QueryClientMessage_Overlap) isQueryClientMessage_Body() {}
 
 type QueryRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -3603,6 +3715,7 @@ type QueryServerMessage struct {
 	//	*QueryServerMessage_Chunk
 	//	*QueryServerMessage_Progress
 	//	*QueryServerMessage_Result
+	//	*QueryServerMessage_OverlapResult
 	Body          isQueryServerMessage_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3672,6 +3785,15 @@ func (x *QueryServerMessage) GetResult() *QueryResult {
 	return nil
 }
 
+func (x *QueryServerMessage) GetOverlapResult() *OverlapResult {
+	if x != nil {
+		if x, ok := x.Body.(*QueryServerMessage_OverlapResult); ok {
+			return x.OverlapResult
+		}
+	}
+	return nil
+}
+
 type isQueryServerMessage_Body interface {
 	isQueryServerMessage_Body()
 }
@@ -3688,11 +3810,17 @@ type QueryServerMessage_Result struct {
 	Result *QueryResult `protobuf:"bytes,3,opt,name=result,proto3,oneof"`
 }
 
+type QueryServerMessage_OverlapResult struct {
+	OverlapResult *OverlapResult `protobuf:"bytes,4,opt,name=overlap_result,json=overlapResult,proto3,oneof"`
+}
+
 func (*QueryServerMessage_Chunk) isQueryServerMessage_Body() {}
 
 func (*QueryServerMessage_Progress) isQueryServerMessage_Body() {}
 
 func (*QueryServerMessage_Result) isQueryServerMessage_Body() {}
+
+func (*QueryServerMessage_OverlapResult) isQueryServerMessage_Body() {}
 
 type Progress struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -4014,6 +4142,912 @@ func (x *StatusResponse) GetReady() bool {
 	return false
 }
 
+// OverlapRequest asks the coordinator to run an overlap query.
+type OverlapRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Query *SignedQuery           `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
+	// The querier's X25519 public key (32 bytes) the release is sealed to;
+	// its SHA-256 is the envelope's receiver_key_digest.
+	ReceiverKey []byte `protobuf:"bytes,2,opt,name=receiver_key,json=receiverKey,proto3" json:"receiver_key,omitempty"`
+	// Milliseconds the querier is willing to wait; 0 means the server default.
+	TimeoutMs     int64 `protobuf:"varint,3,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OverlapRequest) Reset() {
+	*x = OverlapRequest{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OverlapRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OverlapRequest) ProtoMessage() {}
+
+func (x *OverlapRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OverlapRequest.ProtoReflect.Descriptor instead.
+func (*OverlapRequest) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *OverlapRequest) GetQuery() *SignedQuery {
+	if x != nil {
+		return x.Query
+	}
+	return nil
+}
+
+func (x *OverlapRequest) GetReceiverKey() []byte {
+	if x != nil {
+		return x.ReceiverKey
+	}
+	return nil
+}
+
+func (x *OverlapRequest) GetTimeoutMs() int64 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
+}
+
+// OverlapTask asks a partner to admit an overlap query and take part.
+type OverlapTask struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Query       *SignedQuery           `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
+	ReceiverKey []byte                 `protobuf:"bytes,2,opt,name=receiver_key,json=receiverKey,proto3" json:"receiver_key,omitempty"`
+	// Runs are numbered from 1; a partner admits each run once.
+	Run           uint32 `protobuf:"varint,3,opt,name=run,proto3" json:"run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OverlapTask) Reset() {
+	*x = OverlapTask{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OverlapTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OverlapTask) ProtoMessage() {}
+
+func (x *OverlapTask) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OverlapTask.ProtoReflect.Descriptor instead.
+func (*OverlapTask) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *OverlapTask) GetQuery() *SignedQuery {
+	if x != nil {
+		return x.Query
+	}
+	return nil
+}
+
+func (x *OverlapTask) GetReceiverKey() []byte {
+	if x != nil {
+		return x.ReceiverKey
+	}
+	return nil
+}
+
+func (x *OverlapTask) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+// OverlapHello carries a partner's PSI hello frame (its ephemeral channel
+// key), signed by the partner so that no relay can substitute it.
+type OverlapHello struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	QueryId string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Run     uint32                 `protobuf:"varint,2,opt,name=run,proto3" json:"run,omitempty"`
+	// The sender (from the coordinator; a node's own hello leaves it empty).
+	Node  string `protobuf:"bytes,3,opt,name=node,proto3" json:"node,omitempty"`
+	Frame []byte `protobuf:"bytes,4,opt,name=frame,proto3" json:"frame,omitempty"`
+	// Signature over the OverlapHelloStatement.
+	Signature     []byte `protobuf:"bytes,5,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OverlapHello) Reset() {
+	*x = OverlapHello{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OverlapHello) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OverlapHello) ProtoMessage() {}
+
+func (x *OverlapHello) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OverlapHello.ProtoReflect.Descriptor instead.
+func (*OverlapHello) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *OverlapHello) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *OverlapHello) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+func (x *OverlapHello) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *OverlapHello) GetFrame() []byte {
+	if x != nil {
+		return x.Frame
+	}
+	return nil
+}
+
+func (x *OverlapHello) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// OverlapHelloStatement is what a partner signs for its hello.
+type OverlapHelloStatement struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	QueryId     string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	QueryDigest []byte                 `protobuf:"bytes,2,opt,name=query_digest,json=queryDigest,proto3" json:"query_digest,omitempty"`
+	Run         uint32                 `protobuf:"varint,3,opt,name=run,proto3" json:"run,omitempty"`
+	Node        string                 `protobuf:"bytes,4,opt,name=node,proto3" json:"node,omitempty"`
+	Party       uint32                 `protobuf:"varint,5,opt,name=party,proto3" json:"party,omitempty"`
+	// SHA-256 of the hello frame.
+	FrameDigest   []byte `protobuf:"bytes,6,opt,name=frame_digest,json=frameDigest,proto3" json:"frame_digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OverlapHelloStatement) Reset() {
+	*x = OverlapHelloStatement{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OverlapHelloStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OverlapHelloStatement) ProtoMessage() {}
+
+func (x *OverlapHelloStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OverlapHelloStatement.ProtoReflect.Descriptor instead.
+func (*OverlapHelloStatement) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *OverlapHelloStatement) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *OverlapHelloStatement) GetQueryDigest() []byte {
+	if x != nil {
+		return x.QueryDigest
+	}
+	return nil
+}
+
+func (x *OverlapHelloStatement) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+func (x *OverlapHelloStatement) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *OverlapHelloStatement) GetParty() uint32 {
+	if x != nil {
+		return x.Party
+	}
+	return 0
+}
+
+func (x *OverlapHelloStatement) GetFrameDigest() []byte {
+	if x != nil {
+		return x.FrameDigest
+	}
+	return nil
+}
+
+// OverlapFrame is one PSI frame (psi/wire) other than a hello.
+type OverlapFrame struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	QueryId       string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Run           uint32                 `protobuf:"varint,2,opt,name=run,proto3" json:"run,omitempty"`
+	Frame         []byte                 `protobuf:"bytes,3,opt,name=frame,proto3" json:"frame,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OverlapFrame) Reset() {
+	*x = OverlapFrame{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OverlapFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OverlapFrame) ProtoMessage() {}
+
+func (x *OverlapFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OverlapFrame.ProtoReflect.Descriptor instead.
+func (*OverlapFrame) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *OverlapFrame) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *OverlapFrame) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+func (x *OverlapFrame) GetFrame() []byte {
+	if x != nil {
+		return x.Frame
+	}
+	return nil
+}
+
+// OverlapDone ends a partner's part: its signed statement of the release
+// digest, and at the comparer the release sealed to the querier.
+type OverlapDone struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	QueryId string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Run     uint32                 `protobuf:"varint,2,opt,name=run,proto3" json:"run,omitempty"`
+	// Deterministically marshalled OverlapDoneStatement, exactly as signed.
+	Statement []byte `protobuf:"bytes,3,opt,name=statement,proto3" json:"statement,omitempty"`
+	Signature []byte `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
+	// The comparer only: the HPKE ciphertext of the OverlapRelease.
+	SealedRelease []byte `protobuf:"bytes,5,opt,name=sealed_release,json=sealedRelease,proto3" json:"sealed_release,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OverlapDone) Reset() {
+	*x = OverlapDone{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OverlapDone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OverlapDone) ProtoMessage() {}
+
+func (x *OverlapDone) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OverlapDone.ProtoReflect.Descriptor instead.
+func (*OverlapDone) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *OverlapDone) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *OverlapDone) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+func (x *OverlapDone) GetStatement() []byte {
+	if x != nil {
+		return x.Statement
+	}
+	return nil
+}
+
+func (x *OverlapDone) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *OverlapDone) GetSealedRelease() []byte {
+	if x != nil {
+		return x.SealedRelease
+	}
+	return nil
+}
+
+// OverlapDoneStatement is what a partner signs once its part is done.
+type OverlapDoneStatement struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	QueryId        string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	QueryDigest    []byte                 `protobuf:"bytes,2,opt,name=query_digest,json=queryDigest,proto3" json:"query_digest,omitempty"`
+	Run            uint32                 `protobuf:"varint,3,opt,name=run,proto3" json:"run,omitempty"`
+	Node           string                 `protobuf:"bytes,4,opt,name=node,proto3" json:"node,omitempty"`
+	DecisionId     string                 `protobuf:"bytes,5,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
+	BundleRevision string                 `protobuf:"bytes,6,opt,name=bundle_revision,json=bundleRevision,proto3" json:"bundle_revision,omitempty"`
+	// SHA-256 of the sealed release, as the comparer announced it in the
+	// session; the same in every partner's statement.
+	ReleaseDigest []byte `protobuf:"bytes,7,opt,name=release_digest,json=releaseDigest,proto3" json:"release_digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OverlapDoneStatement) Reset() {
+	*x = OverlapDoneStatement{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OverlapDoneStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OverlapDoneStatement) ProtoMessage() {}
+
+func (x *OverlapDoneStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OverlapDoneStatement.ProtoReflect.Descriptor instead.
+func (*OverlapDoneStatement) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *OverlapDoneStatement) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *OverlapDoneStatement) GetQueryDigest() []byte {
+	if x != nil {
+		return x.QueryDigest
+	}
+	return nil
+}
+
+func (x *OverlapDoneStatement) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+func (x *OverlapDoneStatement) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *OverlapDoneStatement) GetDecisionId() string {
+	if x != nil {
+		return x.DecisionId
+	}
+	return ""
+}
+
+func (x *OverlapDoneStatement) GetBundleRevision() string {
+	if x != nil {
+		return x.BundleRevision
+	}
+	return ""
+}
+
+func (x *OverlapDoneStatement) GetReleaseDigest() []byte {
+	if x != nil {
+		return x.ReleaseDigest
+	}
+	return nil
+}
+
+// OverlapRelease is what the comparer releases to the querier, sealed.
+type OverlapRelease struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	QueryId        string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	QueryDigest    []byte                 `protobuf:"bytes,2,opt,name=query_digest,json=queryDigest,proto3" json:"query_digest,omitempty"`
+	Run            uint32                 `protobuf:"varint,3,opt,name=run,proto3" json:"run,omitempty"`
+	Comparer       string                 `protobuf:"bytes,4,opt,name=comparer,proto3" json:"comparer,omitempty"`
+	DecisionId     string                 `protobuf:"bytes,5,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
+	BundleRevision string                 `protobuf:"bytes,6,opt,name=bundle_revision,json=bundleRevision,proto3" json:"bundle_revision,omitempty"`
+	MinCellSize    int64                  `protobuf:"varint,7,opt,name=min_cell_size,json=minCellSize,proto3" json:"min_cell_size,omitempty"`
+	// The noise: none, or every cell and size carries discrete Laplace
+	// noise of scale t (P(k) ∝ exp(−|k|/t)) with a per-cell variance.
+	Noisy         bool             `protobuf:"varint,8,opt,name=noisy,proto3" json:"noisy,omitempty"`
+	Epsilon       float64          `protobuf:"fixed64,9,opt,name=epsilon,proto3" json:"epsilon,omitempty"`
+	Delta         float64          `protobuf:"fixed64,10,opt,name=delta,proto3" json:"delta,omitempty"`
+	NoiseScale    float64          `protobuf:"fixed64,11,opt,name=noise_scale,json=noiseScale,proto3" json:"noise_scale,omitempty"`
+	CellVariance  float64          `protobuf:"fixed64,12,opt,name=cell_variance,json=cellVariance,proto3" json:"cell_variance,omitempty"`
+	Figures       []*OverlapFigure `protobuf:"bytes,13,rep,name=figures,proto3" json:"figures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OverlapRelease) Reset() {
+	*x = OverlapRelease{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OverlapRelease) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OverlapRelease) ProtoMessage() {}
+
+func (x *OverlapRelease) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OverlapRelease.ProtoReflect.Descriptor instead.
+func (*OverlapRelease) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *OverlapRelease) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *OverlapRelease) GetQueryDigest() []byte {
+	if x != nil {
+		return x.QueryDigest
+	}
+	return nil
+}
+
+func (x *OverlapRelease) GetRun() uint32 {
+	if x != nil {
+		return x.Run
+	}
+	return 0
+}
+
+func (x *OverlapRelease) GetComparer() string {
+	if x != nil {
+		return x.Comparer
+	}
+	return ""
+}
+
+func (x *OverlapRelease) GetDecisionId() string {
+	if x != nil {
+		return x.DecisionId
+	}
+	return ""
+}
+
+func (x *OverlapRelease) GetBundleRevision() string {
+	if x != nil {
+		return x.BundleRevision
+	}
+	return ""
+}
+
+func (x *OverlapRelease) GetMinCellSize() int64 {
+	if x != nil {
+		return x.MinCellSize
+	}
+	return 0
+}
+
+func (x *OverlapRelease) GetNoisy() bool {
+	if x != nil {
+		return x.Noisy
+	}
+	return false
+}
+
+func (x *OverlapRelease) GetEpsilon() float64 {
+	if x != nil {
+		return x.Epsilon
+	}
+	return 0
+}
+
+func (x *OverlapRelease) GetDelta() float64 {
+	if x != nil {
+		return x.Delta
+	}
+	return 0
+}
+
+func (x *OverlapRelease) GetNoiseScale() float64 {
+	if x != nil {
+		return x.NoiseScale
+	}
+	return 0
+}
+
+func (x *OverlapRelease) GetCellVariance() float64 {
+	if x != nil {
+		return x.CellVariance
+	}
+	return 0
+}
+
+func (x *OverlapRelease) GetFigures() []*OverlapFigure {
+	if x != nil {
+		return x.Figures
+	}
+	return nil
+}
+
+type OverlapFigure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// intersection, size or union.
+	Kind     string   `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Partners []string `protobuf:"bytes,2,rep,name=partners,proto3" json:"partners,omitempty"`
+	// The grouping partner's segment, or -1 for the whole set.
+	Segment  int32 `protobuf:"varint,3,opt,name=segment,proto3" json:"segment,omitempty"`
+	Value    int64 `protobuf:"varint,4,opt,name=value,proto3" json:"value,omitempty"`
+	Withheld bool  `protobuf:"varint,5,opt,name=withheld,proto3" json:"withheld,omitempty"`
+	// How many released cells the figure sums.
+	Cells         int32 `protobuf:"varint,6,opt,name=cells,proto3" json:"cells,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OverlapFigure) Reset() {
+	*x = OverlapFigure{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OverlapFigure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OverlapFigure) ProtoMessage() {}
+
+func (x *OverlapFigure) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OverlapFigure.ProtoReflect.Descriptor instead.
+func (*OverlapFigure) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *OverlapFigure) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *OverlapFigure) GetPartners() []string {
+	if x != nil {
+		return x.Partners
+	}
+	return nil
+}
+
+func (x *OverlapFigure) GetSegment() int32 {
+	if x != nil {
+		return x.Segment
+	}
+	return 0
+}
+
+func (x *OverlapFigure) GetValue() int64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *OverlapFigure) GetWithheld() bool {
+	if x != nil {
+		return x.Withheld
+	}
+	return false
+}
+
+func (x *OverlapFigure) GetCells() int32 {
+	if x != nil {
+		return x.Cells
+	}
+	return 0
+}
+
+// OverlapResult hands the querier the sealed release and every partner's
+// signed statement of its digest, with the certificates to check them.
+type OverlapResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	QueryId       string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	SealedRelease []byte                 `protobuf:"bytes,2,opt,name=sealed_release,json=sealedRelease,proto3" json:"sealed_release,omitempty"`
+	Statements    []*SignedOverlapDone   `protobuf:"bytes,3,rep,name=statements,proto3" json:"statements,omitempty"`
+	TimingsMs     map[string]float64     `protobuf:"bytes,4,rep,name=timings_ms,json=timingsMs,proto3" json:"timings_ms,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	// The bytes the coordinator relayed between the partners.
+	RelayBytes    int64 `protobuf:"varint,5,opt,name=relay_bytes,json=relayBytes,proto3" json:"relay_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OverlapResult) Reset() {
+	*x = OverlapResult{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OverlapResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OverlapResult) ProtoMessage() {}
+
+func (x *OverlapResult) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OverlapResult.ProtoReflect.Descriptor instead.
+func (*OverlapResult) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *OverlapResult) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *OverlapResult) GetSealedRelease() []byte {
+	if x != nil {
+		return x.SealedRelease
+	}
+	return nil
+}
+
+func (x *OverlapResult) GetStatements() []*SignedOverlapDone {
+	if x != nil {
+		return x.Statements
+	}
+	return nil
+}
+
+func (x *OverlapResult) GetTimingsMs() map[string]float64 {
+	if x != nil {
+		return x.TimingsMs
+	}
+	return nil
+}
+
+func (x *OverlapResult) GetRelayBytes() int64 {
+	if x != nil {
+		return x.RelayBytes
+	}
+	return 0
+}
+
+type SignedOverlapDone struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Node      string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Statement []byte                 `protobuf:"bytes,2,opt,name=statement,proto3" json:"statement,omitempty"`
+	Signature []byte                 `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	// The partner's DER certificates, leaf first, as the epoch recorded them.
+	CertChain     [][]byte `protobuf:"bytes,4,rep,name=cert_chain,json=certChain,proto3" json:"cert_chain,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignedOverlapDone) Reset() {
+	*x = SignedOverlapDone{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignedOverlapDone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignedOverlapDone) ProtoMessage() {}
+
+func (x *SignedOverlapDone) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignedOverlapDone.ProtoReflect.Descriptor instead.
+func (*SignedOverlapDone) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *SignedOverlapDone) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *SignedOverlapDone) GetStatement() []byte {
+	if x != nil {
+		return x.Statement
+	}
+	return nil
+}
+
+func (x *SignedOverlapDone) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *SignedOverlapDone) GetCertChain() [][]byte {
+	if x != nil {
+		return x.CertChain
+	}
+	return nil
+}
+
 var File_fedscorev1_fedscore_proto protoreflect.FileDescriptor
 
 const file_fedscorev1_fedscore_proto_rawDesc = "" +
@@ -4024,7 +5058,7 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x05Chunk\x12\x17\n" +
 	"\ablob_id\x18\x01 \x01(\tR\x06blobId\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x14\n" +
-	"\x05final\x18\x03 \x01(\bR\x05final\"\xd8\x05\n" +
+	"\x05final\x18\x03 \x01(\bR\x05final\"\x9b\a\n" +
 	"\vNodeMessage\x12*\n" +
 	"\x05chunk\x18\x01 \x01(\v2\x12.fedscore.v1.ChunkH\x00R\x05chunk\x12*\n" +
 	"\x05hello\x18\x02 \x01(\v2\x12.fedscore.v1.HelloH\x00R\x05hello\x12:\n" +
@@ -4039,7 +5073,10 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x04seed\x18\n" +
 	" \x01(\v2\x17.fedscore.v1.SeedRevealH\x00R\x04seed\x12?\n" +
 	"\ffingerprints\x18\v \x01(\v2\x19.fedscore.v1.FingerprintsH\x00R\ffingerprints\x12M\n" +
-	"\x12spot_check_request\x18\f \x01(\v2\x1d.fedscore.v1.SpotCheckRequestH\x00R\x10spotCheckRequestB\x06\n" +
+	"\x12spot_check_request\x18\f \x01(\v2\x1d.fedscore.v1.SpotCheckRequestH\x00R\x10spotCheckRequest\x12@\n" +
+	"\roverlap_hello\x18\r \x01(\v2\x19.fedscore.v1.OverlapHelloH\x00R\foverlapHello\x12@\n" +
+	"\roverlap_frame\x18\x0e \x01(\v2\x19.fedscore.v1.OverlapFrameH\x00R\foverlapFrame\x12=\n" +
+	"\foverlap_done\x18\x0f \x01(\v2\x18.fedscore.v1.OverlapDoneH\x00R\voverlapDoneB\x06\n" +
 	"\x04body\"c\n" +
 	"\x05Hello\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x14\n" +
@@ -4172,7 +5209,7 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x06Reason\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\aarticle\x18\x02 \x01(\tR\aarticle\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\"\x83\x06\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\xc6\a\n" +
 	"\x12CoordinatorMessage\x12*\n" +
 	"\x05chunk\x18\x01 \x01(\v2\x12.fedscore.v1.ChunkH\x00R\x05chunk\x12@\n" +
 	"\rsetup_request\x18\x02 \x01(\v2\x19.fedscore.v1.SetupRequestH\x00R\fsetupRequest\x12=\n" +
@@ -4190,7 +5227,10 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x11fingerprints_task\x18\r \x01(\v2\x1d.fedscore.v1.FingerprintsTaskH\x00R\x10fingerprintsTask\x12:\n" +
 	"\vresend_task\x18\x0e \x01(\v2\x17.fedscore.v1.ResendTaskH\x00R\n" +
 	"resendTask\x12D\n" +
-	"\x0fspot_check_task\x18\x0f \x01(\v2\x1a.fedscore.v1.SpotCheckTaskH\x00R\rspotCheckTaskB\x06\n" +
+	"\x0fspot_check_task\x18\x0f \x01(\v2\x1a.fedscore.v1.SpotCheckTaskH\x00R\rspotCheckTask\x12=\n" +
+	"\foverlap_task\x18\x10 \x01(\v2\x18.fedscore.v1.OverlapTaskH\x00R\voverlapTask\x12@\n" +
+	"\roverlap_hello\x18\x11 \x01(\v2\x19.fedscore.v1.OverlapHelloH\x00R\foverlapHello\x12@\n" +
+	"\roverlap_frame\x18\x12 \x01(\v2\x19.fedscore.v1.OverlapFrameH\x00R\foverlapFrameB\x06\n" +
 	"\x04bodyJ\x04\b\x05\x10\x06J\x04\b\a\x10\bJ\x04\b\b\x10\t\"V\n" +
 	"\x0eShamirDelivery\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\tR\x05epoch\x12.\n" +
@@ -4289,20 +5329,22 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x10\n" +
 	"\x03run\x18\x03 \x01(\rR\x03run\x12\x1a\n" +
-	"\bcomplete\x18\x04 \x01(\bR\bcomplete\"\x7f\n" +
+	"\bcomplete\x18\x04 \x01(\bR\bcomplete\"\xb8\x01\n" +
 	"\x12QueryClientMessage\x12*\n" +
 	"\x05chunk\x18\x01 \x01(\v2\x12.fedscore.v1.ChunkH\x00R\x05chunk\x125\n" +
-	"\arequest\x18\x02 \x01(\v2\x19.fedscore.v1.QueryRequestH\x00R\arequestB\x06\n" +
+	"\arequest\x18\x02 \x01(\v2\x19.fedscore.v1.QueryRequestH\x00R\arequest\x127\n" +
+	"\aoverlap\x18\x03 \x01(\v2\x1b.fedscore.v1.OverlapRequestH\x00R\aoverlapB\x06\n" +
 	"\x04body\"\x89\x01\n" +
 	"\fQueryRequest\x12.\n" +
 	"\x05query\x18\x01 \x01(\v2\x18.fedscore.v1.SignedQueryR\x05query\x12*\n" +
 	"\x11receiver_key_blob\x18\x02 \x01(\tR\x0freceiverKeyBlob\x12\x1d\n" +
 	"\n" +
-	"timeout_ms\x18\x03 \x01(\x03R\ttimeoutMs\"\xb1\x01\n" +
+	"timeout_ms\x18\x03 \x01(\x03R\ttimeoutMs\"\xf6\x01\n" +
 	"\x12QueryServerMessage\x12*\n" +
 	"\x05chunk\x18\x01 \x01(\v2\x12.fedscore.v1.ChunkH\x00R\x05chunk\x123\n" +
 	"\bprogress\x18\x02 \x01(\v2\x15.fedscore.v1.ProgressH\x00R\bprogress\x122\n" +
-	"\x06result\x18\x03 \x01(\v2\x18.fedscore.v1.QueryResultH\x00R\x06resultB\x06\n" +
+	"\x06result\x18\x03 \x01(\v2\x18.fedscore.v1.QueryResultH\x00R\x06result\x12C\n" +
+	"\x0eoverlap_result\x18\x04 \x01(\v2\x1a.fedscore.v1.OverlapResultH\x00R\roverlapResultB\x06\n" +
 	"\x04body\"4\n" +
 	"\bProgress\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x12\n" +
@@ -4330,7 +5372,91 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\amembers\x18\x03 \x03(\tR\amembers\x12\x1a\n" +
 	"\battached\x18\x04 \x03(\tR\battached\x12*\n" +
 	"\x11public_key_digest\x18\x05 \x01(\fR\x0fpublicKeyDigest\x12\x14\n" +
-	"\x05ready\x18\x06 \x01(\bR\x05ready*M\n" +
+	"\x05ready\x18\x06 \x01(\bR\x05ready\"\x82\x01\n" +
+	"\x0eOverlapRequest\x12.\n" +
+	"\x05query\x18\x01 \x01(\v2\x18.fedscore.v1.SignedQueryR\x05query\x12!\n" +
+	"\freceiver_key\x18\x02 \x01(\fR\vreceiverKey\x12\x1d\n" +
+	"\n" +
+	"timeout_ms\x18\x03 \x01(\x03R\ttimeoutMs\"r\n" +
+	"\vOverlapTask\x12.\n" +
+	"\x05query\x18\x01 \x01(\v2\x18.fedscore.v1.SignedQueryR\x05query\x12!\n" +
+	"\freceiver_key\x18\x02 \x01(\fR\vreceiverKey\x12\x10\n" +
+	"\x03run\x18\x03 \x01(\rR\x03run\"\x83\x01\n" +
+	"\fOverlapHello\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x10\n" +
+	"\x03run\x18\x02 \x01(\rR\x03run\x12\x12\n" +
+	"\x04node\x18\x03 \x01(\tR\x04node\x12\x14\n" +
+	"\x05frame\x18\x04 \x01(\fR\x05frame\x12\x1c\n" +
+	"\tsignature\x18\x05 \x01(\fR\tsignature\"\xb4\x01\n" +
+	"\x15OverlapHelloStatement\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12!\n" +
+	"\fquery_digest\x18\x02 \x01(\fR\vqueryDigest\x12\x10\n" +
+	"\x03run\x18\x03 \x01(\rR\x03run\x12\x12\n" +
+	"\x04node\x18\x04 \x01(\tR\x04node\x12\x14\n" +
+	"\x05party\x18\x05 \x01(\rR\x05party\x12!\n" +
+	"\fframe_digest\x18\x06 \x01(\fR\vframeDigest\"Q\n" +
+	"\fOverlapFrame\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x10\n" +
+	"\x03run\x18\x02 \x01(\rR\x03run\x12\x14\n" +
+	"\x05frame\x18\x03 \x01(\fR\x05frame\"\x9d\x01\n" +
+	"\vOverlapDone\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x10\n" +
+	"\x03run\x18\x02 \x01(\rR\x03run\x12\x1c\n" +
+	"\tstatement\x18\x03 \x01(\fR\tstatement\x12\x1c\n" +
+	"\tsignature\x18\x04 \x01(\fR\tsignature\x12%\n" +
+	"\x0esealed_release\x18\x05 \x01(\fR\rsealedRelease\"\xeb\x01\n" +
+	"\x14OverlapDoneStatement\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12!\n" +
+	"\fquery_digest\x18\x02 \x01(\fR\vqueryDigest\x12\x10\n" +
+	"\x03run\x18\x03 \x01(\rR\x03run\x12\x12\n" +
+	"\x04node\x18\x04 \x01(\tR\x04node\x12\x1f\n" +
+	"\vdecision_id\x18\x05 \x01(\tR\n" +
+	"decisionId\x12'\n" +
+	"\x0fbundle_revision\x18\x06 \x01(\tR\x0ebundleRevision\x12%\n" +
+	"\x0erelease_digest\x18\a \x01(\fR\rreleaseDigest\"\xac\x03\n" +
+	"\x0eOverlapRelease\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12!\n" +
+	"\fquery_digest\x18\x02 \x01(\fR\vqueryDigest\x12\x10\n" +
+	"\x03run\x18\x03 \x01(\rR\x03run\x12\x1a\n" +
+	"\bcomparer\x18\x04 \x01(\tR\bcomparer\x12\x1f\n" +
+	"\vdecision_id\x18\x05 \x01(\tR\n" +
+	"decisionId\x12'\n" +
+	"\x0fbundle_revision\x18\x06 \x01(\tR\x0ebundleRevision\x12\"\n" +
+	"\rmin_cell_size\x18\a \x01(\x03R\vminCellSize\x12\x14\n" +
+	"\x05noisy\x18\b \x01(\bR\x05noisy\x12\x18\n" +
+	"\aepsilon\x18\t \x01(\x01R\aepsilon\x12\x14\n" +
+	"\x05delta\x18\n" +
+	" \x01(\x01R\x05delta\x12\x1f\n" +
+	"\vnoise_scale\x18\v \x01(\x01R\n" +
+	"noiseScale\x12#\n" +
+	"\rcell_variance\x18\f \x01(\x01R\fcellVariance\x124\n" +
+	"\afigures\x18\r \x03(\v2\x1a.fedscore.v1.OverlapFigureR\afigures\"\xa1\x01\n" +
+	"\rOverlapFigure\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
+	"\bpartners\x18\x02 \x03(\tR\bpartners\x12\x18\n" +
+	"\asegment\x18\x03 \x01(\x05R\asegment\x12\x14\n" +
+	"\x05value\x18\x04 \x01(\x03R\x05value\x12\x1a\n" +
+	"\bwithheld\x18\x05 \x01(\bR\bwithheld\x12\x14\n" +
+	"\x05cells\x18\x06 \x01(\x05R\x05cells\"\xba\x02\n" +
+	"\rOverlapResult\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12%\n" +
+	"\x0esealed_release\x18\x02 \x01(\fR\rsealedRelease\x12>\n" +
+	"\n" +
+	"statements\x18\x03 \x03(\v2\x1e.fedscore.v1.SignedOverlapDoneR\n" +
+	"statements\x12H\n" +
+	"\n" +
+	"timings_ms\x18\x04 \x03(\v2).fedscore.v1.OverlapResult.TimingsMsEntryR\ttimingsMs\x12\x1f\n" +
+	"\vrelay_bytes\x18\x05 \x01(\x03R\n" +
+	"relayBytes\x1a<\n" +
+	"\x0eTimingsMsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x82\x01\n" +
+	"\x11SignedOverlapDone\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1c\n" +
+	"\tstatement\x18\x02 \x01(\fR\tstatement\x12\x1c\n" +
+	"\tsignature\x18\x03 \x01(\fR\tsignature\x12\x1d\n" +
+	"\n" +
+	"cert_chain\x18\x04 \x03(\fR\tcertChain*M\n" +
 	"\x05Round\x12\x15\n" +
 	"\x11ROUND_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fROUND_INPUTS\x10\x01\x12\x1b\n" +
@@ -4354,58 +5480,70 @@ func file_fedscorev1_fedscore_proto_rawDescGZIP() []byte {
 }
 
 var file_fedscorev1_fedscore_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_fedscorev1_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_fedscorev1_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
 var file_fedscorev1_fedscore_proto_goTypes = []any{
-	(Round)(0),                   // 0: fedscore.v1.Round
-	(*RotateRequest)(nil),        // 1: fedscore.v1.RotateRequest
-	(*Chunk)(nil),                // 2: fedscore.v1.Chunk
-	(*NodeMessage)(nil),          // 3: fedscore.v1.NodeMessage
-	(*Hello)(nil),                // 4: fedscore.v1.Hello
-	(*SetupShare)(nil),           // 5: fedscore.v1.SetupShare
-	(*ShamirBoxes)(nil),          // 6: fedscore.v1.ShamirBoxes
-	(*SealedShare)(nil),          // 7: fedscore.v1.SealedShare
-	(*SetupStatement)(nil),       // 8: fedscore.v1.SetupStatement
-	(*InputReceipt)(nil),         // 9: fedscore.v1.InputReceipt
-	(*InputReveal)(nil),          // 10: fedscore.v1.InputReveal
-	(*SeedReveal)(nil),           // 11: fedscore.v1.SeedReveal
-	(*Fingerprints)(nil),         // 12: fedscore.v1.Fingerprints
-	(*FingerprintStatement)(nil), // 13: fedscore.v1.FingerprintStatement
-	(*SpotCheckRequest)(nil),     // 14: fedscore.v1.SpotCheckRequest
-	(*Receipt)(nil),              // 15: fedscore.v1.Receipt
-	(*DecryptionShare)(nil),      // 16: fedscore.v1.DecryptionShare
-	(*DecryptionStatement)(nil),  // 17: fedscore.v1.DecryptionStatement
-	(*KeySwitchShare)(nil),       // 18: fedscore.v1.KeySwitchShare
-	(*KeySwitchStatement)(nil),   // 19: fedscore.v1.KeySwitchStatement
-	(*Refusal)(nil),              // 20: fedscore.v1.Refusal
-	(*Reason)(nil),               // 21: fedscore.v1.Reason
-	(*CoordinatorMessage)(nil),   // 22: fedscore.v1.CoordinatorMessage
-	(*ShamirDelivery)(nil),       // 23: fedscore.v1.ShamirDelivery
-	(*SetupRequest)(nil),         // 24: fedscore.v1.SetupRequest
-	(*SetupResult)(nil),          // 25: fedscore.v1.SetupResult
-	(*SignedSetupShare)(nil),     // 26: fedscore.v1.SignedSetupShare
-	(*QueryTask)(nil),            // 27: fedscore.v1.QueryTask
-	(*SignedQuery)(nil),          // 28: fedscore.v1.SignedQuery
-	(*QueryEnvelope)(nil),        // 29: fedscore.v1.QueryEnvelope
-	(*ReceiptSet)(nil),           // 30: fedscore.v1.ReceiptSet
-	(*SignedReceipt)(nil),        // 31: fedscore.v1.SignedReceipt
-	(*SumTask)(nil),              // 32: fedscore.v1.SumTask
-	(*NodeValue)(nil),            // 33: fedscore.v1.NodeValue
-	(*SeedsTask)(nil),            // 34: fedscore.v1.SeedsTask
-	(*FingerprintsTask)(nil),     // 35: fedscore.v1.FingerprintsTask
-	(*SignedFingerprints)(nil),   // 36: fedscore.v1.SignedFingerprints
-	(*ResendTask)(nil),           // 37: fedscore.v1.ResendTask
-	(*SpotCheckTask)(nil),        // 38: fedscore.v1.SpotCheckTask
-	(*SpotCheckInput)(nil),       // 39: fedscore.v1.SpotCheckInput
-	(*Cancel)(nil),               // 40: fedscore.v1.Cancel
-	(*QueryClientMessage)(nil),   // 41: fedscore.v1.QueryClientMessage
-	(*QueryRequest)(nil),         // 42: fedscore.v1.QueryRequest
-	(*QueryServerMessage)(nil),   // 43: fedscore.v1.QueryServerMessage
-	(*Progress)(nil),             // 44: fedscore.v1.Progress
-	(*QueryResult)(nil),          // 45: fedscore.v1.QueryResult
-	(*PartnerReceipt)(nil),       // 46: fedscore.v1.PartnerReceipt
-	(*StatusRequest)(nil),        // 47: fedscore.v1.StatusRequest
-	(*StatusResponse)(nil),       // 48: fedscore.v1.StatusResponse
-	nil,                          // 49: fedscore.v1.QueryResult.TimingsMsEntry
+	(Round)(0),                    // 0: fedscore.v1.Round
+	(*RotateRequest)(nil),         // 1: fedscore.v1.RotateRequest
+	(*Chunk)(nil),                 // 2: fedscore.v1.Chunk
+	(*NodeMessage)(nil),           // 3: fedscore.v1.NodeMessage
+	(*Hello)(nil),                 // 4: fedscore.v1.Hello
+	(*SetupShare)(nil),            // 5: fedscore.v1.SetupShare
+	(*ShamirBoxes)(nil),           // 6: fedscore.v1.ShamirBoxes
+	(*SealedShare)(nil),           // 7: fedscore.v1.SealedShare
+	(*SetupStatement)(nil),        // 8: fedscore.v1.SetupStatement
+	(*InputReceipt)(nil),          // 9: fedscore.v1.InputReceipt
+	(*InputReveal)(nil),           // 10: fedscore.v1.InputReveal
+	(*SeedReveal)(nil),            // 11: fedscore.v1.SeedReveal
+	(*Fingerprints)(nil),          // 12: fedscore.v1.Fingerprints
+	(*FingerprintStatement)(nil),  // 13: fedscore.v1.FingerprintStatement
+	(*SpotCheckRequest)(nil),      // 14: fedscore.v1.SpotCheckRequest
+	(*Receipt)(nil),               // 15: fedscore.v1.Receipt
+	(*DecryptionShare)(nil),       // 16: fedscore.v1.DecryptionShare
+	(*DecryptionStatement)(nil),   // 17: fedscore.v1.DecryptionStatement
+	(*KeySwitchShare)(nil),        // 18: fedscore.v1.KeySwitchShare
+	(*KeySwitchStatement)(nil),    // 19: fedscore.v1.KeySwitchStatement
+	(*Refusal)(nil),               // 20: fedscore.v1.Refusal
+	(*Reason)(nil),                // 21: fedscore.v1.Reason
+	(*CoordinatorMessage)(nil),    // 22: fedscore.v1.CoordinatorMessage
+	(*ShamirDelivery)(nil),        // 23: fedscore.v1.ShamirDelivery
+	(*SetupRequest)(nil),          // 24: fedscore.v1.SetupRequest
+	(*SetupResult)(nil),           // 25: fedscore.v1.SetupResult
+	(*SignedSetupShare)(nil),      // 26: fedscore.v1.SignedSetupShare
+	(*QueryTask)(nil),             // 27: fedscore.v1.QueryTask
+	(*SignedQuery)(nil),           // 28: fedscore.v1.SignedQuery
+	(*QueryEnvelope)(nil),         // 29: fedscore.v1.QueryEnvelope
+	(*ReceiptSet)(nil),            // 30: fedscore.v1.ReceiptSet
+	(*SignedReceipt)(nil),         // 31: fedscore.v1.SignedReceipt
+	(*SumTask)(nil),               // 32: fedscore.v1.SumTask
+	(*NodeValue)(nil),             // 33: fedscore.v1.NodeValue
+	(*SeedsTask)(nil),             // 34: fedscore.v1.SeedsTask
+	(*FingerprintsTask)(nil),      // 35: fedscore.v1.FingerprintsTask
+	(*SignedFingerprints)(nil),    // 36: fedscore.v1.SignedFingerprints
+	(*ResendTask)(nil),            // 37: fedscore.v1.ResendTask
+	(*SpotCheckTask)(nil),         // 38: fedscore.v1.SpotCheckTask
+	(*SpotCheckInput)(nil),        // 39: fedscore.v1.SpotCheckInput
+	(*Cancel)(nil),                // 40: fedscore.v1.Cancel
+	(*QueryClientMessage)(nil),    // 41: fedscore.v1.QueryClientMessage
+	(*QueryRequest)(nil),          // 42: fedscore.v1.QueryRequest
+	(*QueryServerMessage)(nil),    // 43: fedscore.v1.QueryServerMessage
+	(*Progress)(nil),              // 44: fedscore.v1.Progress
+	(*QueryResult)(nil),           // 45: fedscore.v1.QueryResult
+	(*PartnerReceipt)(nil),        // 46: fedscore.v1.PartnerReceipt
+	(*StatusRequest)(nil),         // 47: fedscore.v1.StatusRequest
+	(*StatusResponse)(nil),        // 48: fedscore.v1.StatusResponse
+	(*OverlapRequest)(nil),        // 49: fedscore.v1.OverlapRequest
+	(*OverlapTask)(nil),           // 50: fedscore.v1.OverlapTask
+	(*OverlapHello)(nil),          // 51: fedscore.v1.OverlapHello
+	(*OverlapHelloStatement)(nil), // 52: fedscore.v1.OverlapHelloStatement
+	(*OverlapFrame)(nil),          // 53: fedscore.v1.OverlapFrame
+	(*OverlapDone)(nil),           // 54: fedscore.v1.OverlapDone
+	(*OverlapDoneStatement)(nil),  // 55: fedscore.v1.OverlapDoneStatement
+	(*OverlapRelease)(nil),        // 56: fedscore.v1.OverlapRelease
+	(*OverlapFigure)(nil),         // 57: fedscore.v1.OverlapFigure
+	(*OverlapResult)(nil),         // 58: fedscore.v1.OverlapResult
+	(*SignedOverlapDone)(nil),     // 59: fedscore.v1.SignedOverlapDone
+	nil,                           // 60: fedscore.v1.QueryResult.TimingsMsEntry
+	nil,                           // 61: fedscore.v1.OverlapResult.TimingsMsEntry
 }
 var file_fedscorev1_fedscore_proto_depIdxs = []int32{
 	2,  // 0: fedscore.v1.NodeMessage.chunk:type_name -> fedscore.v1.Chunk
@@ -4420,55 +5558,68 @@ var file_fedscorev1_fedscore_proto_depIdxs = []int32{
 	11, // 9: fedscore.v1.NodeMessage.seed:type_name -> fedscore.v1.SeedReveal
 	12, // 10: fedscore.v1.NodeMessage.fingerprints:type_name -> fedscore.v1.Fingerprints
 	14, // 11: fedscore.v1.NodeMessage.spot_check_request:type_name -> fedscore.v1.SpotCheckRequest
-	7,  // 12: fedscore.v1.ShamirBoxes.boxes:type_name -> fedscore.v1.SealedShare
-	0,  // 13: fedscore.v1.SeedReveal.round:type_name -> fedscore.v1.Round
-	0,  // 14: fedscore.v1.Fingerprints.round:type_name -> fedscore.v1.Round
-	0,  // 15: fedscore.v1.FingerprintStatement.round:type_name -> fedscore.v1.Round
-	21, // 16: fedscore.v1.Refusal.reasons:type_name -> fedscore.v1.Reason
-	2,  // 17: fedscore.v1.CoordinatorMessage.chunk:type_name -> fedscore.v1.Chunk
-	24, // 18: fedscore.v1.CoordinatorMessage.setup_request:type_name -> fedscore.v1.SetupRequest
-	25, // 19: fedscore.v1.CoordinatorMessage.setup_result:type_name -> fedscore.v1.SetupResult
-	27, // 20: fedscore.v1.CoordinatorMessage.query_task:type_name -> fedscore.v1.QueryTask
-	40, // 21: fedscore.v1.CoordinatorMessage.cancel:type_name -> fedscore.v1.Cancel
-	23, // 22: fedscore.v1.CoordinatorMessage.shamir_delivery:type_name -> fedscore.v1.ShamirDelivery
-	30, // 23: fedscore.v1.CoordinatorMessage.receipt_set:type_name -> fedscore.v1.ReceiptSet
-	32, // 24: fedscore.v1.CoordinatorMessage.sum_task:type_name -> fedscore.v1.SumTask
-	34, // 25: fedscore.v1.CoordinatorMessage.seeds_task:type_name -> fedscore.v1.SeedsTask
-	35, // 26: fedscore.v1.CoordinatorMessage.fingerprints_task:type_name -> fedscore.v1.FingerprintsTask
-	37, // 27: fedscore.v1.CoordinatorMessage.resend_task:type_name -> fedscore.v1.ResendTask
-	38, // 28: fedscore.v1.CoordinatorMessage.spot_check_task:type_name -> fedscore.v1.SpotCheckTask
-	7,  // 29: fedscore.v1.ShamirDelivery.boxes:type_name -> fedscore.v1.SealedShare
-	26, // 30: fedscore.v1.SetupResult.shares:type_name -> fedscore.v1.SignedSetupShare
-	28, // 31: fedscore.v1.QueryTask.query:type_name -> fedscore.v1.SignedQuery
-	31, // 32: fedscore.v1.ReceiptSet.receipts:type_name -> fedscore.v1.SignedReceipt
-	0,  // 33: fedscore.v1.SumTask.round:type_name -> fedscore.v1.Round
-	33, // 34: fedscore.v1.SumTask.seed_commitments:type_name -> fedscore.v1.NodeValue
-	0,  // 35: fedscore.v1.SeedsTask.round:type_name -> fedscore.v1.Round
-	33, // 36: fedscore.v1.SeedsTask.seeds:type_name -> fedscore.v1.NodeValue
-	0,  // 37: fedscore.v1.FingerprintsTask.round:type_name -> fedscore.v1.Round
-	36, // 38: fedscore.v1.FingerprintsTask.statements:type_name -> fedscore.v1.SignedFingerprints
-	39, // 39: fedscore.v1.SpotCheckTask.inputs:type_name -> fedscore.v1.SpotCheckInput
-	2,  // 40: fedscore.v1.QueryClientMessage.chunk:type_name -> fedscore.v1.Chunk
-	42, // 41: fedscore.v1.QueryClientMessage.request:type_name -> fedscore.v1.QueryRequest
-	28, // 42: fedscore.v1.QueryRequest.query:type_name -> fedscore.v1.SignedQuery
-	2,  // 43: fedscore.v1.QueryServerMessage.chunk:type_name -> fedscore.v1.Chunk
-	44, // 44: fedscore.v1.QueryServerMessage.progress:type_name -> fedscore.v1.Progress
-	45, // 45: fedscore.v1.QueryServerMessage.result:type_name -> fedscore.v1.QueryResult
-	46, // 46: fedscore.v1.QueryResult.receipts:type_name -> fedscore.v1.PartnerReceipt
-	49, // 47: fedscore.v1.QueryResult.timings_ms:type_name -> fedscore.v1.QueryResult.TimingsMsEntry
-	3,  // 48: fedscore.v1.Coordinator.Attach:input_type -> fedscore.v1.NodeMessage
-	41, // 49: fedscore.v1.Coordinator.Query:input_type -> fedscore.v1.QueryClientMessage
-	47, // 50: fedscore.v1.Coordinator.Status:input_type -> fedscore.v1.StatusRequest
-	1,  // 51: fedscore.v1.Coordinator.Rotate:input_type -> fedscore.v1.RotateRequest
-	22, // 52: fedscore.v1.Coordinator.Attach:output_type -> fedscore.v1.CoordinatorMessage
-	43, // 53: fedscore.v1.Coordinator.Query:output_type -> fedscore.v1.QueryServerMessage
-	48, // 54: fedscore.v1.Coordinator.Status:output_type -> fedscore.v1.StatusResponse
-	48, // 55: fedscore.v1.Coordinator.Rotate:output_type -> fedscore.v1.StatusResponse
-	52, // [52:56] is the sub-list for method output_type
-	48, // [48:52] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	51, // 12: fedscore.v1.NodeMessage.overlap_hello:type_name -> fedscore.v1.OverlapHello
+	53, // 13: fedscore.v1.NodeMessage.overlap_frame:type_name -> fedscore.v1.OverlapFrame
+	54, // 14: fedscore.v1.NodeMessage.overlap_done:type_name -> fedscore.v1.OverlapDone
+	7,  // 15: fedscore.v1.ShamirBoxes.boxes:type_name -> fedscore.v1.SealedShare
+	0,  // 16: fedscore.v1.SeedReveal.round:type_name -> fedscore.v1.Round
+	0,  // 17: fedscore.v1.Fingerprints.round:type_name -> fedscore.v1.Round
+	0,  // 18: fedscore.v1.FingerprintStatement.round:type_name -> fedscore.v1.Round
+	21, // 19: fedscore.v1.Refusal.reasons:type_name -> fedscore.v1.Reason
+	2,  // 20: fedscore.v1.CoordinatorMessage.chunk:type_name -> fedscore.v1.Chunk
+	24, // 21: fedscore.v1.CoordinatorMessage.setup_request:type_name -> fedscore.v1.SetupRequest
+	25, // 22: fedscore.v1.CoordinatorMessage.setup_result:type_name -> fedscore.v1.SetupResult
+	27, // 23: fedscore.v1.CoordinatorMessage.query_task:type_name -> fedscore.v1.QueryTask
+	40, // 24: fedscore.v1.CoordinatorMessage.cancel:type_name -> fedscore.v1.Cancel
+	23, // 25: fedscore.v1.CoordinatorMessage.shamir_delivery:type_name -> fedscore.v1.ShamirDelivery
+	30, // 26: fedscore.v1.CoordinatorMessage.receipt_set:type_name -> fedscore.v1.ReceiptSet
+	32, // 27: fedscore.v1.CoordinatorMessage.sum_task:type_name -> fedscore.v1.SumTask
+	34, // 28: fedscore.v1.CoordinatorMessage.seeds_task:type_name -> fedscore.v1.SeedsTask
+	35, // 29: fedscore.v1.CoordinatorMessage.fingerprints_task:type_name -> fedscore.v1.FingerprintsTask
+	37, // 30: fedscore.v1.CoordinatorMessage.resend_task:type_name -> fedscore.v1.ResendTask
+	38, // 31: fedscore.v1.CoordinatorMessage.spot_check_task:type_name -> fedscore.v1.SpotCheckTask
+	50, // 32: fedscore.v1.CoordinatorMessage.overlap_task:type_name -> fedscore.v1.OverlapTask
+	51, // 33: fedscore.v1.CoordinatorMessage.overlap_hello:type_name -> fedscore.v1.OverlapHello
+	53, // 34: fedscore.v1.CoordinatorMessage.overlap_frame:type_name -> fedscore.v1.OverlapFrame
+	7,  // 35: fedscore.v1.ShamirDelivery.boxes:type_name -> fedscore.v1.SealedShare
+	26, // 36: fedscore.v1.SetupResult.shares:type_name -> fedscore.v1.SignedSetupShare
+	28, // 37: fedscore.v1.QueryTask.query:type_name -> fedscore.v1.SignedQuery
+	31, // 38: fedscore.v1.ReceiptSet.receipts:type_name -> fedscore.v1.SignedReceipt
+	0,  // 39: fedscore.v1.SumTask.round:type_name -> fedscore.v1.Round
+	33, // 40: fedscore.v1.SumTask.seed_commitments:type_name -> fedscore.v1.NodeValue
+	0,  // 41: fedscore.v1.SeedsTask.round:type_name -> fedscore.v1.Round
+	33, // 42: fedscore.v1.SeedsTask.seeds:type_name -> fedscore.v1.NodeValue
+	0,  // 43: fedscore.v1.FingerprintsTask.round:type_name -> fedscore.v1.Round
+	36, // 44: fedscore.v1.FingerprintsTask.statements:type_name -> fedscore.v1.SignedFingerprints
+	39, // 45: fedscore.v1.SpotCheckTask.inputs:type_name -> fedscore.v1.SpotCheckInput
+	2,  // 46: fedscore.v1.QueryClientMessage.chunk:type_name -> fedscore.v1.Chunk
+	42, // 47: fedscore.v1.QueryClientMessage.request:type_name -> fedscore.v1.QueryRequest
+	49, // 48: fedscore.v1.QueryClientMessage.overlap:type_name -> fedscore.v1.OverlapRequest
+	28, // 49: fedscore.v1.QueryRequest.query:type_name -> fedscore.v1.SignedQuery
+	2,  // 50: fedscore.v1.QueryServerMessage.chunk:type_name -> fedscore.v1.Chunk
+	44, // 51: fedscore.v1.QueryServerMessage.progress:type_name -> fedscore.v1.Progress
+	45, // 52: fedscore.v1.QueryServerMessage.result:type_name -> fedscore.v1.QueryResult
+	58, // 53: fedscore.v1.QueryServerMessage.overlap_result:type_name -> fedscore.v1.OverlapResult
+	46, // 54: fedscore.v1.QueryResult.receipts:type_name -> fedscore.v1.PartnerReceipt
+	60, // 55: fedscore.v1.QueryResult.timings_ms:type_name -> fedscore.v1.QueryResult.TimingsMsEntry
+	28, // 56: fedscore.v1.OverlapRequest.query:type_name -> fedscore.v1.SignedQuery
+	28, // 57: fedscore.v1.OverlapTask.query:type_name -> fedscore.v1.SignedQuery
+	57, // 58: fedscore.v1.OverlapRelease.figures:type_name -> fedscore.v1.OverlapFigure
+	59, // 59: fedscore.v1.OverlapResult.statements:type_name -> fedscore.v1.SignedOverlapDone
+	61, // 60: fedscore.v1.OverlapResult.timings_ms:type_name -> fedscore.v1.OverlapResult.TimingsMsEntry
+	3,  // 61: fedscore.v1.Coordinator.Attach:input_type -> fedscore.v1.NodeMessage
+	41, // 62: fedscore.v1.Coordinator.Query:input_type -> fedscore.v1.QueryClientMessage
+	47, // 63: fedscore.v1.Coordinator.Status:input_type -> fedscore.v1.StatusRequest
+	1,  // 64: fedscore.v1.Coordinator.Rotate:input_type -> fedscore.v1.RotateRequest
+	22, // 65: fedscore.v1.Coordinator.Attach:output_type -> fedscore.v1.CoordinatorMessage
+	43, // 66: fedscore.v1.Coordinator.Query:output_type -> fedscore.v1.QueryServerMessage
+	48, // 67: fedscore.v1.Coordinator.Status:output_type -> fedscore.v1.StatusResponse
+	48, // 68: fedscore.v1.Coordinator.Rotate:output_type -> fedscore.v1.StatusResponse
+	65, // [65:69] is the sub-list for method output_type
+	61, // [61:65] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_fedscorev1_fedscore_proto_init() }
@@ -4489,6 +5640,9 @@ func file_fedscorev1_fedscore_proto_init() {
 		(*NodeMessage_Seed)(nil),
 		(*NodeMessage_Fingerprints)(nil),
 		(*NodeMessage_SpotCheckRequest)(nil),
+		(*NodeMessage_OverlapHello)(nil),
+		(*NodeMessage_OverlapFrame)(nil),
+		(*NodeMessage_OverlapDone)(nil),
 	}
 	file_fedscorev1_fedscore_proto_msgTypes[21].OneofWrappers = []any{
 		(*CoordinatorMessage_Chunk)(nil),
@@ -4503,15 +5657,20 @@ func file_fedscorev1_fedscore_proto_init() {
 		(*CoordinatorMessage_FingerprintsTask)(nil),
 		(*CoordinatorMessage_ResendTask)(nil),
 		(*CoordinatorMessage_SpotCheckTask)(nil),
+		(*CoordinatorMessage_OverlapTask)(nil),
+		(*CoordinatorMessage_OverlapHello)(nil),
+		(*CoordinatorMessage_OverlapFrame)(nil),
 	}
 	file_fedscorev1_fedscore_proto_msgTypes[40].OneofWrappers = []any{
 		(*QueryClientMessage_Chunk)(nil),
 		(*QueryClientMessage_Request)(nil),
+		(*QueryClientMessage_Overlap)(nil),
 	}
 	file_fedscorev1_fedscore_proto_msgTypes[42].OneofWrappers = []any{
 		(*QueryServerMessage_Chunk)(nil),
 		(*QueryServerMessage_Progress)(nil),
 		(*QueryServerMessage_Result)(nil),
+		(*QueryServerMessage_OverlapResult)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4519,7 +5678,7 @@ func file_fedscorev1_fedscore_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fedscorev1_fedscore_proto_rawDesc), len(file_fedscorev1_fedscore_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   49,
+			NumMessages:   61,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -96,6 +96,21 @@ func (c Calibration) PMF() []float64 {
 	return pmf
 }
 
+// ReleasedPMF returns the distribution of a released count less its true
+// value, (n − s) + z with z ~ DL(t), at offsets −half..half (index
+// offset + half); the tails beyond are left out.
+func (c Calibration) ReleasedPMF(half int) []float64 {
+	pmf := make([]float64, 2*half+1)
+	q := math.Exp(-1 / c.Scale)
+	for n, pn := range c.PMF() {
+		for k := range pmf {
+			z := float64(k - half - (n - c.Shift))
+			pmf[k] += pn * (1 - q) / (1 + q) * math.Pow(q, math.Abs(z))
+		}
+	}
+	return pmf
+}
+
 // laplace returns the internal/dp calibration of DL(t).
 func (c Calibration) laplace() privacy.Calibration {
 	return privacy.Calibration{Epsilon: c.Epsilon, Sensitivity: int64(c.Mechanisms)}

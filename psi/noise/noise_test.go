@@ -9,7 +9,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/fedscore/fedscore/psi/internal/stattest"
+	"github.com/fedscore/fedscore/internal/stattest"
 )
 
 func seed(label string) io.Reader {

@@ -11,7 +11,7 @@
 //	offset size field
 //	0      4    magic "FPSI"
 //	4      1    version (1)
-//	5      1    type: 1 hello, 2 list start, 3 batch, 4 list end, 5 result, 6 abort
+//	5      1    type: 1 hello, 2 list start, 3 batch, 4 list end, 5 result, 6 abort, 7 released
 //	6      1    from: sending party index
 //	7      1    to: receiving party index, 255 for a broadcast hello or abort
 //	8      16   session id
@@ -34,7 +34,8 @@
 // flag byte and an optional 32-byte element (the dummy base the list
 // carries towards the noise party); batch, count elements of 32 bytes;
 // list end, SHA-256 of the list's elements in order; result, the encoded
-// Release.
+// Release; released, the 32-byte digest of a release the comparer handed
+// elsewhere (to the querier) instead of to the parties.
 //
 // Decode checks every length against the header, the type and the limits
 // below before any allocation, so a hostile peer cannot make a receiver

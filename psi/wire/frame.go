@@ -28,8 +28,10 @@ const (
 	MaxReason = 128
 	// sealOverhead is the AES-GCM tag.
 	sealOverhead = 16
-	// ResultList is the list id of result frames.
+	// ResultList is the list id of result and released frames.
 	ResultList = 0xFFFF
+	// DigestSize is the length of a released frame's digest.
+	DigestSize = 32
 )
 
 var magic = [4]byte{'F', 'P', 'S', 'I'}
@@ -48,6 +50,10 @@ const (
 	ListEnd   Type = 4
 	Result    Type = 5
 	Abort     Type = 6
+	// Released ends a session whose release goes elsewhere (Config's
+	// PrivateRelease): it carries only the digest of what the comparer
+	// released.
+	Released Type = 7
 )
 
 func (t Type) String() string {
@@ -64,6 +70,8 @@ func (t Type) String() string {
 		return "result"
 	case Abort:
 		return "abort"
+	case Released:
+		return "released"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
@@ -184,9 +192,12 @@ func (f *Frame) checkFields(n int) error {
 			return malformed("batch fields out of range")
 		}
 		want = sealOverhead + int(f.Count)*ElementSize
-	case Result:
+	case Result, Released:
 		if broadcast || f.List != ResultList || f.Hop != 0 || f.Seq != 0 || f.Count != 0 || f.Total != 0 || n < sealOverhead {
-			return malformed("result fields out of range")
+			return malformed("%v fields out of range", f.Type)
+		}
+		if f.Type == Released {
+			want = sealOverhead + DigestSize
 		}
 	default:
 		return malformed("unknown type %d", uint8(f.Type))

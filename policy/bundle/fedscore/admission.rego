@@ -322,7 +322,10 @@ deny contains reason(
 	"MIN_PARTNERS",
 	"PIPL Art. 73(4)",
 	sprintf("query aggregates over %v partners; at least %v are required", [min_partners, data.fedscore.min_partners]),
-) if not min_partners_met
+) if {
+	not query.overlap
+	not min_partners_met
+}
 
 min_partners := object.get(input, ["query", "min_partners"], null)
 

@@ -90,3 +90,7 @@ now := floor(time.parse_rfc3339_ns(input.time) / 1000000000)
 # Only a bundle for development over public data sets without consent
 # records assumes consent where a node records none.
 assume_consent if data.fedscore.assume_consent_when_absent == true
+
+# An overlap query (private set intersection cardinality) names the
+# identifier it compares sets on; its admission adds the overlap rules.
+overlap if input.overlap

@@ -1,4 +1,4 @@
-// Package stattest holds the goodness-of-fit test the psi packages use to
+// Package stattest holds the goodness-of-fit test the noise tests use to
 // check noise distributions: Pearson's χ² over integer outcomes, with the
 // p-value from gonum.
 package stattest
