@@ -43,7 +43,7 @@ func (s *Server) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusRes
 		} else {
 			c = s.gone[m]
 		}
-		ms := &pb.MemberStatus{Name: m}
+		ms := &pb.MemberStatus{Name: m, Attached: s.nodes[m] != nil}
 		if c != nil {
 			c.describe(ms, s.epoch)
 		}

@@ -109,8 +109,8 @@ type Node struct {
 	health     *telemetry.Health
 	metrics    *metrics
 
-	mu      sync.Mutex
-	epoch   *protocol.Epoch
+	mu    sync.Mutex
+	epoch *protocol.Epoch
 	// current is the open session, notice the coordinator's epoch as it
 	// last told it, and sharePresent and reported what the node last
 	// reported of itself (health.go).
@@ -118,10 +118,10 @@ type Node struct {
 	notice       *pb.EpochNotice
 	sharePresent bool
 	reported     *pb.NodeStatus
-	pending *pendingSetup
-	queries map[string]*admittedQuery
-	scored  map[string]*ScoredData // by model name
-	params  map[string]crypto.Params
+	pending      *pendingSetup
+	queries      map[string]*admittedQuery
+	scored       map[string]*ScoredData // by model name
+	params       map[string]crypto.Params
 }
 
 // New checks cfg and loads the node's persisted state.
