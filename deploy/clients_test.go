@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedscore/fedscore/console"
 	"github.com/fedscore/fedscore/internal/cluster"
 	"github.com/fedscore/fedscore/internal/sandbox"
+	fpki "github.com/fedscore/fedscore/pki"
+	"github.com/fedscore/fedscore/querier"
 	"github.com/fedscore/fedscore/query"
 )
 
@@ -185,6 +190,48 @@ func TestOperatorTools(t *testing.T) {
 		}
 	})
 
+	t.Run("a certificate of another CA", func(t *testing.T) {
+		// Another federation's development PKI: the same trust domain and
+		// names, another CA.
+		bin := clusterBinary(t)
+		other := t.TempDir()
+		if out, errOut, code := run(t, bin, "pki", "--dir", other, "--nodes", "node-01", "--queriers", "analyst", "--operators", "operator"); code != 0 {
+			t.Fatalf("fedscore pki: %s%s", out, errOut)
+		}
+		_, errOut, code := run(t, bin, "status", "--coordinator", addr, "--ca", ca,
+			"--cert", filepath.Join(other, "operator-operator.pem"), "--key", filepath.Join(other, "operator-operator-key.pem"))
+		if code == 0 || !strings.Contains(errOut, "certificate refused") || !strings.Contains(errOut, "does not trust the issuer") {
+			t.Errorf("fedscore status with another CA's certificate: exit %d: %s", code, errOut)
+		}
+		// The console, run by an analyst with such a certificate, shows it.
+		cred, err := fpki.LoadCredential(filepath.Join(other, "querier-analyst.pem"), filepath.Join(other, "querier-analyst-key.pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots, err := fpki.LoadCertPool(ca)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := fpki.CoordinatorIdentity(cred, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := querier.Dial(querier.Config{Credential: cred, Roots: roots, Coordinator: addr, CoordinatorIdentity: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		body := consoleStatus(t, q)
+		if !strings.Contains(body, "certificate refused") || !strings.Contains(body, "does not trust the issuer") {
+			t.Errorf("the console's status with another CA's certificate: %s", body)
+		}
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := c.Coordinator().WaitLine(lctx, regexpMust(`TLS handshake refused.*unknown_authority`)); err != nil {
+			t.Errorf("the coordinator did not log the refusal: %v", err)
+		}
+	})
+
 	t.Run("grpcurl Status over mTLS", func(t *testing.T) {
 		// Without reflection the service is described by the .proto file.
 		args := append([]string{"-cacert", ca, "-cert", opCert, "-key", opKey}, protoFiles...)
@@ -321,6 +368,34 @@ func TestReflection(t *testing.T) {
 	if code == 0 || !strings.Contains(out+errOut, "presented none") {
 		t.Errorf("grpcurl list without a certificate: exit %d: %s%s", code, out, errOut)
 	}
+}
+
+// consoleStatus serves the web console with q's Status and returns what
+// its status API answers.
+func consoleStatus(t *testing.T, q *querier.Client) string {
+	t.Helper()
+	srv, err := console.New(console.Config{Listen: "127.0.0.1:0", Status: q.Status})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, url, err := srv.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, lis) }()
+	defer func() { cancel(); <-served }()
+	resp, err := http.Get(strings.TrimSuffix(url, "/") + "/api/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Status + " " + string(b)
 }
 
 // refusedQuery is a query every member's policy refuses: credit scores
