@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -88,7 +90,9 @@ type refusalLogger struct {
 }
 
 func (r *refusalLogger) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
-	conn, info, err := r.TransportCredentials.ServerHandshake(raw)
+	lc := &lingerConn{Conn: raw}
+	conn, info, err := r.TransportCredentials.ServerHandshake(lc)
+	lc.handshaken.Store(true)
 	if err != nil {
 		reason, presented := handshakeRefusal(err)
 		if reason != "" {
@@ -102,6 +106,34 @@ func (r *refusalLogger) ServerHandshake(raw net.Conn) (net.Conn, credentials.Aut
 
 func (r *refusalLogger) Clone() credentials.TransportCredentials {
 	return &refusalLogger{TransportCredentials: r.TransportCredentials.Clone(), s: r.s}
+}
+
+// lingerConn makes the close of a refused handshake graceful. The client
+// has sent its first data by the time the server refuses its certificate
+// (TLS 1.3), and closing a socket with unread data resets the connection,
+// which can destroy the alert before the client reads it: the client would
+// hear only "broken pipe". So the alert is followed by a FIN and what the
+// client still sends is read and dropped, briefly, before the close.
+type lingerConn struct {
+	net.Conn
+	handshaken atomic.Bool
+}
+
+// lingerLimit bounds the wait and the bytes drained after a refusal.
+const (
+	lingerTime  = time.Second
+	lingerBytes = 64 << 10
+)
+
+func (c *lingerConn) Close() error {
+	if !c.handshaken.Load() {
+		if tc, ok := c.Conn.(*net.TCPConn); ok {
+			tc.CloseWrite()
+		}
+		c.Conn.SetReadDeadline(time.Now().Add(lingerTime))
+		io.Copy(io.Discard, io.LimitReader(c.Conn, lingerBytes))
+	}
+	return c.Conn.Close()
 }
 
 // handshakeRefusal classifies a failed server handshake: a short reason
