@@ -41,8 +41,8 @@ func prometheusTool(t *testing.T, name string) string {
 	return ""
 }
 
-// vaultOnly are the metrics a node registers only under Vault custody;
-// node/config's TestVaultTokenMetric checks them against a real Vault.
+// vaultOnly are the metrics a node registers only under Vault custody
+// (node/config), which the cluster's nodes do not use.
 var vaultOnly = []string{"fedscore_node_vault_token_ttl_seconds"}
 
 // TestMetrics runs a federation of separate processes with metrics
