@@ -79,6 +79,7 @@ type Log struct {
 	size            int64
 	sinceCheckpoint int
 	lastIsCP        bool
+	lastCheckpoint  time.Time
 	failed          error
 	closed          bool
 }
@@ -136,6 +137,7 @@ func Open(opts Options) (*Log, error) {
 	l.f = f
 	l.seq, l.head, l.size = st.LastSeq, st.LastHash, st.goodBytes
 	l.sinceCheckpoint, l.lastIsCP = st.EntriesAfterCheckpoint, st.lastIsCP
+	l.lastCheckpoint = st.lastCheckpoint
 	if repair {
 		if err := f.Truncate(st.goodBytes); err != nil {
 			return nil, fmt.Errorf("audit: cut torn line of %s: %w", opts.Path, err)
@@ -345,6 +347,7 @@ func (l *Log) checkpointLocked() error {
 	l.seq, l.head = cp.Seq, hash
 	l.sinceCheckpoint = 0
 	l.lastIsCP = true
+	l.lastCheckpoint = cp.Time
 	return nil
 }
 

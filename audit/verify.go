@@ -119,6 +119,8 @@ type state struct {
 	tornBytes int
 	torn      []byte
 	lastIsCP  bool
+	// lastCheckpoint is the time of the last checkpoint.
+	lastCheckpoint time.Time
 }
 
 func verify(r io.Reader, opts VerifyOptions) (state, error) {
@@ -183,6 +185,7 @@ func verify(r io.Reader, opts VerifyOptions) (state, error) {
 			}
 			st.Checkpoints++
 			st.LastCheckpointSeq, st.LastCheckpointLine = rec.seq, n
+			st.lastCheckpoint = cp.Time
 			st.EntriesAfterCheckpoint = 0
 			st.lastIsCP = true
 		} else {

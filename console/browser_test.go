@@ -375,7 +375,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		p.shot("regulator-audit.png")
 	})
 
-	t.Run("operator sees the members", func(t *testing.T) {
+	t.Run("operator sees the members and the queries", func(t *testing.T) {
 		p.t = t
 		p.run("open the operator view", chromedp.Navigate(url+"#operator"), visible("#members"))
 		s := p.text("#members")
@@ -384,9 +384,26 @@ func TestConsoleInBrowser(t *testing.T) {
 				t.Errorf("members lack %s: %q", n, s)
 			}
 		}
-		if s := p.text("#federation"); !strings.Contains(s, "ready") {
+		for _, want := range []string{"current", "fedscore-default", "expires"} {
+			if !strings.Contains(s, want) {
+				t.Errorf("members lack %q (epoch key, policy bundle): %q", want, s)
+			}
+		}
+		if s := p.text("#federation"); !strings.Contains(s, "serving") || !strings.Contains(s, "ready") || !strings.Contains(s, "3 of 3 members") {
 			t.Errorf("federation panel %q", s)
 		}
+		// The coordinator's record of this analyst's queries: the answered
+		// one with its phases, the refused one with the refusing codes.
+		q := p.text("#coordinator-queries")
+		for _, want := range []string{"answered", "refused", "PURPOSE_COLUMNS", "risk_analytics"} {
+			if !strings.Contains(q, want) {
+				t.Errorf("the coordinator's queries lack %q: %q", want, q)
+			}
+		}
+		if n := value(p, "phase bars", chromedp.Evaluate[int](`[...document.querySelectorAll('#coordinator-queries .phases .phase')].filter(e => e.offsetWidth > 0).length`)); n < 5 {
+			t.Errorf("%d phase segments drawn, want the answered query's five", n)
+		}
 		p.shot("operator.png")
+
 	})
 }

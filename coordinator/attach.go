@@ -6,8 +6,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -35,8 +37,14 @@ type nodeConn struct {
 	sendMu sync.Mutex
 	stream pb.Coordinator_AttachServer
 
+	// since is when the stream was opened, lastSeen (Unix nanoseconds)
+	// when its last message arrived.
+	since    time.Time
+	lastSeen atomic.Int64
+
 	mu      sync.Mutex
 	hello   *pb.Hello
+	status  *pb.NodeStatus // what the node last reported of itself
 	waiters map[string]chan nodeEvent
 	done    chan struct{}
 	err     error
@@ -65,7 +73,21 @@ func (c *nodeConn) sendBlob(id string, data []byte) error {
 func (c *nodeConn) holds(e *Epoch) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.holdsLocked(e)
+}
+
+func (c *nodeConn) holdsLocked(e *Epoch) bool {
 	return c.hello != nil && c.hello.Epoch == e.ID && bytes.Equal(c.hello.PublicKeyDigest, e.PublicKeyDigest)
+}
+
+// noticeEpoch tells the node the coordinator's current epoch, so that it
+// knows whether it is ready (see EpochNotice).
+func (c *nodeConn) noticeEpoch(e *Epoch) {
+	n := &pb.EpochNotice{}
+	if e != nil {
+		n.Epoch, n.PublicKeyDigest = e.ID, e.PublicKeyDigest
+	}
+	c.send(&pb.CoordinatorMessage{Body: &pb.CoordinatorMessage_EpochNotice{EpochNotice: n}})
 }
 
 // wait registers a waiter for task; call the returned func to drop it.
@@ -143,9 +165,12 @@ func (s *Server) Attach(stream pb.Coordinator_AttachServer) error {
 		blobs:   wire.NewAssembler(nodeBlobBudget),
 		stream:  stream,
 		hello:   hello,
+		status:  hello.Status,
+		since:   time.Now(),
 		waiters: map[string]chan nodeEvent{},
 		done:    make(chan struct{}),
 	}
+	c.lastSeen.Store(c.since.UnixNano())
 	s.mu.Lock()
 	if old := s.nodes[id.Name]; old != nil {
 		s.mu.Unlock()
@@ -153,20 +178,24 @@ func (s *Server) Attach(stream pb.Coordinator_AttachServer) error {
 	}
 	s.nodes[id.Name] = c
 	s.notifyLocked()
+	epoch := s.epoch
 	s.mu.Unlock()
-	s.log.Info("node attached", "node", id.Name, "epoch", hello.Epoch)
+	s.log.Info("node attached", "node", id.Name, "epoch", hello.Epoch, "bundle_revision", hello.Status.GetBundleRevision())
+	c.noticeEpoch(epoch)
 	go s.maybeSetup()
 
 	err = s.receive(c)
 	// Unregister before waking the waiters, so that nothing woken sees the
 	// dead stream as attached.
-	s.mu.Lock()
-	delete(s.nodes, id.Name)
-	s.notifyLocked()
-	s.mu.Unlock()
 	c.mu.Lock()
 	c.err = err
 	c.mu.Unlock()
+	c.lastSeen.Store(time.Now().UnixNano())
+	s.mu.Lock()
+	delete(s.nodes, id.Name)
+	s.gone[id.Name] = c
+	s.notifyLocked()
+	s.mu.Unlock()
 	close(c.done)
 	s.log.Info("node detached", "node", id.Name, "err", err)
 	return err
@@ -179,6 +208,7 @@ func (s *Server) receive(c *nodeConn) error {
 		if err != nil {
 			return err
 		}
+		c.lastSeen.Store(time.Now().UnixNano())
 		if s.cfg.Observe != nil {
 			s.cfg.Observe(c.name, m)
 		}
@@ -192,9 +222,16 @@ func (s *Server) receive(c *nodeConn) error {
 			continue
 		case *pb.NodeMessage_Hello:
 			c.mu.Lock()
-			c.hello = b.Hello
+			c.hello, c.status = b.Hello, b.Hello.Status
 			c.mu.Unlock()
 			task = setupTask(b.Hello.Epoch)
+		case *pb.NodeMessage_NodeStatus:
+			c.mu.Lock()
+			c.status = b.NodeStatus
+			c.mu.Unlock()
+			s.log.Info("node status", "node", c.name, "bundle_revision", b.NodeStatus.BundleRevision,
+				"bundle_sequence", b.NodeStatus.BundleSequence, "share_present", b.NodeStatus.SharePresent)
+			continue
 		case *pb.NodeMessage_SetupShare:
 			task, blobIDs = setupTask(b.SetupShare.Epoch), []string{b.SetupShare.ShareBlob}
 		case *pb.NodeMessage_ShamirBoxes:
@@ -244,7 +281,9 @@ func (s *Server) receive(c *nodeConn) error {
 		if m.GetHello() != nil {
 			s.mu.Lock()
 			s.notifyLocked()
+			epoch := s.epoch
 			s.mu.Unlock()
+			c.noticeEpoch(epoch)
 			go s.maybeSetup()
 		}
 	}
@@ -300,12 +339,18 @@ func (s *Server) maybeSetup() {
 		s.epoch, s.rotate = e, false
 	}
 	s.notifyLocked()
+	attached := slices.Collect(maps.Values(s.nodes))
 	s.mu.Unlock()
 	if err != nil {
+		s.metrics.keyGenerations.WithLabelValues("failed").Inc()
 		s.log.Error("key generation failed", "err", err)
 		return
 	}
+	s.metrics.keyGenerations.WithLabelValues("ok").Inc()
 	s.log.Info("epoch ready", "epoch", e.ID, "members", len(e.Members))
+	for _, c := range attached {
+		c.noticeEpoch(e)
+	}
 }
 
 // runSetup runs the collective key generation with every member.
@@ -405,6 +450,7 @@ func (s *Server) runSetup(ctx context.Context, conns []*nodeConn) (*Epoch, error
 			return nil, fmt.Errorf("node %s computed a different collective key", c.name)
 		}
 	}
+	e.Created = time.Now().UTC()
 	if err := saveEpoch(s.cfg.StateDir, e); err != nil {
 		return nil, fmt.Errorf("persist epoch: %w", err)
 	}

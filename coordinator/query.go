@@ -27,11 +27,13 @@ const querierBlobBudget = 4 << 20
 const maxRuns = 3
 
 // Query runs one joint query for a querier.
-func (s *Server) Query(stream pb.Coordinator_QueryServer) error {
+func (s *Server) Query(stream pb.Coordinator_QueryServer) (err error) {
 	ctx := stream.Context()
 	if _, err := requireRole(ctx, pki.RoleQuerier); err != nil {
 		return err
 	}
+	rec := s.beginQuery(ctx)
+	defer func() { s.endQuery(rec, err) }()
 	blobs := wire.NewAssembler(querierBlobBudget)
 	var req *pb.QueryRequest
 	for req == nil {
@@ -60,6 +62,7 @@ func (s *Server) Query(stream pb.Coordinator_QueryServer) error {
 	if err != nil {
 		return err
 	}
+	rec.admitted(q)
 	timeout := s.cfg.QueryTimeout
 	if req.TimeoutMs > 0 {
 		timeout = min(timeout, time.Duration(req.TimeoutMs)*time.Millisecond)
@@ -85,6 +88,7 @@ func (s *Server) Query(stream pb.Coordinator_QueryServer) error {
 
 	var sendMu sync.Mutex
 	progress := func(phase, node string) {
+		s.log.Debug("query step", "query", q.id, "step", phase, "member", node)
 		sendMu.Lock()
 		defer sendMu.Unlock()
 		stream.Send(&pb.QueryServerMessage{Body: &pb.QueryServerMessage_Progress{Progress: &pb.Progress{Phase: phase, Node: node}}})
@@ -95,6 +99,7 @@ func (s *Server) Query(stream pb.Coordinator_QueryServer) error {
 	// never opened by another set of members.
 	for run := uint32(2); err != nil && errors.Is(err, errNodeGone) && q.epoch.Threshold > 0 && run <= maxRuns && ctx.Err() == nil; run++ {
 		s.log.Info("re-running query after a member left", "query", q.id, "run", run, "err", err)
+		s.metrics.reruns.Inc()
 		progress("rerun", "")
 		res, cts, err = s.run(ctx, q, run, progress)
 	}
@@ -105,6 +110,7 @@ func (s *Server) Query(stream pb.Coordinator_QueryServer) error {
 		}
 		return status.Errorf(codes.Aborted, "query %s failed: %v", q.id, err)
 	}
+	rec.res = res
 	send := func(ch *pb.Chunk) error {
 		return stream.Send(&pb.QueryServerMessage{Body: &pb.QueryServerMessage_Chunk{Chunk: ch}})
 	}
@@ -126,6 +132,10 @@ type runningQuery struct {
 	spec        *query.Spec
 	receiverKey []byte
 	epoch       *Epoch
+	// runs counts the runs started and timings are the last one's, for
+	// Status.
+	runs    uint32
+	timings map[string]float64
 }
 
 // admit checks a query request before anything is sent to a node.
@@ -190,6 +200,7 @@ func (s *Server) run(ctx context.Context, q *runningQuery, run uint32, progress 
 		return nil, nil, err
 	}
 	defer r.close()
+	q.runs, q.timings = run, r.timings
 	ok := false
 	defer func() {
 		if !ok {
@@ -322,11 +333,16 @@ func (e *RefusalError) Error() string {
 	return b.String()
 }
 
-func refusalError(node string, r *pb.Refusal) error {
-	err := &RefusalError{Node: node, Reasons: r.Reasons, Err: r.Error}
+// GRPCStatus is the status a querier receives: PermissionDenied for a
+// policy's refusal, FailedPrecondition for a failed check.
+func (e *RefusalError) GRPCStatus() *status.Status {
 	code := codes.FailedPrecondition
-	if len(r.Reasons) > 0 {
+	if len(e.Reasons) > 0 {
 		code = codes.PermissionDenied
 	}
-	return status.Error(code, err.Error())
+	return status.New(code, e.Error())
+}
+
+func refusalError(node string, r *pb.Refusal) error {
+	return &RefusalError{Node: node, Reasons: r.Reasons, Err: r.Error}
 }

@@ -78,7 +78,9 @@ func (r *queryRun) close() {
 }
 
 func (r *queryRun) mark(phase string, since time.Time) {
-	r.timings[phase] = float64(time.Since(since).Microseconds()) / 1000
+	d := time.Since(since)
+	r.timings[phase] = float64(d.Microseconds()) / 1000
+	r.s.phaseDone(r, phase, d)
 }
 
 // step names a phase of the run in signed statements.

@@ -14,14 +14,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
 	"github.com/fedscore/fedscore/crypto"
+	"github.com/fedscore/fedscore/internal/telemetry"
 	"github.com/fedscore/fedscore/internal/wire"
 	"github.com/fedscore/fedscore/pki"
 	pb "github.com/fedscore/fedscore/proto/fedscorev1"
@@ -59,6 +63,13 @@ type Config struct {
 	// inputs plus the sums, whatever the number of members.
 	UploadWindow int
 	Logger       *slog.Logger
+	// Metrics is the registry the coordinator registers its metrics on
+	// (metrics.go); nil keeps them unregistered. Give each coordinator a
+	// registry of its own.
+	Metrics prometheus.Registerer
+	// Reflection registers the gRPC server reflection service, for
+	// operators' grpcurl list/describe; it is off by default.
+	Reflection bool
 	// Observe, when set, is called with every message a node sends, before
 	// the coordinator acts on it. It must not keep or modify the message.
 	Observe func(node string, msg *pb.NodeMessage)
@@ -68,13 +79,18 @@ type Config struct {
 type Server struct {
 	pb.UnimplementedCoordinatorServer
 
-	cfg    Config
-	params crypto.Params
-	certs  *protocol.CertCache
-	log    *slog.Logger
+	cfg     Config
+	params  crypto.Params
+	certs   *protocol.CertCache
+	log     *slog.Logger
+	health  *telemetry.Health
+	metrics *metrics
+	history queryHistory
 
-	mu       sync.Mutex
-	nodes    map[string]*nodeConn
+	mu    sync.Mutex
+	nodes map[string]*nodeConn
+	// gone holds each member's last stream after it ended, for Status.
+	gone     map[string]*nodeConn
 	epoch    *Epoch
 	setup    bool // a key generation is running
 	rotate   bool // an operator asked for a new epoch
@@ -133,29 +149,51 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger.Info("persisted epoch does not match the configuration; a new epoch will be generated", "epoch", epoch.ID)
 		epoch = nil
 	}
-	return &Server{
+	s := &Server{
 		cfg:     cfg,
 		params:  params,
 		certs:   protocol.NewCertCache(cfg.Roots),
 		log:     cfg.Logger,
+		health:  telemetry.NewHealth(pb.Coordinator_ServiceDesc.ServiceName, cfg.Logger.With("health", "coordinator")),
 		nodes:   map[string]*nodeConn{},
+		gone:    map[string]*nodeConn{},
 		epoch:   epoch,
 		queries: map[string]bool{},
 		changed: make(chan struct{}),
-	}, nil
+	}
+	reg := cfg.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	if s.metrics, err = newMetrics(reg, s); err != nil {
+		return nil, fmt.Errorf("coordinator: metrics: %w", err)
+	}
+	s.health.Set(s.servingLocked())
+	return s, nil
 }
 
-// GRPCServer returns a gRPC server with svc registered (normally s itself),
-// mutual TLS 1.3 for nodes and queriers, and a modest receive limit.
+// Health is the coordinator's health service, SERVING when it admits
+// queries (see servingLocked); the telemetry listener serves it too.
+func (s *Server) Health() *telemetry.Health { return s.health }
+
+// GRPCServer returns a gRPC server with svc registered (normally s itself)
+// and the standard health service (and, with Config.Reflection, server
+// reflection), mutual TLS 1.3 for nodes, queriers, operators and
+// regulators (auth.go), and a modest receive limit.
 func (s *Server) GRPCServer(svc pb.CoordinatorServer) *grpc.Server {
-	tlsCfg := pki.ServerTLSConfig(s.cfg.Credential, s.cfg.Roots, pki.RoleNode, pki.RoleQuerier, pki.RoleOperator, pki.RoleRegulator)
-	gs := grpc.NewServer(
-		grpc.Creds(credentials.NewTLS(tlsCfg)),
+	opts := append(s.authInterceptors(),
+		grpc.Creds(s.serverCredentials()),
+		grpc.StatsHandler(s.metrics.bytes.Handler()),
 		grpc.MaxRecvMsgSize(wire.MaxMessageSize),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 10 * time.Second, Timeout: 5 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 	)
+	gs := grpc.NewServer(opts...)
 	pb.RegisterCoordinatorServer(gs, svc)
+	healthpb.RegisterHealthServer(gs, s.health.Service())
+	if s.cfg.Reflection {
+		reflection.Register(gs)
+	}
 	return gs
 }
 
@@ -230,25 +268,7 @@ func (s *Server) readyLocked() bool {
 func (s *Server) notifyLocked() {
 	close(s.changed)
 	s.changed = make(chan struct{})
-}
-
-// Status reports the epoch and the attached members.
-func (s *Server) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusResponse, error) {
-	if _, err := requireRole(ctx, pki.RoleQuerier, pki.RoleNode, pki.RoleOperator, pki.RoleRegulator); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	resp := &pb.StatusResponse{Params: s.cfg.Params, Members: slices.Clone(s.cfg.Members), Ready: s.readyLocked()}
-	if s.epoch != nil {
-		resp.Epoch, resp.PublicKeyDigest = s.epoch.ID, s.epoch.PublicKeyDigest
-	}
-	for _, m := range s.cfg.Members {
-		if s.nodes[m] != nil {
-			resp.Attached = append(resp.Attached, m)
-		}
-	}
-	return resp, nil
+	s.health.Set(s.servingLocked())
 }
 
 func requireRole(ctx context.Context, roles ...string) (pki.Identity, error) {

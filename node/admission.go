@@ -50,7 +50,11 @@ func (n *Node) handleQuery(ctx context.Context, task *pb.QueryTask, rk []byte) (
 	aq.phase, aq.stage = 1, stageCommitted
 	n.queries[qid] = aq
 	// A query that never completes is forgotten at its expiry.
-	aq.timer = time.AfterFunc(time.Until(time.Unix(0, aq.vq.Envelope.ExpiresUnixNanos)), func() { n.forget(qid, run) })
+	aq.timer = time.AfterFunc(time.Until(time.Unix(0, aq.vq.Envelope.ExpiresUnixNanos)), func() {
+		if n.forget(qid, run) {
+			n.metrics.ended.WithLabelValues(endExpired).Inc()
+		}
+	})
 	return r, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -92,7 +93,11 @@ func (n *Node) dispatch(ctx context.Context, s *session, wg *sync.WaitGroup, tas
 	tasks.do(wg, t.qid, func() {
 		var r *reply
 		if err == nil {
+			start := time.Now()
 			r, err = t.handle(ctx, blobs)
+			d := time.Since(start)
+			n.metrics.steps.WithLabelValues(stepLabel(t.what)).Observe(d.Seconds())
+			n.log.Debug("query step", "query", t.qid, "run", t.run, "step", t.what, "ms", float64(d.Microseconds())/1000, "ok", err == nil)
 		}
 		n.answer(s, t, r, err)
 	})
@@ -105,6 +110,7 @@ func (n *Node) answer(s *session, t queryTask, r *reply, err error) {
 		// A replayed or out-of-order task leaves the run it names alone.
 		if !errors.Is(err, errWrongStep) && !errors.Is(err, ErrAlreadyAdmitted) {
 			n.forget(t.qid, t.run)
+			n.metrics.ended.WithLabelValues(endRefused).Inc()
 		}
 		rf := &pb.Refusal{Error: err.Error()}
 		var pr *refusal
@@ -112,6 +118,7 @@ func (n *Node) answer(s *session, t queryTask, r *reply, err error) {
 			rf = pr.r
 		}
 		rf.TaskId, rf.Run = t.qid, t.run
+		n.metrics.refused(rf)
 		n.log.Warn("task refused", "query", t.qid, "run", t.run, "task", t.what, "reason", refusalText(rf))
 		s.send(&pb.NodeMessage{Body: &pb.NodeMessage_Refusal{Refusal: rf}})
 		return

@@ -49,6 +49,8 @@ func (n *Node) releaseGate(ctx context.Context, aq *admittedQuery) (*reply, erro
 		return nil, err
 	}
 	aq.mask = mask
+	n.metrics.withheld.WithLabelValues("primary").Add(float64(mask.Primary))
+	n.metrics.withheld.WithLabelValues("complementary").Add(float64(mask.SuppressedCells - mask.Primary))
 	masked := slices.Clone(aq.vec)
 	release.Apply(masked, mask.Released)
 	r, err := n.commit(aq, 2, masked, mask)

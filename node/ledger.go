@@ -78,5 +78,12 @@ func (l *Ledger) Claim(digests ...[]byte) error {
 	return nil
 }
 
+// Len counts the digests claimed.
+func (l *Ledger) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.seen)
+}
+
 // Close closes the ledger file.
 func (l *Ledger) Close() error { return l.f.Close() }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
@@ -20,6 +21,7 @@ import (
 	"github.com/fedscore/fedscore/audit"
 	"github.com/fedscore/fedscore/crypto"
 	"github.com/fedscore/fedscore/dataset"
+	"github.com/fedscore/fedscore/internal/telemetry"
 	"github.com/fedscore/fedscore/internal/wire"
 	"github.com/fedscore/fedscore/keystore"
 	"github.com/fedscore/fedscore/node/source"
@@ -86,6 +88,10 @@ type Config struct {
 	// RetryDelay is the pause before reconnecting; zero means one second.
 	RetryDelay time.Duration
 	Logger     *slog.Logger
+	// Metrics is the registry the node registers its metrics on
+	// (metrics.go); nil keeps them unregistered. Give each node a registry
+	// of its own.
+	Metrics prometheus.Registerer
 }
 
 // Node is a partner node. Create it with New and run it with Run.
@@ -101,13 +107,22 @@ type Node struct {
 	auditLog   *audit.Log
 	archive    *queryArchive
 	overlaps   overlapRuns
+	health     *telemetry.Health
+	metrics    *metrics
 
-	mu      sync.Mutex
-	epoch   *protocol.Epoch
-	pending *pendingSetup
-	queries map[string]*admittedQuery
-	scored  map[string]*ScoredData // by model name
-	params  map[string]crypto.Params
+	mu    sync.Mutex
+	epoch *protocol.Epoch
+	// current is the open session, notice the coordinator's epoch as it
+	// last told it, and sharePresent and reported what the node last
+	// reported of itself (health.go).
+	current      *session
+	notice       *pb.EpochNotice
+	sharePresent bool
+	reported     *pb.NodeStatus
+	pending      *pendingSetup
+	queries      map[string]*admittedQuery
+	scored       map[string]*ScoredData // by model name
+	params       map[string]crypto.Params
 }
 
 // New checks cfg and loads the node's persisted state.
@@ -189,10 +204,11 @@ func New(cfg Config) (*Node, error) {
 		archive.Close()
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	return &Node{
+	n := &Node{
 		cfg:        cfg,
 		name:       id.Name,
 		log:        cfg.Logger.With("node", id.Name),
+		health:     telemetry.NewHealth("fedscore.v1.Node", cfg.Logger.With("node", id.Name, "health", "node")),
 		certs:      protocol.NewCertCache(cfg.Roots),
 		admissions: admitted,
 		ledger:     ledger,
@@ -204,7 +220,17 @@ func New(cfg Config) (*Node, error) {
 		queries:    map[string]*admittedQuery{},
 		scored:     map[string]*ScoredData{},
 		params:     map[string]crypto.Params{},
-	}, nil
+	}
+	reg := cfg.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	if n.metrics, err = newMetrics(reg, n); err != nil {
+		n.Close()
+		return nil, fmt.Errorf("node: metrics: %w", err)
+	}
+	n.updateHealth()
+	return n, nil
 }
 
 // AuditLogFile is the name of the node's audit log in its state directory.
@@ -222,6 +248,9 @@ func (n *Node) Close() error {
 // Run keeps the node attached to the coordinator, reconnecting after
 // failures, until ctx ends.
 func (n *Node) Run(ctx context.Context) error {
+	hctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go n.watchHealth(hctx)
 	for {
 		err := n.session(ctx)
 		if ctx.Err() != nil {
@@ -243,6 +272,7 @@ func (n *Node) session(ctx context.Context) error {
 		grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(wire.MaxMessageSize)),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.WithStatsHandler(n.metrics.bytes.Handler()),
 	)
 	if err != nil {
 		return fmt.Errorf("dial coordinator: %w", err)
@@ -252,12 +282,14 @@ func (n *Node) session(ctx context.Context) error {
 	defer cancel()
 	stream, err := pb.NewCoordinatorClient(conn).Attach(ctx)
 	if err != nil {
-		return fmt.Errorf("attach: %w", err)
+		return fmt.Errorf("attach: %w", pki.ExplainRefusal(err, n.cfg.Credential.Certificate))
 	}
 	s := &session{node: n, stream: stream, blobs: wire.NewAssembler(n.coordinatorBlobBudget())}
-	if err := s.send(n.hello()); err != nil {
-		return fmt.Errorf("hello: %w", err)
+	if err := s.send(n.hello(ctx)); err != nil {
+		return fmt.Errorf("hello: %w", pki.ExplainRefusal(err, n.cfg.Credential.Certificate))
 	}
+	n.attached(s)
+	defer n.attached(nil)
 	n.log.Info("attached to coordinator", "addr", n.cfg.Coordinator)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -269,7 +301,7 @@ func (n *Node) session(ctx context.Context) error {
 			return errors.New("coordinator closed the stream")
 		}
 		if err != nil {
-			return err
+			return pki.ExplainRefusal(err, n.cfg.Credential.Certificate)
 		}
 		switch b := m.Body.(type) {
 		case *pb.CoordinatorMessage_Chunk:
@@ -290,6 +322,8 @@ func (n *Node) session(ctx context.Context) error {
 			n.overlapHello(ctx, b.OverlapHello)
 		case *pb.CoordinatorMessage_OverlapFrame:
 			n.overlapFrame(b.OverlapFrame)
+		case *pb.CoordinatorMessage_EpochNotice:
+			n.noticed(b.EpochNotice)
 		default:
 			// Tasks of one query run in the order they arrived, one at a
 			// time; different queries run concurrently.
@@ -303,10 +337,12 @@ func (n *Node) session(ctx context.Context) error {
 	}
 }
 
-func (n *Node) hello() *pb.NodeMessage {
+// hello says which epoch the node holds, with what it reports of itself.
+func (n *Node) hello(ctx context.Context) *pb.NodeMessage {
+	st := n.selfStatus(ctx)
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	h := &pb.Hello{Version: Version}
+	h := &pb.Hello{Version: Version, Status: st}
 	if n.epoch != nil {
 		h.Epoch, h.PublicKeyDigest = n.epoch.ID, n.epoch.PublicKeyDigest
 	}

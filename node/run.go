@@ -192,6 +192,7 @@ func (n *Node) audit(ctx context.Context, aq *admittedQuery, e audit.Entry) {
 	if _, err := n.auditLog.Append(ctx, e); err != nil {
 		n.log.Error("audit log append failed", "query", e.QueryID, "kind", e.Kind, "err", err)
 	}
+	n.decided(e)
 }
 
 func hexAll(bs [][]byte) []string {
@@ -210,22 +211,29 @@ func digestAll(bs [][]byte) [][]byte {
 	return out
 }
 
-// forget drops run of a query, and any earlier run.
-func (n *Node) forget(qid string, run uint32) {
+// forget drops run of a query, and any earlier run; it reports whether
+// there was one.
+func (n *Node) forget(qid string, run uint32) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if aq := n.queries[qid]; aq != nil && aq.run <= run {
 		aq.timer.Stop()
 		delete(n.queries, qid)
+		return true
 	}
+	return false
 }
 
 func (n *Node) handleCancel(c *pb.Cancel) {
-	n.forget(c.QueryId, c.Run)
+	open := n.forget(c.QueryId, c.Run)
 	n.cancelOverlap(c)
 	if c.Complete {
+		n.metrics.ended.WithLabelValues(endComplete).Inc()
 		n.log.Debug("query run complete", "query", c.QueryId, "run", c.Run)
 		return
+	}
+	if open {
+		n.metrics.ended.WithLabelValues(endCancelled).Inc()
 	}
 	n.log.Info("query cancelled by the coordinator", "query", c.QueryId, "run", c.Run, "reason", c.Reason)
 }

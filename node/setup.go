@@ -124,7 +124,7 @@ func (n *Node) handleSetupResult(ctx context.Context, s *session, res *pb.SetupR
 		s.refuse("setup/"+res.Epoch, 0, err)
 		return
 	}
-	s.send(n.hello())
+	s.send(n.hello(ctx))
 }
 
 // activate persists a new epoch and makes it current; the share of a
@@ -142,6 +142,7 @@ func (n *Node) activate(ctx context.Context, st *protocol.Epoch) error {
 		n.cfg.Keys.Delete(ctx, thresholdName(old.ID))
 	}
 	n.log.Info("collective key accepted", "epoch", st.ID, "threshold", st.Threshold)
+	n.updateHealth()
 	return nil
 }
 
@@ -249,7 +250,7 @@ func (n *Node) handleShamirDelivery(ctx context.Context, s *session, d *pb.Shami
 		s.refuse("setup/"+d.Epoch, 0, err)
 		return
 	}
-	s.send(n.hello())
+	s.send(n.hello(ctx))
 }
 
 func (n *Node) acceptShamirShares(ctx context.Context, d *pb.ShamirDelivery) error {

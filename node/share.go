@@ -126,6 +126,7 @@ func (n *Node) keySwitchShares(ctx context.Context, aq *admittedQuery) (*reply, 
 		n.log.Error("audit checkpoint failed", "query", qid, "err", err)
 	}
 	n.forget(qid, aq.run)
+	n.metrics.ended.WithLabelValues(endShared).Inc()
 	return r, nil
 }
 

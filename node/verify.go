@@ -311,10 +311,12 @@ func (n *Node) handleSpotCheck(ctx context.Context, task *pb.SpotCheckTask, blob
 				return nil, fmt.Errorf("spot-checked ciphertext %d of %s: %w", k, si.Node, err)
 			}
 			if !fp.Equal(r.fingerprints[si.Node][k]) {
+				n.metrics.spotChecks.WithLabelValues("mismatch").Inc()
 				n.recordLie(ctx, aq, task.Phase, m, r.statements[si.Node], blobs[i*nct:(i+1)*nct])
 				return nil, fmt.Errorf("%s signed fingerprints that do not match its committed input", si.Node)
 			}
 		}
+		n.metrics.spotChecks.WithLabelValues("match").Inc()
 	}
 	if task.Phase == 1 {
 		return n.decryptionShares(ctx, aq)

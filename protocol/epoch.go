@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/fedscore/fedscore/internal/atomicfile"
 )
@@ -27,6 +28,9 @@ type Epoch struct {
 	// verified at the key generation; statements of the epoch are checked
 	// against them, so they need not travel with every statement.
 	MemberChains map[string][][]byte `json:"member_chains,omitempty"`
+	// Created is when the coordinator completed the key generation; zero
+	// in a node's record and in files of older coordinators.
+	Created time.Time `json:"created,omitzero"`
 }
 
 // LoadEpoch reads an epoch file; it returns nil and no error if there is none.

@@ -73,7 +73,8 @@ func (c *Client) Close() error { return c.conn.Close() }
 
 // Status asks the coordinator for the federation's state.
 func (c *Client) Status(ctx context.Context) (*pb.StatusResponse, error) {
-	return c.api.Status(ctx, &pb.StatusRequest{})
+	st, err := c.api.Status(ctx, &pb.StatusRequest{})
+	return st, pki.ExplainRefusal(err, c.cfg.Credential.Certificate)
 }
 
 // Answer is a decrypted query result.
@@ -130,6 +131,11 @@ func (c *Client) resolve(ctx context.Context, spec *query.Spec) (*query.Spec, *p
 
 // Run resolves and signs spec, runs it and decrypts the answer.
 func (c *Client) Run(ctx context.Context, spec *query.Spec, progress Progress) (*Answer, error) {
+	ans, err := c.run(ctx, spec, progress)
+	return ans, pki.ExplainRefusal(err, c.cfg.Credential.Certificate)
+}
+
+func (c *Client) run(ctx context.Context, spec *query.Spec, progress Progress) (*Answer, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()

@@ -19,6 +19,7 @@
 //	console      serve the web console for analysts, regulators and operators
 //	audit        verify and read a node's audit log
 //	keys         key ceremony, status and rotation of the federation's epochs
+//	status       print the federation's members, epoch and recent queries from the coordinator
 //	model        fit, sign, verify and audit scoring models
 //	train        train a scorecard across partners through the encrypted pipeline
 //	pki          create a development PKI and signed policy bundle; issue certificates through Vault

@@ -90,7 +90,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	if err != nil {
-		return err
+		return pki.ExplainRefusal(err, cred.Certificate)
 	}
 	fmt.Fprintf(stdout, "epoch      %s\nparams     %s\nmembers    %s\nattached   %s\nready      %v\nkey digest %s\n",
 		st.Epoch, st.Params, strings.Join(st.Members, ", "), strings.Join(st.Attached, ", "), st.Ready, hex.EncodeToString(st.PublicKeyDigest))

@@ -31,6 +31,7 @@ func commands() []command {
 		{"console", "serve the web console for analysts, regulators and operators", runConsole},
 		{"audit", "verify and read a node's audit log", runAudit},
 		{"keys", "key ceremony, status and rotation of the federation's epochs", runKeys},
+		{"status", "print the federation's members, epoch and recent queries from the coordinator", runStatus},
 		{"model", "fit, sign, verify and audit scoring models", runModel},
 		{"train", "train a scorecard across partners through the encrypted pipeline", runTrain},
 		{"pki", "create a development PKI and signed policy bundle; issue certificates through Vault", runPKI},

@@ -8,11 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/fedscore/fedscore/coordinator"
 	"github.com/fedscore/fedscore/node"
@@ -68,18 +69,32 @@ func runCoordinator(ctx context.Context, args []string, stdout, stderr io.Writer
 	params := fs.String("params", "", "crypto parameter set (bgv13, bgv14); default bgv13")
 	threshold := fs.Int("threshold", 0, "make epochs `t`-of-N: any t attached members can answer (0: every member, every query)")
 	timeout := fs.Duration("query-timeout", 30*time.Second, "per-query `deadline`")
+	reflect := fs.Bool("reflection", false, "serve gRPC server reflection on the listen address, for grpcurl list/describe (mutual TLS still applies)")
+	ops := addOpsFlags(fs)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	logger, err := ops.logger(stderr)
+	if err != nil {
 		return err
 	}
 	cred, roots, err := tf.load()
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	srv, err := coordinator.New(coordinator.Config{
+	reg := ops.registry()
+	cfg := coordinator.Config{
 		Credential: cred, Roots: roots, Members: splitList(*members), Params: *params, Threshold: *threshold,
-		StateDir: *stateDir, QueryTimeout: *timeout, Logger: logger,
-	})
+		StateDir: *stateDir, QueryTimeout: *timeout, Logger: logger, Reflection: *reflect,
+	}
+	if reg != nil {
+		cfg.Metrics = reg
+	}
+	srv, err := coordinator.New(cfg)
+	if err != nil {
+		return err
+	}
+	metrics, err := ops.serveMetrics(reg, srv.Health(), logger)
 	if err != nil {
 		return err
 	}
@@ -87,8 +102,20 @@ func runCoordinator(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	logger.Info("coordinator listening", "addr", lis.Addr().String())
-	return srv.Serve(ctx, lis)
+	logger.Info("coordinator listening", "addr", lis.Addr().String(), "reflection", *reflect)
+	return serveAll(ctx, func(ctx context.Context) error { return srv.Serve(ctx, lis) }, metrics)
+}
+
+// serveAll runs the servers until ctx ends or one fails; nil ones are
+// skipped.
+func serveAll(ctx context.Context, servers ...func(context.Context) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, serve := range servers {
+		if serve != nil {
+			g.Go(func() error { return serve(gctx) })
+		}
+	}
+	return g.Wait()
 }
 
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -116,7 +143,12 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&o.SpotChecks, "spot-checks", node.DefaultSpotChecks, "how many other members' inputs the node checks in full against their signed fingerprints before it gives a share (`k`; the number of members less one checks all; see docs/security.md)")
 	var modelFiles partnerFlags
 	fs.Var(&modelFiles, "model", "a signed scoring model `file` queries may name (repeatable); verified with --bundle-key")
+	ops := addOpsFlags(fs)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	logger, err := ops.logger(stderr)
+	if err != nil {
 		return err
 	}
 	switch {
@@ -138,21 +170,28 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *custody == "vault" {
 		o.Keys.Vault = v
 	}
-	var err error
 	if o.Policy.Key, err = readPublicKey(*bundleKey); err != nil {
 		return fmt.Errorf("--bundle-key: %w", err)
 	}
 	o.CertFile, o.KeyFile, o.CAFile = *tf.cert, *tf.key, *tf.ca
 	o.Coordinator, o.CoordinatorID = *cf.addr, *cf.id
 	o.ModelFiles = modelFiles
-	o.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	o.Logger = logger
+	reg := ops.registry()
+	if reg != nil {
+		o.Metrics = reg
+	}
 	d, err := config.Open(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	o.Logger.Info("node starting", "node", d.Node.Name(), "policy_revision", d.Engine.Revision())
-	return d.Run(ctx)
+	metrics, err := ops.serveMetrics(reg, d.Node.Health(), logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("node starting", "node", d.Node.Name(), "policy_revision", d.Engine.Revision())
+	return serveAll(ctx, d.Run, metrics)
 }
 
 func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {

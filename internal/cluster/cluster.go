@@ -50,6 +50,10 @@ type Config struct {
 	// ReadyTimeout bounds Start's wait for the collective key; zero means
 	// two minutes.
 	ReadyTimeout time.Duration
+	// Metrics gives every party a metrics and health listener on a
+	// loopback port of its own (--metrics-listen, Process.MetricsAddr);
+	// loopback clusters only.
+	Metrics bool
 }
 
 // NodeConfig describes one member.
@@ -127,6 +131,9 @@ type Cluster struct {
 func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	if len(cfg.Nodes) < 2 {
 		return nil, fmt.Errorf("cluster: need at least 2 nodes, got %d", len(cfg.Nodes))
+	}
+	if cfg.Metrics && cfg.Network != nil {
+		return nil, errors.New("cluster: metrics listeners are on loopback; a Network cluster has none")
 	}
 	if cfg.QueryTimeout <= 0 {
 		cfg.QueryTimeout = 60 * time.Second
@@ -299,6 +306,9 @@ func (c *Cluster) makeProcesses(ctx context.Context, names []string) error {
 		args = append(args, "--threshold", strconv.Itoa(c.cfg.Threshold))
 	}
 	c.coord = newProcess(c, "coordinator", false, c.path("coordinator", "state"), append(args, c.cfg.CoordinatorArgs...))
+	if err := c.coord.listenMetrics(); err != nil {
+		return err
+	}
 	c.addr = dial
 	for i, n := range c.cfg.Nodes {
 		dir := c.path("nodes", n.Name)
@@ -331,6 +341,9 @@ func (c *Cluster) makeProcesses(ctx context.Context, names []string) error {
 			args = append(args, "--data", filepath.Join(dir, "data.csv"), "--mapping", filepath.Join(dir, "mapping.yaml"))
 		}
 		p := newProcess(c, n.Name, true, state, append(args, n.Args...))
+		if err := p.listenMetrics(); err != nil {
+			return err
+		}
 		c.nodes = append(c.nodes, p)
 		c.byName[n.Name] = p
 	}

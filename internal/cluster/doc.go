@@ -32,6 +32,10 @@
 // process outlives a failed test; the coordinator's port and every PID are
 // there to read.
 //
+// With Config.Metrics every party also serves its Prometheus metrics and
+// the gRPC health service on a loopback port of its own
+// (Process.MetricsAddr), kept across restarts.
+//
 // Output is captured per process, line by line, into Dir/logs/NAME.log,
 // into memory (Log, Tail, WaitLine) and to Watch callbacks. Launch prints
 // the last lines of every log when a test fails.

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,6 +36,7 @@ type Process struct {
 	netns    string   // the namespace it runs in, if any
 	stateDir string
 	logPath  string
+	metrics  string // the metrics listener's address, with Config.Metrics
 
 	mu    sync.Mutex
 	cmd   *exec.Cmd
@@ -65,6 +68,26 @@ func (p *Process) LogPath() string { return p.logPath }
 
 // Namespace is the network namespace the party runs in, or "" on loopback.
 func (p *Process) Namespace() string { return p.netns }
+
+// MetricsAddr is the address of the party's metrics and health listener
+// (plain text: /metrics and the gRPC health service), or "" without
+// Config.Metrics. It stays the same across restarts.
+func (p *Process) MetricsAddr() string { return p.metrics }
+
+// listenMetrics gives the party a metrics listener on a free loopback
+// port, with Config.Metrics.
+func (p *Process) listenMetrics() error {
+	if !p.c.cfg.Metrics {
+		return nil
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	p.metrics = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	p.args = append(p.args, "--metrics-listen", p.metrics)
+	return nil
+}
 
 // Args are the fedscore arguments the process runs with.
 func (p *Process) Args() []string { return p.args }

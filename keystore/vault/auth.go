@@ -191,6 +191,7 @@ func (s *Store) watch(ctx context.Context, w *api.LifetimeWatcher) error {
 			return err
 		case r := <-w.RenewCh():
 			if r != nil && r.Secret != nil && r.Secret.Auth != nil {
+				s.noteLease(r.Secret)
 				s.log.Debug("vault: token renewed", "ttl_seconds", r.Secret.Auth.LeaseDuration)
 			}
 		}
@@ -207,6 +208,7 @@ func (s *Store) relogin(ctx context.Context) *api.Secret {
 		login, err := s.auth.login(lctx)
 		cancel()
 		if err == nil {
+			s.noteLease(login)
 			s.log.Info("vault: logged in again")
 			return login
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/vault/api"
 
@@ -27,6 +28,9 @@ type Store struct {
 
 	stop context.CancelFunc // ends the renewal goroutine
 	done chan struct{}      // closed when the renewal goroutine ends
+	// tokenExpiry is when the token expires unless renewed (Unix
+	// nanoseconds; 0 when unknown), see TokenExpiry.
+	tokenExpiry atomic.Int64
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -75,6 +79,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.noteLease(login)
 	if err := s.checkKV(ctx); err != nil {
 		s.revoke(ctx)
 		return nil, err

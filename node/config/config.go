@@ -23,6 +23,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fedscore/fedscore/audit"
 	"github.com/fedscore/fedscore/dataset"
 	"github.com/fedscore/fedscore/keystore"
@@ -57,6 +59,10 @@ type Options struct {
 	// full against their signed fingerprints (node.Config.SpotChecks).
 	SpotChecks int
 	Logger     *slog.Logger
+	// Metrics is the registry the node's metrics go on (node.Config.Metrics),
+	// with the Vault token's TTL under Vault custody; nil keeps them
+	// unregistered.
+	Metrics prometheus.Registerer
 }
 
 // Custody says where the node keeps its secret-key share: in the file
@@ -167,10 +173,16 @@ func Open(ctx context.Context, o Options) (_ *Deployment, err error) {
 	n, err := node.New(node.Config{
 		Credential: cred, Roots: roots, Coordinator: o.Coordinator, CoordinatorIdentity: cid,
 		Data: table, Source: src, Roles: roles, Models: models, Policy: d.Engine, Keys: keys, StateDir: o.StateDir,
-		SpotChecks: o.SpotChecks, Logger: o.Logger,
+		SpotChecks: o.SpotChecks, Logger: o.Logger, Metrics: o.Metrics,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if vs, ok := keys.(*vault.Store); ok && o.Metrics != nil {
+		if err := o.Metrics.Register(vaultTTL(vs)); err != nil {
+			n.Close()
+			return nil, err
+		}
 	}
 	d.Node = n
 	d.closers = append(d.closers, n.Close)
@@ -382,6 +394,20 @@ func auditRollback(ctx context.Context, stateDir string, cred *pki.Credential, f
 		},
 	})
 	return errors.Join(err, log.Close())
+}
+
+// vaultTTL reports how long the node's Vault token lives unless renewed.
+func vaultTTL(vs *vault.Store) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "fedscore_node_vault_token_ttl_seconds",
+		Help: "Seconds until the node's Vault token expires unless renewed, as of its last login or renewal (-1 for a token given directly, whose lifetime the node does not manage).",
+	}, func() float64 {
+		exp, ok := vs.TokenExpiry()
+		if !ok {
+			return -1
+		}
+		return time.Until(exp).Seconds()
+	})
 }
 
 // verifyModels reads the signed scoring models, which the policy's keys

@@ -209,6 +209,7 @@ type NodeMessage struct {
 	//	*NodeMessage_OverlapHello
 	//	*NodeMessage_OverlapFrame
 	//	*NodeMessage_OverlapDone
+	//	*NodeMessage_NodeStatus
 	Body          isNodeMessage_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -386,6 +387,15 @@ func (x *NodeMessage) GetOverlapDone() *OverlapDone {
 	return nil
 }
 
+func (x *NodeMessage) GetNodeStatus() *NodeStatus {
+	if x != nil {
+		if x, ok := x.Body.(*NodeMessage_NodeStatus); ok {
+			return x.NodeStatus
+		}
+	}
+	return nil
+}
+
 type isNodeMessage_Body interface {
 	isNodeMessage_Body()
 }
@@ -450,6 +460,10 @@ type NodeMessage_OverlapDone struct {
 	OverlapDone *OverlapDone `protobuf:"bytes,15,opt,name=overlap_done,json=overlapDone,proto3,oneof"`
 }
 
+type NodeMessage_NodeStatus struct {
+	NodeStatus *NodeStatus `protobuf:"bytes,16,opt,name=node_status,json=nodeStatus,proto3,oneof"`
+}
+
 func (*NodeMessage_Chunk) isNodeMessage_Body() {}
 
 func (*NodeMessage_Hello) isNodeMessage_Body() {}
@@ -480,6 +494,8 @@ func (*NodeMessage_OverlapFrame) isNodeMessage_Body() {}
 
 func (*NodeMessage_OverlapDone) isNodeMessage_Body() {}
 
+func (*NodeMessage_NodeStatus) isNodeMessage_Body() {}
+
 // Hello opens a node's stream and says which federation epoch it holds.
 type Hello struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -487,8 +503,10 @@ type Hello struct {
 	Epoch   string                 `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	// SHA-256 of the collective public key the node holds for epoch.
 	PublicKeyDigest []byte `protobuf:"bytes,3,opt,name=public_key_digest,json=publicKeyDigest,proto3" json:"public_key_digest,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// What the node reports of itself for the coordinator's Status.
+	Status        *NodeStatus `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Hello) Reset() {
@@ -542,6 +560,87 @@ func (x *Hello) GetPublicKeyDigest() []byte {
 	return nil
 }
 
+func (x *Hello) GetStatus() *NodeStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+// NodeStatus is what a node reports of itself, for operators: with every
+// hello, and on its own whenever it changes (a new policy bundle). It is
+// informational; no decision of the coordinator depends on it.
+type NodeStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The revision, sequence and expiry of the node's active policy bundle.
+	BundleRevision         string `protobuf:"bytes,1,opt,name=bundle_revision,json=bundleRevision,proto3" json:"bundle_revision,omitempty"`
+	BundleSequence         uint64 `protobuf:"varint,2,opt,name=bundle_sequence,json=bundleSequence,proto3" json:"bundle_sequence,omitempty"`
+	BundleExpiresUnixNanos int64  `protobuf:"varint,3,opt,name=bundle_expires_unix_nanos,json=bundleExpiresUnixNanos,proto3" json:"bundle_expires_unix_nanos,omitempty"`
+	// Whether the node's keystore holds its secret-key share of the epoch
+	// it holds (its threshold share in a t-of-N epoch).
+	SharePresent  bool `protobuf:"varint,4,opt,name=share_present,json=sharePresent,proto3" json:"share_present,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeStatus) Reset() {
+	*x = NodeStatus{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeStatus) ProtoMessage() {}
+
+func (x *NodeStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
+func (*NodeStatus) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *NodeStatus) GetBundleRevision() string {
+	if x != nil {
+		return x.BundleRevision
+	}
+	return ""
+}
+
+func (x *NodeStatus) GetBundleSequence() uint64 {
+	if x != nil {
+		return x.BundleSequence
+	}
+	return 0
+}
+
+func (x *NodeStatus) GetBundleExpiresUnixNanos() int64 {
+	if x != nil {
+		return x.BundleExpiresUnixNanos
+	}
+	return 0
+}
+
+func (x *NodeStatus) GetSharePresent() bool {
+	if x != nil {
+		return x.SharePresent
+	}
+	return false
+}
+
 // SetupShare carries a node's collective-key-generation share for an epoch.
 type SetupShare struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -559,7 +658,7 @@ type SetupShare struct {
 
 func (x *SetupShare) Reset() {
 	*x = SetupShare{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[4]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +670,7 @@ func (x *SetupShare) String() string {
 func (*SetupShare) ProtoMessage() {}
 
 func (x *SetupShare) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[4]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,7 +683,7 @@ func (x *SetupShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetupShare.ProtoReflect.Descriptor instead.
 func (*SetupShare) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{4}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SetupShare) GetEpoch() string {
@@ -635,7 +734,7 @@ type ShamirBoxes struct {
 
 func (x *ShamirBoxes) Reset() {
 	*x = ShamirBoxes{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[5]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -647,7 +746,7 @@ func (x *ShamirBoxes) String() string {
 func (*ShamirBoxes) ProtoMessage() {}
 
 func (x *ShamirBoxes) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[5]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -660,7 +759,7 @@ func (x *ShamirBoxes) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShamirBoxes.ProtoReflect.Descriptor instead.
 func (*ShamirBoxes) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{5}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ShamirBoxes) GetEpoch() string {
@@ -691,7 +790,7 @@ type SealedShare struct {
 
 func (x *SealedShare) Reset() {
 	*x = SealedShare{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[6]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -703,7 +802,7 @@ func (x *SealedShare) String() string {
 func (*SealedShare) ProtoMessage() {}
 
 func (x *SealedShare) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[6]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -716,7 +815,7 @@ func (x *SealedShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SealedShare.ProtoReflect.Descriptor instead.
 func (*SealedShare) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{6}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SealedShare) GetNode() string {
@@ -761,7 +860,7 @@ type SetupStatement struct {
 
 func (x *SetupStatement) Reset() {
 	*x = SetupStatement{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[7]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +872,7 @@ func (x *SetupStatement) String() string {
 func (*SetupStatement) ProtoMessage() {}
 
 func (x *SetupStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[7]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +885,7 @@ func (x *SetupStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetupStatement.ProtoReflect.Descriptor instead.
 func (*SetupStatement) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{7}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SetupStatement) GetEpoch() string {
@@ -845,7 +944,7 @@ type InputReceipt struct {
 
 func (x *InputReceipt) Reset() {
 	*x = InputReceipt{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[8]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +956,7 @@ func (x *InputReceipt) String() string {
 func (*InputReceipt) ProtoMessage() {}
 
 func (x *InputReceipt) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[8]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +969,7 @@ func (x *InputReceipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputReceipt.ProtoReflect.Descriptor instead.
 func (*InputReceipt) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{8}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *InputReceipt) GetQueryId() string {
@@ -938,7 +1037,7 @@ type InputReveal struct {
 
 func (x *InputReveal) Reset() {
 	*x = InputReveal{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[9]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1049,7 @@ func (x *InputReveal) String() string {
 func (*InputReveal) ProtoMessage() {}
 
 func (x *InputReveal) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[9]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1062,7 @@ func (x *InputReveal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputReveal.ProtoReflect.Descriptor instead.
 func (*InputReveal) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{9}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *InputReveal) GetQueryId() string {
@@ -1024,7 +1123,7 @@ type SeedReveal struct {
 
 func (x *SeedReveal) Reset() {
 	*x = SeedReveal{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[10]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1135,7 @@ func (x *SeedReveal) String() string {
 func (*SeedReveal) ProtoMessage() {}
 
 func (x *SeedReveal) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[10]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1148,7 @@ func (x *SeedReveal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeedReveal.ProtoReflect.Descriptor instead.
 func (*SeedReveal) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{10}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SeedReveal) GetQueryId() string {
@@ -1104,7 +1203,7 @@ type Fingerprints struct {
 
 func (x *Fingerprints) Reset() {
 	*x = Fingerprints{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[11]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1116,7 +1215,7 @@ func (x *Fingerprints) String() string {
 func (*Fingerprints) ProtoMessage() {}
 
 func (x *Fingerprints) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[11]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1129,7 +1228,7 @@ func (x *Fingerprints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fingerprints.ProtoReflect.Descriptor instead.
 func (*Fingerprints) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{11}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Fingerprints) GetQueryId() string {
@@ -1198,7 +1297,7 @@ type FingerprintStatement struct {
 
 func (x *FingerprintStatement) Reset() {
 	*x = FingerprintStatement{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[12]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1210,7 +1309,7 @@ func (x *FingerprintStatement) String() string {
 func (*FingerprintStatement) ProtoMessage() {}
 
 func (x *FingerprintStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[12]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1223,7 +1322,7 @@ func (x *FingerprintStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FingerprintStatement.ProtoReflect.Descriptor instead.
 func (*FingerprintStatement) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{12}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *FingerprintStatement) GetQueryId() string {
@@ -1304,7 +1403,7 @@ type SpotCheckRequest struct {
 
 func (x *SpotCheckRequest) Reset() {
 	*x = SpotCheckRequest{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[13]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1316,7 +1415,7 @@ func (x *SpotCheckRequest) String() string {
 func (*SpotCheckRequest) ProtoMessage() {}
 
 func (x *SpotCheckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[13]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1329,7 +1428,7 @@ func (x *SpotCheckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpotCheckRequest.ProtoReflect.Descriptor instead.
 func (*SpotCheckRequest) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{13}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SpotCheckRequest) GetQueryId() string {
@@ -1383,7 +1482,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[14]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1395,7 +1494,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[14]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1408,7 +1507,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{14}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Receipt) GetQueryId() string {
@@ -1506,7 +1605,7 @@ type DecryptionShare struct {
 
 func (x *DecryptionShare) Reset() {
 	*x = DecryptionShare{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[15]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1518,7 +1617,7 @@ func (x *DecryptionShare) String() string {
 func (*DecryptionShare) ProtoMessage() {}
 
 func (x *DecryptionShare) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[15]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1531,7 +1630,7 @@ func (x *DecryptionShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptionShare.ProtoReflect.Descriptor instead.
 func (*DecryptionShare) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{15}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DecryptionShare) GetQueryId() string {
@@ -1584,7 +1683,7 @@ type DecryptionStatement struct {
 
 func (x *DecryptionStatement) Reset() {
 	*x = DecryptionStatement{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[16]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1596,7 +1695,7 @@ func (x *DecryptionStatement) String() string {
 func (*DecryptionStatement) ProtoMessage() {}
 
 func (x *DecryptionStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[16]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1609,7 +1708,7 @@ func (x *DecryptionStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecryptionStatement.ProtoReflect.Descriptor instead.
 func (*DecryptionStatement) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{16}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DecryptionStatement) GetQueryId() string {
@@ -1674,7 +1773,7 @@ type KeySwitchShare struct {
 
 func (x *KeySwitchShare) Reset() {
 	*x = KeySwitchShare{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[17]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1686,7 +1785,7 @@ func (x *KeySwitchShare) String() string {
 func (*KeySwitchShare) ProtoMessage() {}
 
 func (x *KeySwitchShare) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[17]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1699,7 +1798,7 @@ func (x *KeySwitchShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySwitchShare.ProtoReflect.Descriptor instead.
 func (*KeySwitchShare) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{17}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *KeySwitchShare) GetQueryId() string {
@@ -1768,7 +1867,7 @@ type KeySwitchStatement struct {
 
 func (x *KeySwitchStatement) Reset() {
 	*x = KeySwitchStatement{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[18]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1780,7 +1879,7 @@ func (x *KeySwitchStatement) String() string {
 func (*KeySwitchStatement) ProtoMessage() {}
 
 func (x *KeySwitchStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[18]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1793,7 +1892,7 @@ func (x *KeySwitchStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySwitchStatement.ProtoReflect.Descriptor instead.
 func (*KeySwitchStatement) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{18}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *KeySwitchStatement) GetQueryId() string {
@@ -1862,7 +1961,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[19]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1874,7 +1973,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[19]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1887,7 +1986,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{19}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Refusal) GetTaskId() string {
@@ -1943,7 +2042,7 @@ type Reason struct {
 
 func (x *Reason) Reset() {
 	*x = Reason{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[20]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1955,7 +2054,7 @@ func (x *Reason) String() string {
 func (*Reason) ProtoMessage() {}
 
 func (x *Reason) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[20]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1968,7 +2067,7 @@ func (x *Reason) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reason.ProtoReflect.Descriptor instead.
 func (*Reason) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{20}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Reason) GetCode() string {
@@ -2011,6 +2110,7 @@ type CoordinatorMessage struct {
 	//	*CoordinatorMessage_OverlapTask
 	//	*CoordinatorMessage_OverlapHello
 	//	*CoordinatorMessage_OverlapFrame
+	//	*CoordinatorMessage_EpochNotice
 	Body          isCoordinatorMessage_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2018,7 +2118,7 @@ type CoordinatorMessage struct {
 
 func (x *CoordinatorMessage) Reset() {
 	*x = CoordinatorMessage{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[21]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2030,7 +2130,7 @@ func (x *CoordinatorMessage) String() string {
 func (*CoordinatorMessage) ProtoMessage() {}
 
 func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[21]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2043,7 +2143,7 @@ func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoordinatorMessage.ProtoReflect.Descriptor instead.
 func (*CoordinatorMessage) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{21}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CoordinatorMessage) GetBody() isCoordinatorMessage_Body {
@@ -2188,6 +2288,15 @@ func (x *CoordinatorMessage) GetOverlapFrame() *OverlapFrame {
 	return nil
 }
 
+func (x *CoordinatorMessage) GetEpochNotice() *EpochNotice {
+	if x != nil {
+		if x, ok := x.Body.(*CoordinatorMessage_EpochNotice); ok {
+			return x.EpochNotice
+		}
+	}
+	return nil
+}
+
 type isCoordinatorMessage_Body interface {
 	isCoordinatorMessage_Body()
 }
@@ -2252,6 +2361,10 @@ type CoordinatorMessage_OverlapFrame struct {
 	OverlapFrame *OverlapFrame `protobuf:"bytes,18,opt,name=overlap_frame,json=overlapFrame,proto3,oneof"`
 }
 
+type CoordinatorMessage_EpochNotice struct {
+	EpochNotice *EpochNotice `protobuf:"bytes,19,opt,name=epoch_notice,json=epochNotice,proto3,oneof"`
+}
+
 func (*CoordinatorMessage_Chunk) isCoordinatorMessage_Body() {}
 
 func (*CoordinatorMessage_SetupRequest) isCoordinatorMessage_Body() {}
@@ -2282,6 +2395,64 @@ func (*CoordinatorMessage_OverlapHello) isCoordinatorMessage_Body() {}
 
 func (*CoordinatorMessage_OverlapFrame) isCoordinatorMessage_Body() {}
 
+func (*CoordinatorMessage_EpochNotice) isCoordinatorMessage_Body() {}
+
+// EpochNotice tells a node the coordinator's current epoch: after the
+// node's hello and whenever a key generation completes. A node holding
+// another epoch (or none) is attached but not ready; nothing else depends
+// on it.
+type EpochNotice struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Epoch           string                 `protobuf:"bytes,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	PublicKeyDigest []byte                 `protobuf:"bytes,2,opt,name=public_key_digest,json=publicKeyDigest,proto3" json:"public_key_digest,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *EpochNotice) Reset() {
+	*x = EpochNotice{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EpochNotice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EpochNotice) ProtoMessage() {}
+
+func (x *EpochNotice) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EpochNotice.ProtoReflect.Descriptor instead.
+func (*EpochNotice) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *EpochNotice) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
+func (x *EpochNotice) GetPublicKeyDigest() []byte {
+	if x != nil {
+		return x.PublicKeyDigest
+	}
+	return nil
+}
+
 // ShamirDelivery hands a node the sealed Shamir shares every member made
 // for it.
 type ShamirDelivery struct {
@@ -2294,7 +2465,7 @@ type ShamirDelivery struct {
 
 func (x *ShamirDelivery) Reset() {
 	*x = ShamirDelivery{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[22]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2306,7 +2477,7 @@ func (x *ShamirDelivery) String() string {
 func (*ShamirDelivery) ProtoMessage() {}
 
 func (x *ShamirDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[22]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2319,7 +2490,7 @@ func (x *ShamirDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShamirDelivery.ProtoReflect.Descriptor instead.
 func (*ShamirDelivery) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{22}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ShamirDelivery) GetEpoch() string {
@@ -2352,7 +2523,7 @@ type SetupRequest struct {
 
 func (x *SetupRequest) Reset() {
 	*x = SetupRequest{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[23]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2364,7 +2535,7 @@ func (x *SetupRequest) String() string {
 func (*SetupRequest) ProtoMessage() {}
 
 func (x *SetupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[23]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2377,7 +2548,7 @@ func (x *SetupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetupRequest.ProtoReflect.Descriptor instead.
 func (*SetupRequest) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{23}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SetupRequest) GetEpoch() string {
@@ -2427,7 +2598,7 @@ type SetupResult struct {
 
 func (x *SetupResult) Reset() {
 	*x = SetupResult{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[24]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2439,7 +2610,7 @@ func (x *SetupResult) String() string {
 func (*SetupResult) ProtoMessage() {}
 
 func (x *SetupResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[24]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2452,7 +2623,7 @@ func (x *SetupResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetupResult.ProtoReflect.Descriptor instead.
 func (*SetupResult) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{24}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SetupResult) GetEpoch() string {
@@ -2484,7 +2655,7 @@ type SignedSetupShare struct {
 
 func (x *SignedSetupShare) Reset() {
 	*x = SignedSetupShare{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[25]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2496,7 +2667,7 @@ func (x *SignedSetupShare) String() string {
 func (*SignedSetupShare) ProtoMessage() {}
 
 func (x *SignedSetupShare) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[25]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2509,7 +2680,7 @@ func (x *SignedSetupShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedSetupShare.ProtoReflect.Descriptor instead.
 func (*SignedSetupShare) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{25}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SignedSetupShare) GetNode() string {
@@ -2575,7 +2746,7 @@ type QueryTask struct {
 
 func (x *QueryTask) Reset() {
 	*x = QueryTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[26]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2587,7 +2758,7 @@ func (x *QueryTask) String() string {
 func (*QueryTask) ProtoMessage() {}
 
 func (x *QueryTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[26]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2600,7 +2771,7 @@ func (x *QueryTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryTask.ProtoReflect.Descriptor instead.
 func (*QueryTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{26}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *QueryTask) GetQuery() *SignedQuery {
@@ -2652,7 +2823,7 @@ type SignedQuery struct {
 
 func (x *SignedQuery) Reset() {
 	*x = SignedQuery{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[27]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2664,7 +2835,7 @@ func (x *SignedQuery) String() string {
 func (*SignedQuery) ProtoMessage() {}
 
 func (x *SignedQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[27]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2677,7 +2848,7 @@ func (x *SignedQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedQuery.ProtoReflect.Descriptor instead.
 func (*SignedQuery) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{27}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SignedQuery) GetEnvelope() []byte {
@@ -2718,7 +2889,7 @@ type QueryEnvelope struct {
 
 func (x *QueryEnvelope) Reset() {
 	*x = QueryEnvelope{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[28]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2730,7 +2901,7 @@ func (x *QueryEnvelope) String() string {
 func (*QueryEnvelope) ProtoMessage() {}
 
 func (x *QueryEnvelope) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[28]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2743,7 +2914,7 @@ func (x *QueryEnvelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryEnvelope.ProtoReflect.Descriptor instead.
 func (*QueryEnvelope) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{28}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *QueryEnvelope) GetQueryId() string {
@@ -2810,7 +2981,7 @@ type ReceiptSet struct {
 
 func (x *ReceiptSet) Reset() {
 	*x = ReceiptSet{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[29]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2822,7 +2993,7 @@ func (x *ReceiptSet) String() string {
 func (*ReceiptSet) ProtoMessage() {}
 
 func (x *ReceiptSet) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[29]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2835,7 +3006,7 @@ func (x *ReceiptSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiptSet.ProtoReflect.Descriptor instead.
 func (*ReceiptSet) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{29}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ReceiptSet) GetQueryId() string {
@@ -2881,7 +3052,7 @@ type SignedReceipt struct {
 
 func (x *SignedReceipt) Reset() {
 	*x = SignedReceipt{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[30]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2893,7 +3064,7 @@ func (x *SignedReceipt) String() string {
 func (*SignedReceipt) ProtoMessage() {}
 
 func (x *SignedReceipt) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[30]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2906,7 +3077,7 @@ func (x *SignedReceipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedReceipt.ProtoReflect.Descriptor instead.
 func (*SignedReceipt) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{30}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SignedReceipt) GetNode() string {
@@ -2956,7 +3127,7 @@ type SumTask struct {
 
 func (x *SumTask) Reset() {
 	*x = SumTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[31]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2968,7 +3139,7 @@ func (x *SumTask) String() string {
 func (*SumTask) ProtoMessage() {}
 
 func (x *SumTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[31]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2981,7 +3152,7 @@ func (x *SumTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SumTask.ProtoReflect.Descriptor instead.
 func (*SumTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{31}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SumTask) GetQueryId() string {
@@ -3036,7 +3207,7 @@ type NodeValue struct {
 
 func (x *NodeValue) Reset() {
 	*x = NodeValue{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[32]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3048,7 +3219,7 @@ func (x *NodeValue) String() string {
 func (*NodeValue) ProtoMessage() {}
 
 func (x *NodeValue) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[32]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3061,7 +3232,7 @@ func (x *NodeValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeValue.ProtoReflect.Descriptor instead.
 func (*NodeValue) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{32}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *NodeValue) GetNode() string {
@@ -3094,7 +3265,7 @@ type SeedsTask struct {
 
 func (x *SeedsTask) Reset() {
 	*x = SeedsTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[33]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3106,7 +3277,7 @@ func (x *SeedsTask) String() string {
 func (*SeedsTask) ProtoMessage() {}
 
 func (x *SeedsTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[33]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3119,7 +3290,7 @@ func (x *SeedsTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeedsTask.ProtoReflect.Descriptor instead.
 func (*SeedsTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{33}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SeedsTask) GetQueryId() string {
@@ -3172,7 +3343,7 @@ type FingerprintsTask struct {
 
 func (x *FingerprintsTask) Reset() {
 	*x = FingerprintsTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[34]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3184,7 +3355,7 @@ func (x *FingerprintsTask) String() string {
 func (*FingerprintsTask) ProtoMessage() {}
 
 func (x *FingerprintsTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[34]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3197,7 +3368,7 @@ func (x *FingerprintsTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FingerprintsTask.ProtoReflect.Descriptor instead.
 func (*FingerprintsTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{34}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *FingerprintsTask) GetQueryId() string {
@@ -3246,7 +3417,7 @@ type SignedFingerprints struct {
 
 func (x *SignedFingerprints) Reset() {
 	*x = SignedFingerprints{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[35]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3258,7 +3429,7 @@ func (x *SignedFingerprints) String() string {
 func (*SignedFingerprints) ProtoMessage() {}
 
 func (x *SignedFingerprints) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[35]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3271,7 +3442,7 @@ func (x *SignedFingerprints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedFingerprints.ProtoReflect.Descriptor instead.
 func (*SignedFingerprints) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{35}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SignedFingerprints) GetNode() string {
@@ -3308,7 +3479,7 @@ type ResendTask struct {
 
 func (x *ResendTask) Reset() {
 	*x = ResendTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[36]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3320,7 +3491,7 @@ func (x *ResendTask) String() string {
 func (*ResendTask) ProtoMessage() {}
 
 func (x *ResendTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[36]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3333,7 +3504,7 @@ func (x *ResendTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResendTask.ProtoReflect.Descriptor instead.
 func (*ResendTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{36}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ResendTask) GetQueryId() string {
@@ -3371,7 +3542,7 @@ type SpotCheckTask struct {
 
 func (x *SpotCheckTask) Reset() {
 	*x = SpotCheckTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[37]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3383,7 +3554,7 @@ func (x *SpotCheckTask) String() string {
 func (*SpotCheckTask) ProtoMessage() {}
 
 func (x *SpotCheckTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[37]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3396,7 +3567,7 @@ func (x *SpotCheckTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpotCheckTask.ProtoReflect.Descriptor instead.
 func (*SpotCheckTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{37}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SpotCheckTask) GetQueryId() string {
@@ -3437,7 +3608,7 @@ type SpotCheckInput struct {
 
 func (x *SpotCheckInput) Reset() {
 	*x = SpotCheckInput{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[38]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3449,7 +3620,7 @@ func (x *SpotCheckInput) String() string {
 func (*SpotCheckInput) ProtoMessage() {}
 
 func (x *SpotCheckInput) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[38]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3462,7 +3633,7 @@ func (x *SpotCheckInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpotCheckInput.ProtoReflect.Descriptor instead.
 func (*SpotCheckInput) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{38}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SpotCheckInput) GetNode() string {
@@ -3493,7 +3664,7 @@ type Cancel struct {
 
 func (x *Cancel) Reset() {
 	*x = Cancel{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[39]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3505,7 +3676,7 @@ func (x *Cancel) String() string {
 func (*Cancel) ProtoMessage() {}
 
 func (x *Cancel) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[39]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3518,7 +3689,7 @@ func (x *Cancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cancel.ProtoReflect.Descriptor instead.
 func (*Cancel) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{39}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *Cancel) GetQueryId() string {
@@ -3563,7 +3734,7 @@ type QueryClientMessage struct {
 
 func (x *QueryClientMessage) Reset() {
 	*x = QueryClientMessage{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[40]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3575,7 +3746,7 @@ func (x *QueryClientMessage) String() string {
 func (*QueryClientMessage) ProtoMessage() {}
 
 func (x *QueryClientMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[40]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3588,7 +3759,7 @@ func (x *QueryClientMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryClientMessage.ProtoReflect.Descriptor instead.
 func (*QueryClientMessage) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{40}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *QueryClientMessage) GetBody() isQueryClientMessage_Body {
@@ -3659,7 +3830,7 @@ type QueryRequest struct {
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[41]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3671,7 +3842,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[41]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3684,7 +3855,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{41}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *QueryRequest) GetQuery() *SignedQuery {
@@ -3723,7 +3894,7 @@ type QueryServerMessage struct {
 
 func (x *QueryServerMessage) Reset() {
 	*x = QueryServerMessage{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[42]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3735,7 +3906,7 @@ func (x *QueryServerMessage) String() string {
 func (*QueryServerMessage) ProtoMessage() {}
 
 func (x *QueryServerMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[42]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3748,7 +3919,7 @@ func (x *QueryServerMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryServerMessage.ProtoReflect.Descriptor instead.
 func (*QueryServerMessage) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{42}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *QueryServerMessage) GetBody() isQueryServerMessage_Body {
@@ -3832,7 +4003,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[43]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3844,7 +4015,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[43]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3857,7 +4028,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{43}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Progress) GetPhase() string {
@@ -3890,7 +4061,7 @@ type QueryResult struct {
 
 func (x *QueryResult) Reset() {
 	*x = QueryResult{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[44]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3902,7 +4073,7 @@ func (x *QueryResult) String() string {
 func (*QueryResult) ProtoMessage() {}
 
 func (x *QueryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[44]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3915,7 +4086,7 @@ func (x *QueryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResult.ProtoReflect.Descriptor instead.
 func (*QueryResult) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{44}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *QueryResult) GetQueryId() string {
@@ -3971,7 +4142,7 @@ type PartnerReceipt struct {
 
 func (x *PartnerReceipt) Reset() {
 	*x = PartnerReceipt{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[45]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3983,7 +4154,7 @@ func (x *PartnerReceipt) String() string {
 func (*PartnerReceipt) ProtoMessage() {}
 
 func (x *PartnerReceipt) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[45]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3996,7 +4167,7 @@ func (x *PartnerReceipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartnerReceipt.ProtoReflect.Descriptor instead.
 func (*PartnerReceipt) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{45}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *PartnerReceipt) GetNode() string {
@@ -4028,7 +4199,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[46]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4040,7 +4211,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[46]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4053,7 +4224,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{46}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{48}
 }
 
 type StatusResponse struct {
@@ -4065,14 +4236,28 @@ type StatusResponse struct {
 	// SHA-256 of the epoch's collective public key.
 	PublicKeyDigest []byte `protobuf:"bytes,5,opt,name=public_key_digest,json=publicKeyDigest,proto3" json:"public_key_digest,omitempty"`
 	// Whether every member is attached and holds the epoch's key.
-	Ready         bool `protobuf:"varint,6,opt,name=ready,proto3" json:"ready,omitempty"`
+	Ready bool `protobuf:"varint,6,opt,name=ready,proto3" json:"ready,omitempty"`
+	// Whether the coordinator admits queries now: an epoch exists, no key
+	// generation runs, and at least the epoch's quorum of members (every
+	// member N-of-N, t of a t-of-N epoch) is attached holding its key. The
+	// standard health service reports this as SERVING.
+	Serving bool `protobuf:"varint,7,opt,name=serving,proto3" json:"serving,omitempty"`
+	// One entry per configured member, in member order.
+	MemberStatus []*MemberStatus `protobuf:"bytes,8,rep,name=member_status,json=memberStatus,proto3" json:"member_status,omitempty"`
+	// The current epoch, if any.
+	EpochStatus *EpochStatus `protobuf:"bytes,9,opt,name=epoch_status,json=epochStatus,proto3" json:"epoch_status,omitempty"`
+	// Whether a key generation runs, and why the last one failed, if it did.
+	KeyGenerationRunning   bool   `protobuf:"varint,10,opt,name=key_generation_running,json=keyGenerationRunning,proto3" json:"key_generation_running,omitempty"`
+	LastKeyGenerationError string `protobuf:"bytes,11,opt,name=last_key_generation_error,json=lastKeyGenerationError,proto3" json:"last_key_generation_error,omitempty"`
+	// The most recent queries, newest first (a bounded record).
+	RecentQueries []*QueryStatus `protobuf:"bytes,12,rep,name=recent_queries,json=recentQueries,proto3" json:"recent_queries,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[47]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4084,7 +4269,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[47]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4097,7 +4282,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{47}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *StatusResponse) GetEpoch() string {
@@ -4142,6 +4327,451 @@ func (x *StatusResponse) GetReady() bool {
 	return false
 }
 
+func (x *StatusResponse) GetServing() bool {
+	if x != nil {
+		return x.Serving
+	}
+	return false
+}
+
+func (x *StatusResponse) GetMemberStatus() []*MemberStatus {
+	if x != nil {
+		return x.MemberStatus
+	}
+	return nil
+}
+
+func (x *StatusResponse) GetEpochStatus() *EpochStatus {
+	if x != nil {
+		return x.EpochStatus
+	}
+	return nil
+}
+
+func (x *StatusResponse) GetKeyGenerationRunning() bool {
+	if x != nil {
+		return x.KeyGenerationRunning
+	}
+	return false
+}
+
+func (x *StatusResponse) GetLastKeyGenerationError() string {
+	if x != nil {
+		return x.LastKeyGenerationError
+	}
+	return ""
+}
+
+func (x *StatusResponse) GetRecentQueries() []*QueryStatus {
+	if x != nil {
+		return x.RecentQueries
+	}
+	return nil
+}
+
+// MemberStatus is the coordinator's view of one member.
+type MemberStatus struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Name     string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Attached bool                   `protobuf:"varint,2,opt,name=attached,proto3" json:"attached,omitempty"`
+	// When the current stream was opened (attached members).
+	AttachedSinceUnixNanos int64 `protobuf:"varint,3,opt,name=attached_since_unix_nanos,json=attachedSinceUnixNanos,proto3" json:"attached_since_unix_nanos,omitempty"`
+	// When the coordinator last heard from the member: its last message, or
+	// the end of its stream. Zero if never since the coordinator started.
+	LastSeenUnixNanos int64 `protobuf:"varint,4,opt,name=last_seen_unix_nanos,json=lastSeenUnixNanos,proto3" json:"last_seen_unix_nanos,omitempty"`
+	// The epoch the member said it holds, and whether its key is the
+	// current epoch's.
+	Epoch         string `protobuf:"bytes,5,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	HoldsEpochKey bool   `protobuf:"varint,6,opt,name=holds_epoch_key,json=holdsEpochKey,proto3" json:"holds_epoch_key,omitempty"`
+	// What the member last reported of itself (NodeStatus).
+	BundleRevision         string `protobuf:"bytes,7,opt,name=bundle_revision,json=bundleRevision,proto3" json:"bundle_revision,omitempty"`
+	BundleExpiresUnixNanos int64  `protobuf:"varint,8,opt,name=bundle_expires_unix_nanos,json=bundleExpiresUnixNanos,proto3" json:"bundle_expires_unix_nanos,omitempty"`
+	SharePresent           bool   `protobuf:"varint,9,opt,name=share_present,json=sharePresent,proto3" json:"share_present,omitempty"`
+	// Why its last stream ended, if it is not attached.
+	LastError     string `protobuf:"bytes,10,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberStatus) Reset() {
+	*x = MemberStatus{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberStatus) ProtoMessage() {}
+
+func (x *MemberStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberStatus.ProtoReflect.Descriptor instead.
+func (*MemberStatus) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *MemberStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *MemberStatus) GetAttached() bool {
+	if x != nil {
+		return x.Attached
+	}
+	return false
+}
+
+func (x *MemberStatus) GetAttachedSinceUnixNanos() int64 {
+	if x != nil {
+		return x.AttachedSinceUnixNanos
+	}
+	return 0
+}
+
+func (x *MemberStatus) GetLastSeenUnixNanos() int64 {
+	if x != nil {
+		return x.LastSeenUnixNanos
+	}
+	return 0
+}
+
+func (x *MemberStatus) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
+func (x *MemberStatus) GetHoldsEpochKey() bool {
+	if x != nil {
+		return x.HoldsEpochKey
+	}
+	return false
+}
+
+func (x *MemberStatus) GetBundleRevision() string {
+	if x != nil {
+		return x.BundleRevision
+	}
+	return ""
+}
+
+func (x *MemberStatus) GetBundleExpiresUnixNanos() int64 {
+	if x != nil {
+		return x.BundleExpiresUnixNanos
+	}
+	return 0
+}
+
+func (x *MemberStatus) GetSharePresent() bool {
+	if x != nil {
+		return x.SharePresent
+	}
+	return false
+}
+
+func (x *MemberStatus) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+// EpochStatus describes a federation epoch.
+type EpochStatus struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Params  string                 `protobuf:"bytes,2,opt,name=params,proto3" json:"params,omitempty"`
+	Members []string               `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	// t of a t-of-N epoch, 0 for N-of-N; quorum is how many members must
+	// take part in every query.
+	Threshold int32 `protobuf:"varint,4,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	Quorum    int32 `protobuf:"varint,5,opt,name=quorum,proto3" json:"quorum,omitempty"`
+	// When its key generation completed; zero for an epoch persisted by an
+	// older coordinator.
+	CreatedUnixNanos int64  `protobuf:"varint,6,opt,name=created_unix_nanos,json=createdUnixNanos,proto3" json:"created_unix_nanos,omitempty"`
+	PublicKeyDigest  []byte `protobuf:"bytes,7,opt,name=public_key_digest,json=publicKeyDigest,proto3" json:"public_key_digest,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *EpochStatus) Reset() {
+	*x = EpochStatus{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EpochStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EpochStatus) ProtoMessage() {}
+
+func (x *EpochStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EpochStatus.ProtoReflect.Descriptor instead.
+func (*EpochStatus) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *EpochStatus) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *EpochStatus) GetParams() string {
+	if x != nil {
+		return x.Params
+	}
+	return ""
+}
+
+func (x *EpochStatus) GetMembers() []string {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *EpochStatus) GetThreshold() int32 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
+func (x *EpochStatus) GetQuorum() int32 {
+	if x != nil {
+		return x.Quorum
+	}
+	return 0
+}
+
+func (x *EpochStatus) GetCreatedUnixNanos() int64 {
+	if x != nil {
+		return x.CreatedUnixNanos
+	}
+	return 0
+}
+
+func (x *EpochStatus) GetPublicKeyDigest() []byte {
+	if x != nil {
+		return x.PublicKeyDigest
+	}
+	return nil
+}
+
+// QueryStatus is the coordinator's record of one query.
+type QueryStatus struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	QueryId string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	// The querier's identity, the query's purpose and when it arrived.
+	Querier          string  `protobuf:"bytes,2,opt,name=querier,proto3" json:"querier,omitempty"`
+	Purpose          string  `protobuf:"bytes,3,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	StartedUnixNanos int64   `protobuf:"varint,4,opt,name=started_unix_nanos,json=startedUnixNanos,proto3" json:"started_unix_nanos,omitempty"`
+	DurationMs       float64 `protobuf:"fixed64,5,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	// answered, refused (a member refused), failed, timeout, or rejected
+	// (refused by the coordinator before any member saw it).
+	Outcome string `protobuf:"bytes,6,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	Error   string `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
+	// The members' refusals, with their reason codes.
+	Refusals []*MemberRefusal `protobuf:"bytes,8,rep,name=refusals,proto3" json:"refusals,omitempty"`
+	// Phase timings of the last run, as in QueryResult.timings_ms.
+	TimingsMs     map[string]float64 `protobuf:"bytes,9,rep,name=timings_ms,json=timingsMs,proto3" json:"timings_ms,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	Partners      []string           `protobuf:"bytes,10,rep,name=partners,proto3" json:"partners,omitempty"`
+	Runs          uint32             `protobuf:"varint,11,opt,name=runs,proto3" json:"runs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueryStatus) Reset() {
+	*x = QueryStatus{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueryStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueryStatus) ProtoMessage() {}
+
+func (x *QueryStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueryStatus.ProtoReflect.Descriptor instead.
+func (*QueryStatus) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *QueryStatus) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *QueryStatus) GetQuerier() string {
+	if x != nil {
+		return x.Querier
+	}
+	return ""
+}
+
+func (x *QueryStatus) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *QueryStatus) GetStartedUnixNanos() int64 {
+	if x != nil {
+		return x.StartedUnixNanos
+	}
+	return 0
+}
+
+func (x *QueryStatus) GetDurationMs() float64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+func (x *QueryStatus) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *QueryStatus) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *QueryStatus) GetRefusals() []*MemberRefusal {
+	if x != nil {
+		return x.Refusals
+	}
+	return nil
+}
+
+func (x *QueryStatus) GetTimingsMs() map[string]float64 {
+	if x != nil {
+		return x.TimingsMs
+	}
+	return nil
+}
+
+func (x *QueryStatus) GetPartners() []string {
+	if x != nil {
+		return x.Partners
+	}
+	return nil
+}
+
+func (x *QueryStatus) GetRuns() uint32 {
+	if x != nil {
+		return x.Runs
+	}
+	return 0
+}
+
+type MemberRefusal struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Codes         []string               `protobuf:"bytes,2,rep,name=codes,proto3" json:"codes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberRefusal) Reset() {
+	*x = MemberRefusal{}
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberRefusal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberRefusal) ProtoMessage() {}
+
+func (x *MemberRefusal) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberRefusal.ProtoReflect.Descriptor instead.
+func (*MemberRefusal) Descriptor() ([]byte, []int) {
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *MemberRefusal) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *MemberRefusal) GetCodes() []string {
+	if x != nil {
+		return x.Codes
+	}
+	return nil
+}
+
 // OverlapRequest asks the coordinator to run an overlap query.
 type OverlapRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -4157,7 +4787,7 @@ type OverlapRequest struct {
 
 func (x *OverlapRequest) Reset() {
 	*x = OverlapRequest{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[48]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4169,7 +4799,7 @@ func (x *OverlapRequest) String() string {
 func (*OverlapRequest) ProtoMessage() {}
 
 func (x *OverlapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[48]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4182,7 +4812,7 @@ func (x *OverlapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OverlapRequest.ProtoReflect.Descriptor instead.
 func (*OverlapRequest) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{48}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *OverlapRequest) GetQuery() *SignedQuery {
@@ -4219,7 +4849,7 @@ type OverlapTask struct {
 
 func (x *OverlapTask) Reset() {
 	*x = OverlapTask{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[49]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4231,7 +4861,7 @@ func (x *OverlapTask) String() string {
 func (*OverlapTask) ProtoMessage() {}
 
 func (x *OverlapTask) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[49]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4244,7 +4874,7 @@ func (x *OverlapTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OverlapTask.ProtoReflect.Descriptor instead.
 func (*OverlapTask) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{49}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *OverlapTask) GetQuery() *SignedQuery {
@@ -4285,7 +4915,7 @@ type OverlapHello struct {
 
 func (x *OverlapHello) Reset() {
 	*x = OverlapHello{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[50]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4297,7 +4927,7 @@ func (x *OverlapHello) String() string {
 func (*OverlapHello) ProtoMessage() {}
 
 func (x *OverlapHello) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[50]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4310,7 +4940,7 @@ func (x *OverlapHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OverlapHello.ProtoReflect.Descriptor instead.
 func (*OverlapHello) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{50}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *OverlapHello) GetQueryId() string {
@@ -4364,7 +4994,7 @@ type OverlapHelloStatement struct {
 
 func (x *OverlapHelloStatement) Reset() {
 	*x = OverlapHelloStatement{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[51]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4376,7 +5006,7 @@ func (x *OverlapHelloStatement) String() string {
 func (*OverlapHelloStatement) ProtoMessage() {}
 
 func (x *OverlapHelloStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[51]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4389,7 +5019,7 @@ func (x *OverlapHelloStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OverlapHelloStatement.ProtoReflect.Descriptor instead.
 func (*OverlapHelloStatement) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{51}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *OverlapHelloStatement) GetQueryId() string {
@@ -4446,7 +5076,7 @@ type OverlapFrame struct {
 
 func (x *OverlapFrame) Reset() {
 	*x = OverlapFrame{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[52]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4458,7 +5088,7 @@ func (x *OverlapFrame) String() string {
 func (*OverlapFrame) ProtoMessage() {}
 
 func (x *OverlapFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[52]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4471,7 +5101,7 @@ func (x *OverlapFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OverlapFrame.ProtoReflect.Descriptor instead.
 func (*OverlapFrame) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{52}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *OverlapFrame) GetQueryId() string {
@@ -4512,7 +5142,7 @@ type OverlapDone struct {
 
 func (x *OverlapDone) Reset() {
 	*x = OverlapDone{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[53]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4524,7 +5154,7 @@ func (x *OverlapDone) String() string {
 func (*OverlapDone) ProtoMessage() {}
 
 func (x *OverlapDone) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[53]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4537,7 +5167,7 @@ func (x *OverlapDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OverlapDone.ProtoReflect.Descriptor instead.
 func (*OverlapDone) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{53}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *OverlapDone) GetQueryId() string {
@@ -4593,7 +5223,7 @@ type OverlapDoneStatement struct {
 
 func (x *OverlapDoneStatement) Reset() {
 	*x = OverlapDoneStatement{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[54]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4605,7 +5235,7 @@ func (x *OverlapDoneStatement) String() string {
 func (*OverlapDoneStatement) ProtoMessage() {}
 
 func (x *OverlapDoneStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[54]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4618,7 +5248,7 @@ func (x *OverlapDoneStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OverlapDoneStatement.ProtoReflect.Descriptor instead.
 func (*OverlapDoneStatement) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{54}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *OverlapDoneStatement) GetQueryId() string {
@@ -4694,7 +5324,7 @@ type OverlapRelease struct {
 
 func (x *OverlapRelease) Reset() {
 	*x = OverlapRelease{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[55]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4706,7 +5336,7 @@ func (x *OverlapRelease) String() string {
 func (*OverlapRelease) ProtoMessage() {}
 
 func (x *OverlapRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[55]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4719,7 +5349,7 @@ func (x *OverlapRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OverlapRelease.ProtoReflect.Descriptor instead.
 func (*OverlapRelease) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{55}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *OverlapRelease) GetQueryId() string {
@@ -4830,7 +5460,7 @@ type OverlapFigure struct {
 
 func (x *OverlapFigure) Reset() {
 	*x = OverlapFigure{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[56]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4842,7 +5472,7 @@ func (x *OverlapFigure) String() string {
 func (*OverlapFigure) ProtoMessage() {}
 
 func (x *OverlapFigure) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[56]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4855,7 +5485,7 @@ func (x *OverlapFigure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OverlapFigure.ProtoReflect.Descriptor instead.
 func (*OverlapFigure) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{56}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *OverlapFigure) GetKind() string {
@@ -4916,7 +5546,7 @@ type OverlapResult struct {
 
 func (x *OverlapResult) Reset() {
 	*x = OverlapResult{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[57]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4928,7 +5558,7 @@ func (x *OverlapResult) String() string {
 func (*OverlapResult) ProtoMessage() {}
 
 func (x *OverlapResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[57]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4941,7 +5571,7 @@ func (x *OverlapResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OverlapResult.ProtoReflect.Descriptor instead.
 func (*OverlapResult) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{57}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *OverlapResult) GetQueryId() string {
@@ -4992,7 +5622,7 @@ type SignedOverlapDone struct {
 
 func (x *SignedOverlapDone) Reset() {
 	*x = SignedOverlapDone{}
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[58]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5004,7 +5634,7 @@ func (x *SignedOverlapDone) String() string {
 func (*SignedOverlapDone) ProtoMessage() {}
 
 func (x *SignedOverlapDone) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscorev1_fedscore_proto_msgTypes[58]
+	mi := &file_fedscorev1_fedscore_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5017,7 +5647,7 @@ func (x *SignedOverlapDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedOverlapDone.ProtoReflect.Descriptor instead.
 func (*SignedOverlapDone) Descriptor() ([]byte, []int) {
-	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{58}
+	return file_fedscorev1_fedscore_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *SignedOverlapDone) GetNode() string {
@@ -5058,7 +5688,7 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x05Chunk\x12\x17\n" +
 	"\ablob_id\x18\x01 \x01(\tR\x06blobId\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x14\n" +
-	"\x05final\x18\x03 \x01(\bR\x05final\"\x9b\a\n" +
+	"\x05final\x18\x03 \x01(\bR\x05final\"\xd7\a\n" +
 	"\vNodeMessage\x12*\n" +
 	"\x05chunk\x18\x01 \x01(\v2\x12.fedscore.v1.ChunkH\x00R\x05chunk\x12*\n" +
 	"\x05hello\x18\x02 \x01(\v2\x12.fedscore.v1.HelloH\x00R\x05hello\x12:\n" +
@@ -5076,12 +5706,21 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x12spot_check_request\x18\f \x01(\v2\x1d.fedscore.v1.SpotCheckRequestH\x00R\x10spotCheckRequest\x12@\n" +
 	"\roverlap_hello\x18\r \x01(\v2\x19.fedscore.v1.OverlapHelloH\x00R\foverlapHello\x12@\n" +
 	"\roverlap_frame\x18\x0e \x01(\v2\x19.fedscore.v1.OverlapFrameH\x00R\foverlapFrame\x12=\n" +
-	"\foverlap_done\x18\x0f \x01(\v2\x18.fedscore.v1.OverlapDoneH\x00R\voverlapDoneB\x06\n" +
-	"\x04body\"c\n" +
+	"\foverlap_done\x18\x0f \x01(\v2\x18.fedscore.v1.OverlapDoneH\x00R\voverlapDone\x12:\n" +
+	"\vnode_status\x18\x10 \x01(\v2\x17.fedscore.v1.NodeStatusH\x00R\n" +
+	"nodeStatusB\x06\n" +
+	"\x04body\"\x94\x01\n" +
 	"\x05Hello\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\tR\x05epoch\x12*\n" +
-	"\x11public_key_digest\x18\x03 \x01(\fR\x0fpublicKeyDigest\"\xa4\x01\n" +
+	"\x11public_key_digest\x18\x03 \x01(\fR\x0fpublicKeyDigest\x12/\n" +
+	"\x06status\x18\x04 \x01(\v2\x17.fedscore.v1.NodeStatusR\x06status\"\xbe\x01\n" +
+	"\n" +
+	"NodeStatus\x12'\n" +
+	"\x0fbundle_revision\x18\x01 \x01(\tR\x0ebundleRevision\x12'\n" +
+	"\x0fbundle_sequence\x18\x02 \x01(\x04R\x0ebundleSequence\x129\n" +
+	"\x19bundle_expires_unix_nanos\x18\x03 \x01(\x03R\x16bundleExpiresUnixNanos\x12#\n" +
+	"\rshare_present\x18\x04 \x01(\bR\fsharePresent\"\xa4\x01\n" +
 	"\n" +
 	"SetupShare\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\tR\x05epoch\x12\x1d\n" +
@@ -5209,7 +5848,7 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x06Reason\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\aarticle\x18\x02 \x01(\tR\aarticle\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\"\xc6\a\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\x85\b\n" +
 	"\x12CoordinatorMessage\x12*\n" +
 	"\x05chunk\x18\x01 \x01(\v2\x12.fedscore.v1.ChunkH\x00R\x05chunk\x12@\n" +
 	"\rsetup_request\x18\x02 \x01(\v2\x19.fedscore.v1.SetupRequestH\x00R\fsetupRequest\x12=\n" +
@@ -5230,8 +5869,12 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\x0fspot_check_task\x18\x0f \x01(\v2\x1a.fedscore.v1.SpotCheckTaskH\x00R\rspotCheckTask\x12=\n" +
 	"\foverlap_task\x18\x10 \x01(\v2\x18.fedscore.v1.OverlapTaskH\x00R\voverlapTask\x12@\n" +
 	"\roverlap_hello\x18\x11 \x01(\v2\x19.fedscore.v1.OverlapHelloH\x00R\foverlapHello\x12@\n" +
-	"\roverlap_frame\x18\x12 \x01(\v2\x19.fedscore.v1.OverlapFrameH\x00R\foverlapFrameB\x06\n" +
-	"\x04bodyJ\x04\b\x05\x10\x06J\x04\b\a\x10\bJ\x04\b\b\x10\t\"V\n" +
+	"\roverlap_frame\x18\x12 \x01(\v2\x19.fedscore.v1.OverlapFrameH\x00R\foverlapFrame\x12=\n" +
+	"\fepoch_notice\x18\x13 \x01(\v2\x18.fedscore.v1.EpochNoticeH\x00R\vepochNoticeB\x06\n" +
+	"\x04bodyJ\x04\b\x05\x10\x06J\x04\b\a\x10\bJ\x04\b\b\x10\t\"O\n" +
+	"\vEpochNotice\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\tR\x05epoch\x12*\n" +
+	"\x11public_key_digest\x18\x02 \x01(\fR\x0fpublicKeyDigest\"V\n" +
 	"\x0eShamirDelivery\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\tR\x05epoch\x12.\n" +
 	"\x05boxes\x18\x02 \x03(\v2\x18.fedscore.v1.SealedShareR\x05boxes\"\x86\x01\n" +
@@ -5365,14 +6008,63 @@ const file_fedscorev1_fedscore_proto_rawDesc = "" +
 	"\vdecision_id\x18\x02 \x01(\tR\n" +
 	"decisionId\x12'\n" +
 	"\x0fbundle_revision\x18\x03 \x01(\tR\x0ebundleRevision\"\x0f\n" +
-	"\rStatusRequest\"\xb6\x01\n" +
+	"\rStatusRequest\"\xff\x03\n" +
 	"\x0eStatusResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\tR\x05epoch\x12\x16\n" +
 	"\x06params\x18\x02 \x01(\tR\x06params\x12\x18\n" +
 	"\amembers\x18\x03 \x03(\tR\amembers\x12\x1a\n" +
 	"\battached\x18\x04 \x03(\tR\battached\x12*\n" +
 	"\x11public_key_digest\x18\x05 \x01(\fR\x0fpublicKeyDigest\x12\x14\n" +
-	"\x05ready\x18\x06 \x01(\bR\x05ready\"\x82\x01\n" +
+	"\x05ready\x18\x06 \x01(\bR\x05ready\x12\x18\n" +
+	"\aserving\x18\a \x01(\bR\aserving\x12>\n" +
+	"\rmember_status\x18\b \x03(\v2\x19.fedscore.v1.MemberStatusR\fmemberStatus\x12;\n" +
+	"\fepoch_status\x18\t \x01(\v2\x18.fedscore.v1.EpochStatusR\vepochStatus\x124\n" +
+	"\x16key_generation_running\x18\n" +
+	" \x01(\bR\x14keyGenerationRunning\x129\n" +
+	"\x19last_key_generation_error\x18\v \x01(\tR\x16lastKeyGenerationError\x12?\n" +
+	"\x0erecent_queries\x18\f \x03(\v2\x18.fedscore.v1.QueryStatusR\rrecentQueries\"\x90\x03\n" +
+	"\fMemberStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\battached\x18\x02 \x01(\bR\battached\x129\n" +
+	"\x19attached_since_unix_nanos\x18\x03 \x01(\x03R\x16attachedSinceUnixNanos\x12/\n" +
+	"\x14last_seen_unix_nanos\x18\x04 \x01(\x03R\x11lastSeenUnixNanos\x12\x14\n" +
+	"\x05epoch\x18\x05 \x01(\tR\x05epoch\x12&\n" +
+	"\x0fholds_epoch_key\x18\x06 \x01(\bR\rholdsEpochKey\x12'\n" +
+	"\x0fbundle_revision\x18\a \x01(\tR\x0ebundleRevision\x129\n" +
+	"\x19bundle_expires_unix_nanos\x18\b \x01(\x03R\x16bundleExpiresUnixNanos\x12#\n" +
+	"\rshare_present\x18\t \x01(\bR\fsharePresent\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\n" +
+	" \x01(\tR\tlastError\"\xdf\x01\n" +
+	"\vEpochStatus\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06params\x18\x02 \x01(\tR\x06params\x12\x18\n" +
+	"\amembers\x18\x03 \x03(\tR\amembers\x12\x1c\n" +
+	"\tthreshold\x18\x04 \x01(\x05R\tthreshold\x12\x16\n" +
+	"\x06quorum\x18\x05 \x01(\x05R\x06quorum\x12,\n" +
+	"\x12created_unix_nanos\x18\x06 \x01(\x03R\x10createdUnixNanos\x12*\n" +
+	"\x11public_key_digest\x18\a \x01(\fR\x0fpublicKeyDigest\"\xc9\x03\n" +
+	"\vQueryStatus\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x18\n" +
+	"\aquerier\x18\x02 \x01(\tR\aquerier\x12\x18\n" +
+	"\apurpose\x18\x03 \x01(\tR\apurpose\x12,\n" +
+	"\x12started_unix_nanos\x18\x04 \x01(\x03R\x10startedUnixNanos\x12\x1f\n" +
+	"\vduration_ms\x18\x05 \x01(\x01R\n" +
+	"durationMs\x12\x18\n" +
+	"\aoutcome\x18\x06 \x01(\tR\aoutcome\x12\x14\n" +
+	"\x05error\x18\a \x01(\tR\x05error\x126\n" +
+	"\brefusals\x18\b \x03(\v2\x1a.fedscore.v1.MemberRefusalR\brefusals\x12F\n" +
+	"\n" +
+	"timings_ms\x18\t \x03(\v2'.fedscore.v1.QueryStatus.TimingsMsEntryR\ttimingsMs\x12\x1a\n" +
+	"\bpartners\x18\n" +
+	" \x03(\tR\bpartners\x12\x12\n" +
+	"\x04runs\x18\v \x01(\rR\x04runs\x1a<\n" +
+	"\x0eTimingsMsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"9\n" +
+	"\rMemberRefusal\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x14\n" +
+	"\x05codes\x18\x02 \x03(\tR\x05codes\"\x82\x01\n" +
 	"\x0eOverlapRequest\x12.\n" +
 	"\x05query\x18\x01 \x01(\v2\x18.fedscore.v1.SignedQueryR\x05query\x12!\n" +
 	"\freceiver_key\x18\x02 \x01(\fR\vreceiverKey\x12\x1d\n" +
@@ -5480,146 +6172,161 @@ func file_fedscorev1_fedscore_proto_rawDescGZIP() []byte {
 }
 
 var file_fedscorev1_fedscore_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_fedscorev1_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
+var file_fedscorev1_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
 var file_fedscorev1_fedscore_proto_goTypes = []any{
 	(Round)(0),                    // 0: fedscore.v1.Round
 	(*RotateRequest)(nil),         // 1: fedscore.v1.RotateRequest
 	(*Chunk)(nil),                 // 2: fedscore.v1.Chunk
 	(*NodeMessage)(nil),           // 3: fedscore.v1.NodeMessage
 	(*Hello)(nil),                 // 4: fedscore.v1.Hello
-	(*SetupShare)(nil),            // 5: fedscore.v1.SetupShare
-	(*ShamirBoxes)(nil),           // 6: fedscore.v1.ShamirBoxes
-	(*SealedShare)(nil),           // 7: fedscore.v1.SealedShare
-	(*SetupStatement)(nil),        // 8: fedscore.v1.SetupStatement
-	(*InputReceipt)(nil),          // 9: fedscore.v1.InputReceipt
-	(*InputReveal)(nil),           // 10: fedscore.v1.InputReveal
-	(*SeedReveal)(nil),            // 11: fedscore.v1.SeedReveal
-	(*Fingerprints)(nil),          // 12: fedscore.v1.Fingerprints
-	(*FingerprintStatement)(nil),  // 13: fedscore.v1.FingerprintStatement
-	(*SpotCheckRequest)(nil),      // 14: fedscore.v1.SpotCheckRequest
-	(*Receipt)(nil),               // 15: fedscore.v1.Receipt
-	(*DecryptionShare)(nil),       // 16: fedscore.v1.DecryptionShare
-	(*DecryptionStatement)(nil),   // 17: fedscore.v1.DecryptionStatement
-	(*KeySwitchShare)(nil),        // 18: fedscore.v1.KeySwitchShare
-	(*KeySwitchStatement)(nil),    // 19: fedscore.v1.KeySwitchStatement
-	(*Refusal)(nil),               // 20: fedscore.v1.Refusal
-	(*Reason)(nil),                // 21: fedscore.v1.Reason
-	(*CoordinatorMessage)(nil),    // 22: fedscore.v1.CoordinatorMessage
-	(*ShamirDelivery)(nil),        // 23: fedscore.v1.ShamirDelivery
-	(*SetupRequest)(nil),          // 24: fedscore.v1.SetupRequest
-	(*SetupResult)(nil),           // 25: fedscore.v1.SetupResult
-	(*SignedSetupShare)(nil),      // 26: fedscore.v1.SignedSetupShare
-	(*QueryTask)(nil),             // 27: fedscore.v1.QueryTask
-	(*SignedQuery)(nil),           // 28: fedscore.v1.SignedQuery
-	(*QueryEnvelope)(nil),         // 29: fedscore.v1.QueryEnvelope
-	(*ReceiptSet)(nil),            // 30: fedscore.v1.ReceiptSet
-	(*SignedReceipt)(nil),         // 31: fedscore.v1.SignedReceipt
-	(*SumTask)(nil),               // 32: fedscore.v1.SumTask
-	(*NodeValue)(nil),             // 33: fedscore.v1.NodeValue
-	(*SeedsTask)(nil),             // 34: fedscore.v1.SeedsTask
-	(*FingerprintsTask)(nil),      // 35: fedscore.v1.FingerprintsTask
-	(*SignedFingerprints)(nil),    // 36: fedscore.v1.SignedFingerprints
-	(*ResendTask)(nil),            // 37: fedscore.v1.ResendTask
-	(*SpotCheckTask)(nil),         // 38: fedscore.v1.SpotCheckTask
-	(*SpotCheckInput)(nil),        // 39: fedscore.v1.SpotCheckInput
-	(*Cancel)(nil),                // 40: fedscore.v1.Cancel
-	(*QueryClientMessage)(nil),    // 41: fedscore.v1.QueryClientMessage
-	(*QueryRequest)(nil),          // 42: fedscore.v1.QueryRequest
-	(*QueryServerMessage)(nil),    // 43: fedscore.v1.QueryServerMessage
-	(*Progress)(nil),              // 44: fedscore.v1.Progress
-	(*QueryResult)(nil),           // 45: fedscore.v1.QueryResult
-	(*PartnerReceipt)(nil),        // 46: fedscore.v1.PartnerReceipt
-	(*StatusRequest)(nil),         // 47: fedscore.v1.StatusRequest
-	(*StatusResponse)(nil),        // 48: fedscore.v1.StatusResponse
-	(*OverlapRequest)(nil),        // 49: fedscore.v1.OverlapRequest
-	(*OverlapTask)(nil),           // 50: fedscore.v1.OverlapTask
-	(*OverlapHello)(nil),          // 51: fedscore.v1.OverlapHello
-	(*OverlapHelloStatement)(nil), // 52: fedscore.v1.OverlapHelloStatement
-	(*OverlapFrame)(nil),          // 53: fedscore.v1.OverlapFrame
-	(*OverlapDone)(nil),           // 54: fedscore.v1.OverlapDone
-	(*OverlapDoneStatement)(nil),  // 55: fedscore.v1.OverlapDoneStatement
-	(*OverlapRelease)(nil),        // 56: fedscore.v1.OverlapRelease
-	(*OverlapFigure)(nil),         // 57: fedscore.v1.OverlapFigure
-	(*OverlapResult)(nil),         // 58: fedscore.v1.OverlapResult
-	(*SignedOverlapDone)(nil),     // 59: fedscore.v1.SignedOverlapDone
-	nil,                           // 60: fedscore.v1.QueryResult.TimingsMsEntry
-	nil,                           // 61: fedscore.v1.OverlapResult.TimingsMsEntry
+	(*NodeStatus)(nil),            // 5: fedscore.v1.NodeStatus
+	(*SetupShare)(nil),            // 6: fedscore.v1.SetupShare
+	(*ShamirBoxes)(nil),           // 7: fedscore.v1.ShamirBoxes
+	(*SealedShare)(nil),           // 8: fedscore.v1.SealedShare
+	(*SetupStatement)(nil),        // 9: fedscore.v1.SetupStatement
+	(*InputReceipt)(nil),          // 10: fedscore.v1.InputReceipt
+	(*InputReveal)(nil),           // 11: fedscore.v1.InputReveal
+	(*SeedReveal)(nil),            // 12: fedscore.v1.SeedReveal
+	(*Fingerprints)(nil),          // 13: fedscore.v1.Fingerprints
+	(*FingerprintStatement)(nil),  // 14: fedscore.v1.FingerprintStatement
+	(*SpotCheckRequest)(nil),      // 15: fedscore.v1.SpotCheckRequest
+	(*Receipt)(nil),               // 16: fedscore.v1.Receipt
+	(*DecryptionShare)(nil),       // 17: fedscore.v1.DecryptionShare
+	(*DecryptionStatement)(nil),   // 18: fedscore.v1.DecryptionStatement
+	(*KeySwitchShare)(nil),        // 19: fedscore.v1.KeySwitchShare
+	(*KeySwitchStatement)(nil),    // 20: fedscore.v1.KeySwitchStatement
+	(*Refusal)(nil),               // 21: fedscore.v1.Refusal
+	(*Reason)(nil),                // 22: fedscore.v1.Reason
+	(*CoordinatorMessage)(nil),    // 23: fedscore.v1.CoordinatorMessage
+	(*EpochNotice)(nil),           // 24: fedscore.v1.EpochNotice
+	(*ShamirDelivery)(nil),        // 25: fedscore.v1.ShamirDelivery
+	(*SetupRequest)(nil),          // 26: fedscore.v1.SetupRequest
+	(*SetupResult)(nil),           // 27: fedscore.v1.SetupResult
+	(*SignedSetupShare)(nil),      // 28: fedscore.v1.SignedSetupShare
+	(*QueryTask)(nil),             // 29: fedscore.v1.QueryTask
+	(*SignedQuery)(nil),           // 30: fedscore.v1.SignedQuery
+	(*QueryEnvelope)(nil),         // 31: fedscore.v1.QueryEnvelope
+	(*ReceiptSet)(nil),            // 32: fedscore.v1.ReceiptSet
+	(*SignedReceipt)(nil),         // 33: fedscore.v1.SignedReceipt
+	(*SumTask)(nil),               // 34: fedscore.v1.SumTask
+	(*NodeValue)(nil),             // 35: fedscore.v1.NodeValue
+	(*SeedsTask)(nil),             // 36: fedscore.v1.SeedsTask
+	(*FingerprintsTask)(nil),      // 37: fedscore.v1.FingerprintsTask
+	(*SignedFingerprints)(nil),    // 38: fedscore.v1.SignedFingerprints
+	(*ResendTask)(nil),            // 39: fedscore.v1.ResendTask
+	(*SpotCheckTask)(nil),         // 40: fedscore.v1.SpotCheckTask
+	(*SpotCheckInput)(nil),        // 41: fedscore.v1.SpotCheckInput
+	(*Cancel)(nil),                // 42: fedscore.v1.Cancel
+	(*QueryClientMessage)(nil),    // 43: fedscore.v1.QueryClientMessage
+	(*QueryRequest)(nil),          // 44: fedscore.v1.QueryRequest
+	(*QueryServerMessage)(nil),    // 45: fedscore.v1.QueryServerMessage
+	(*Progress)(nil),              // 46: fedscore.v1.Progress
+	(*QueryResult)(nil),           // 47: fedscore.v1.QueryResult
+	(*PartnerReceipt)(nil),        // 48: fedscore.v1.PartnerReceipt
+	(*StatusRequest)(nil),         // 49: fedscore.v1.StatusRequest
+	(*StatusResponse)(nil),        // 50: fedscore.v1.StatusResponse
+	(*MemberStatus)(nil),          // 51: fedscore.v1.MemberStatus
+	(*EpochStatus)(nil),           // 52: fedscore.v1.EpochStatus
+	(*QueryStatus)(nil),           // 53: fedscore.v1.QueryStatus
+	(*MemberRefusal)(nil),         // 54: fedscore.v1.MemberRefusal
+	(*OverlapRequest)(nil),        // 55: fedscore.v1.OverlapRequest
+	(*OverlapTask)(nil),           // 56: fedscore.v1.OverlapTask
+	(*OverlapHello)(nil),          // 57: fedscore.v1.OverlapHello
+	(*OverlapHelloStatement)(nil), // 58: fedscore.v1.OverlapHelloStatement
+	(*OverlapFrame)(nil),          // 59: fedscore.v1.OverlapFrame
+	(*OverlapDone)(nil),           // 60: fedscore.v1.OverlapDone
+	(*OverlapDoneStatement)(nil),  // 61: fedscore.v1.OverlapDoneStatement
+	(*OverlapRelease)(nil),        // 62: fedscore.v1.OverlapRelease
+	(*OverlapFigure)(nil),         // 63: fedscore.v1.OverlapFigure
+	(*OverlapResult)(nil),         // 64: fedscore.v1.OverlapResult
+	(*SignedOverlapDone)(nil),     // 65: fedscore.v1.SignedOverlapDone
+	nil,                           // 66: fedscore.v1.QueryResult.TimingsMsEntry
+	nil,                           // 67: fedscore.v1.QueryStatus.TimingsMsEntry
+	nil,                           // 68: fedscore.v1.OverlapResult.TimingsMsEntry
 }
 var file_fedscorev1_fedscore_proto_depIdxs = []int32{
 	2,  // 0: fedscore.v1.NodeMessage.chunk:type_name -> fedscore.v1.Chunk
 	4,  // 1: fedscore.v1.NodeMessage.hello:type_name -> fedscore.v1.Hello
-	5,  // 2: fedscore.v1.NodeMessage.setup_share:type_name -> fedscore.v1.SetupShare
-	9,  // 3: fedscore.v1.NodeMessage.receipt:type_name -> fedscore.v1.InputReceipt
-	18, // 4: fedscore.v1.NodeMessage.key_switch_share:type_name -> fedscore.v1.KeySwitchShare
-	20, // 5: fedscore.v1.NodeMessage.refusal:type_name -> fedscore.v1.Refusal
-	16, // 6: fedscore.v1.NodeMessage.decryption_share:type_name -> fedscore.v1.DecryptionShare
-	6,  // 7: fedscore.v1.NodeMessage.shamir_boxes:type_name -> fedscore.v1.ShamirBoxes
-	10, // 8: fedscore.v1.NodeMessage.reveal:type_name -> fedscore.v1.InputReveal
-	11, // 9: fedscore.v1.NodeMessage.seed:type_name -> fedscore.v1.SeedReveal
-	12, // 10: fedscore.v1.NodeMessage.fingerprints:type_name -> fedscore.v1.Fingerprints
-	14, // 11: fedscore.v1.NodeMessage.spot_check_request:type_name -> fedscore.v1.SpotCheckRequest
-	51, // 12: fedscore.v1.NodeMessage.overlap_hello:type_name -> fedscore.v1.OverlapHello
-	53, // 13: fedscore.v1.NodeMessage.overlap_frame:type_name -> fedscore.v1.OverlapFrame
-	54, // 14: fedscore.v1.NodeMessage.overlap_done:type_name -> fedscore.v1.OverlapDone
-	7,  // 15: fedscore.v1.ShamirBoxes.boxes:type_name -> fedscore.v1.SealedShare
-	0,  // 16: fedscore.v1.SeedReveal.round:type_name -> fedscore.v1.Round
-	0,  // 17: fedscore.v1.Fingerprints.round:type_name -> fedscore.v1.Round
-	0,  // 18: fedscore.v1.FingerprintStatement.round:type_name -> fedscore.v1.Round
-	21, // 19: fedscore.v1.Refusal.reasons:type_name -> fedscore.v1.Reason
-	2,  // 20: fedscore.v1.CoordinatorMessage.chunk:type_name -> fedscore.v1.Chunk
-	24, // 21: fedscore.v1.CoordinatorMessage.setup_request:type_name -> fedscore.v1.SetupRequest
-	25, // 22: fedscore.v1.CoordinatorMessage.setup_result:type_name -> fedscore.v1.SetupResult
-	27, // 23: fedscore.v1.CoordinatorMessage.query_task:type_name -> fedscore.v1.QueryTask
-	40, // 24: fedscore.v1.CoordinatorMessage.cancel:type_name -> fedscore.v1.Cancel
-	23, // 25: fedscore.v1.CoordinatorMessage.shamir_delivery:type_name -> fedscore.v1.ShamirDelivery
-	30, // 26: fedscore.v1.CoordinatorMessage.receipt_set:type_name -> fedscore.v1.ReceiptSet
-	32, // 27: fedscore.v1.CoordinatorMessage.sum_task:type_name -> fedscore.v1.SumTask
-	34, // 28: fedscore.v1.CoordinatorMessage.seeds_task:type_name -> fedscore.v1.SeedsTask
-	35, // 29: fedscore.v1.CoordinatorMessage.fingerprints_task:type_name -> fedscore.v1.FingerprintsTask
-	37, // 30: fedscore.v1.CoordinatorMessage.resend_task:type_name -> fedscore.v1.ResendTask
-	38, // 31: fedscore.v1.CoordinatorMessage.spot_check_task:type_name -> fedscore.v1.SpotCheckTask
-	50, // 32: fedscore.v1.CoordinatorMessage.overlap_task:type_name -> fedscore.v1.OverlapTask
-	51, // 33: fedscore.v1.CoordinatorMessage.overlap_hello:type_name -> fedscore.v1.OverlapHello
-	53, // 34: fedscore.v1.CoordinatorMessage.overlap_frame:type_name -> fedscore.v1.OverlapFrame
-	7,  // 35: fedscore.v1.ShamirDelivery.boxes:type_name -> fedscore.v1.SealedShare
-	26, // 36: fedscore.v1.SetupResult.shares:type_name -> fedscore.v1.SignedSetupShare
-	28, // 37: fedscore.v1.QueryTask.query:type_name -> fedscore.v1.SignedQuery
-	31, // 38: fedscore.v1.ReceiptSet.receipts:type_name -> fedscore.v1.SignedReceipt
-	0,  // 39: fedscore.v1.SumTask.round:type_name -> fedscore.v1.Round
-	33, // 40: fedscore.v1.SumTask.seed_commitments:type_name -> fedscore.v1.NodeValue
-	0,  // 41: fedscore.v1.SeedsTask.round:type_name -> fedscore.v1.Round
-	33, // 42: fedscore.v1.SeedsTask.seeds:type_name -> fedscore.v1.NodeValue
-	0,  // 43: fedscore.v1.FingerprintsTask.round:type_name -> fedscore.v1.Round
-	36, // 44: fedscore.v1.FingerprintsTask.statements:type_name -> fedscore.v1.SignedFingerprints
-	39, // 45: fedscore.v1.SpotCheckTask.inputs:type_name -> fedscore.v1.SpotCheckInput
-	2,  // 46: fedscore.v1.QueryClientMessage.chunk:type_name -> fedscore.v1.Chunk
-	42, // 47: fedscore.v1.QueryClientMessage.request:type_name -> fedscore.v1.QueryRequest
-	49, // 48: fedscore.v1.QueryClientMessage.overlap:type_name -> fedscore.v1.OverlapRequest
-	28, // 49: fedscore.v1.QueryRequest.query:type_name -> fedscore.v1.SignedQuery
-	2,  // 50: fedscore.v1.QueryServerMessage.chunk:type_name -> fedscore.v1.Chunk
-	44, // 51: fedscore.v1.QueryServerMessage.progress:type_name -> fedscore.v1.Progress
-	45, // 52: fedscore.v1.QueryServerMessage.result:type_name -> fedscore.v1.QueryResult
-	58, // 53: fedscore.v1.QueryServerMessage.overlap_result:type_name -> fedscore.v1.OverlapResult
-	46, // 54: fedscore.v1.QueryResult.receipts:type_name -> fedscore.v1.PartnerReceipt
-	60, // 55: fedscore.v1.QueryResult.timings_ms:type_name -> fedscore.v1.QueryResult.TimingsMsEntry
-	28, // 56: fedscore.v1.OverlapRequest.query:type_name -> fedscore.v1.SignedQuery
-	28, // 57: fedscore.v1.OverlapTask.query:type_name -> fedscore.v1.SignedQuery
-	57, // 58: fedscore.v1.OverlapRelease.figures:type_name -> fedscore.v1.OverlapFigure
-	59, // 59: fedscore.v1.OverlapResult.statements:type_name -> fedscore.v1.SignedOverlapDone
-	61, // 60: fedscore.v1.OverlapResult.timings_ms:type_name -> fedscore.v1.OverlapResult.TimingsMsEntry
-	3,  // 61: fedscore.v1.Coordinator.Attach:input_type -> fedscore.v1.NodeMessage
-	41, // 62: fedscore.v1.Coordinator.Query:input_type -> fedscore.v1.QueryClientMessage
-	47, // 63: fedscore.v1.Coordinator.Status:input_type -> fedscore.v1.StatusRequest
-	1,  // 64: fedscore.v1.Coordinator.Rotate:input_type -> fedscore.v1.RotateRequest
-	22, // 65: fedscore.v1.Coordinator.Attach:output_type -> fedscore.v1.CoordinatorMessage
-	43, // 66: fedscore.v1.Coordinator.Query:output_type -> fedscore.v1.QueryServerMessage
-	48, // 67: fedscore.v1.Coordinator.Status:output_type -> fedscore.v1.StatusResponse
-	48, // 68: fedscore.v1.Coordinator.Rotate:output_type -> fedscore.v1.StatusResponse
-	65, // [65:69] is the sub-list for method output_type
-	61, // [61:65] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	6,  // 2: fedscore.v1.NodeMessage.setup_share:type_name -> fedscore.v1.SetupShare
+	10, // 3: fedscore.v1.NodeMessage.receipt:type_name -> fedscore.v1.InputReceipt
+	19, // 4: fedscore.v1.NodeMessage.key_switch_share:type_name -> fedscore.v1.KeySwitchShare
+	21, // 5: fedscore.v1.NodeMessage.refusal:type_name -> fedscore.v1.Refusal
+	17, // 6: fedscore.v1.NodeMessage.decryption_share:type_name -> fedscore.v1.DecryptionShare
+	7,  // 7: fedscore.v1.NodeMessage.shamir_boxes:type_name -> fedscore.v1.ShamirBoxes
+	11, // 8: fedscore.v1.NodeMessage.reveal:type_name -> fedscore.v1.InputReveal
+	12, // 9: fedscore.v1.NodeMessage.seed:type_name -> fedscore.v1.SeedReveal
+	13, // 10: fedscore.v1.NodeMessage.fingerprints:type_name -> fedscore.v1.Fingerprints
+	15, // 11: fedscore.v1.NodeMessage.spot_check_request:type_name -> fedscore.v1.SpotCheckRequest
+	57, // 12: fedscore.v1.NodeMessage.overlap_hello:type_name -> fedscore.v1.OverlapHello
+	59, // 13: fedscore.v1.NodeMessage.overlap_frame:type_name -> fedscore.v1.OverlapFrame
+	60, // 14: fedscore.v1.NodeMessage.overlap_done:type_name -> fedscore.v1.OverlapDone
+	5,  // 15: fedscore.v1.NodeMessage.node_status:type_name -> fedscore.v1.NodeStatus
+	5,  // 16: fedscore.v1.Hello.status:type_name -> fedscore.v1.NodeStatus
+	8,  // 17: fedscore.v1.ShamirBoxes.boxes:type_name -> fedscore.v1.SealedShare
+	0,  // 18: fedscore.v1.SeedReveal.round:type_name -> fedscore.v1.Round
+	0,  // 19: fedscore.v1.Fingerprints.round:type_name -> fedscore.v1.Round
+	0,  // 20: fedscore.v1.FingerprintStatement.round:type_name -> fedscore.v1.Round
+	22, // 21: fedscore.v1.Refusal.reasons:type_name -> fedscore.v1.Reason
+	2,  // 22: fedscore.v1.CoordinatorMessage.chunk:type_name -> fedscore.v1.Chunk
+	26, // 23: fedscore.v1.CoordinatorMessage.setup_request:type_name -> fedscore.v1.SetupRequest
+	27, // 24: fedscore.v1.CoordinatorMessage.setup_result:type_name -> fedscore.v1.SetupResult
+	29, // 25: fedscore.v1.CoordinatorMessage.query_task:type_name -> fedscore.v1.QueryTask
+	42, // 26: fedscore.v1.CoordinatorMessage.cancel:type_name -> fedscore.v1.Cancel
+	25, // 27: fedscore.v1.CoordinatorMessage.shamir_delivery:type_name -> fedscore.v1.ShamirDelivery
+	32, // 28: fedscore.v1.CoordinatorMessage.receipt_set:type_name -> fedscore.v1.ReceiptSet
+	34, // 29: fedscore.v1.CoordinatorMessage.sum_task:type_name -> fedscore.v1.SumTask
+	36, // 30: fedscore.v1.CoordinatorMessage.seeds_task:type_name -> fedscore.v1.SeedsTask
+	37, // 31: fedscore.v1.CoordinatorMessage.fingerprints_task:type_name -> fedscore.v1.FingerprintsTask
+	39, // 32: fedscore.v1.CoordinatorMessage.resend_task:type_name -> fedscore.v1.ResendTask
+	40, // 33: fedscore.v1.CoordinatorMessage.spot_check_task:type_name -> fedscore.v1.SpotCheckTask
+	56, // 34: fedscore.v1.CoordinatorMessage.overlap_task:type_name -> fedscore.v1.OverlapTask
+	57, // 35: fedscore.v1.CoordinatorMessage.overlap_hello:type_name -> fedscore.v1.OverlapHello
+	59, // 36: fedscore.v1.CoordinatorMessage.overlap_frame:type_name -> fedscore.v1.OverlapFrame
+	24, // 37: fedscore.v1.CoordinatorMessage.epoch_notice:type_name -> fedscore.v1.EpochNotice
+	8,  // 38: fedscore.v1.ShamirDelivery.boxes:type_name -> fedscore.v1.SealedShare
+	28, // 39: fedscore.v1.SetupResult.shares:type_name -> fedscore.v1.SignedSetupShare
+	30, // 40: fedscore.v1.QueryTask.query:type_name -> fedscore.v1.SignedQuery
+	33, // 41: fedscore.v1.ReceiptSet.receipts:type_name -> fedscore.v1.SignedReceipt
+	0,  // 42: fedscore.v1.SumTask.round:type_name -> fedscore.v1.Round
+	35, // 43: fedscore.v1.SumTask.seed_commitments:type_name -> fedscore.v1.NodeValue
+	0,  // 44: fedscore.v1.SeedsTask.round:type_name -> fedscore.v1.Round
+	35, // 45: fedscore.v1.SeedsTask.seeds:type_name -> fedscore.v1.NodeValue
+	0,  // 46: fedscore.v1.FingerprintsTask.round:type_name -> fedscore.v1.Round
+	38, // 47: fedscore.v1.FingerprintsTask.statements:type_name -> fedscore.v1.SignedFingerprints
+	41, // 48: fedscore.v1.SpotCheckTask.inputs:type_name -> fedscore.v1.SpotCheckInput
+	2,  // 49: fedscore.v1.QueryClientMessage.chunk:type_name -> fedscore.v1.Chunk
+	44, // 50: fedscore.v1.QueryClientMessage.request:type_name -> fedscore.v1.QueryRequest
+	55, // 51: fedscore.v1.QueryClientMessage.overlap:type_name -> fedscore.v1.OverlapRequest
+	30, // 52: fedscore.v1.QueryRequest.query:type_name -> fedscore.v1.SignedQuery
+	2,  // 53: fedscore.v1.QueryServerMessage.chunk:type_name -> fedscore.v1.Chunk
+	46, // 54: fedscore.v1.QueryServerMessage.progress:type_name -> fedscore.v1.Progress
+	47, // 55: fedscore.v1.QueryServerMessage.result:type_name -> fedscore.v1.QueryResult
+	64, // 56: fedscore.v1.QueryServerMessage.overlap_result:type_name -> fedscore.v1.OverlapResult
+	48, // 57: fedscore.v1.QueryResult.receipts:type_name -> fedscore.v1.PartnerReceipt
+	66, // 58: fedscore.v1.QueryResult.timings_ms:type_name -> fedscore.v1.QueryResult.TimingsMsEntry
+	51, // 59: fedscore.v1.StatusResponse.member_status:type_name -> fedscore.v1.MemberStatus
+	52, // 60: fedscore.v1.StatusResponse.epoch_status:type_name -> fedscore.v1.EpochStatus
+	53, // 61: fedscore.v1.StatusResponse.recent_queries:type_name -> fedscore.v1.QueryStatus
+	54, // 62: fedscore.v1.QueryStatus.refusals:type_name -> fedscore.v1.MemberRefusal
+	67, // 63: fedscore.v1.QueryStatus.timings_ms:type_name -> fedscore.v1.QueryStatus.TimingsMsEntry
+	30, // 64: fedscore.v1.OverlapRequest.query:type_name -> fedscore.v1.SignedQuery
+	30, // 65: fedscore.v1.OverlapTask.query:type_name -> fedscore.v1.SignedQuery
+	63, // 66: fedscore.v1.OverlapRelease.figures:type_name -> fedscore.v1.OverlapFigure
+	65, // 67: fedscore.v1.OverlapResult.statements:type_name -> fedscore.v1.SignedOverlapDone
+	68, // 68: fedscore.v1.OverlapResult.timings_ms:type_name -> fedscore.v1.OverlapResult.TimingsMsEntry
+	3,  // 69: fedscore.v1.Coordinator.Attach:input_type -> fedscore.v1.NodeMessage
+	43, // 70: fedscore.v1.Coordinator.Query:input_type -> fedscore.v1.QueryClientMessage
+	49, // 71: fedscore.v1.Coordinator.Status:input_type -> fedscore.v1.StatusRequest
+	1,  // 72: fedscore.v1.Coordinator.Rotate:input_type -> fedscore.v1.RotateRequest
+	23, // 73: fedscore.v1.Coordinator.Attach:output_type -> fedscore.v1.CoordinatorMessage
+	45, // 74: fedscore.v1.Coordinator.Query:output_type -> fedscore.v1.QueryServerMessage
+	50, // 75: fedscore.v1.Coordinator.Status:output_type -> fedscore.v1.StatusResponse
+	50, // 76: fedscore.v1.Coordinator.Rotate:output_type -> fedscore.v1.StatusResponse
+	73, // [73:77] is the sub-list for method output_type
+	69, // [69:73] is the sub-list for method input_type
+	69, // [69:69] is the sub-list for extension type_name
+	69, // [69:69] is the sub-list for extension extendee
+	0,  // [0:69] is the sub-list for field type_name
 }
 
 func init() { file_fedscorev1_fedscore_proto_init() }
@@ -5643,8 +6350,9 @@ func file_fedscorev1_fedscore_proto_init() {
 		(*NodeMessage_OverlapHello)(nil),
 		(*NodeMessage_OverlapFrame)(nil),
 		(*NodeMessage_OverlapDone)(nil),
+		(*NodeMessage_NodeStatus)(nil),
 	}
-	file_fedscorev1_fedscore_proto_msgTypes[21].OneofWrappers = []any{
+	file_fedscorev1_fedscore_proto_msgTypes[22].OneofWrappers = []any{
 		(*CoordinatorMessage_Chunk)(nil),
 		(*CoordinatorMessage_SetupRequest)(nil),
 		(*CoordinatorMessage_SetupResult)(nil),
@@ -5660,13 +6368,14 @@ func file_fedscorev1_fedscore_proto_init() {
 		(*CoordinatorMessage_OverlapTask)(nil),
 		(*CoordinatorMessage_OverlapHello)(nil),
 		(*CoordinatorMessage_OverlapFrame)(nil),
+		(*CoordinatorMessage_EpochNotice)(nil),
 	}
-	file_fedscorev1_fedscore_proto_msgTypes[40].OneofWrappers = []any{
+	file_fedscorev1_fedscore_proto_msgTypes[42].OneofWrappers = []any{
 		(*QueryClientMessage_Chunk)(nil),
 		(*QueryClientMessage_Request)(nil),
 		(*QueryClientMessage_Overlap)(nil),
 	}
-	file_fedscorev1_fedscore_proto_msgTypes[42].OneofWrappers = []any{
+	file_fedscorev1_fedscore_proto_msgTypes[44].OneofWrappers = []any{
 		(*QueryServerMessage_Chunk)(nil),
 		(*QueryServerMessage_Progress)(nil),
 		(*QueryServerMessage_Result)(nil),
@@ -5678,7 +6387,7 @@ func file_fedscorev1_fedscore_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fedscorev1_fedscore_proto_rawDesc), len(file_fedscorev1_fedscore_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   61,
+			NumMessages:   68,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -49,7 +49,9 @@ type CoordinatorClient interface {
 	// answers with progress events and finally the result, encrypted under
 	// the querier's receiver key.
 	Query(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[QueryClientMessage, QueryServerMessage], error)
-	// Status reports the federation epoch and which members are attached.
+	// Status reports the federation's epoch, every member's state and the
+	// recent queries (operators and regulators see all of them, a querier
+	// only its own).
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*StatusResponse, error)
 	// Rotate starts a new key epoch (operators only): every member makes a
 	// fresh secret-key share and deletes the old one, so ciphertexts of the
@@ -127,7 +129,9 @@ type CoordinatorServer interface {
 	// answers with progress events and finally the result, encrypted under
 	// the querier's receiver key.
 	Query(grpc.BidiStreamingServer[QueryClientMessage, QueryServerMessage]) error
-	// Status reports the federation epoch and which members are attached.
+	// Status reports the federation's epoch, every member's state and the
+	// recent queries (operators and regulators see all of them, a querier
+	// only its own).
 	Status(context.Context, *StatusRequest) (*StatusResponse, error)
 	// Rotate starts a new key epoch (operators only): every member makes a
 	// fresh secret-key share and deletes the old one, so ciphertexts of the

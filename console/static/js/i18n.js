@@ -69,8 +69,17 @@ const en = {
   'subject.summary': '{used} of {n} admitted queries used this record.', 'subject.used': 'Used', 'subject.cell': 'Cell or reason',
   'op.federation': 'Federation', 'op.ready': 'ready', 'op.not_ready': 'not ready', 'op.epoch': 'Epoch', 'op.params': 'Parameters', 'op.members_n': 'Members',
   'op.attached_n': 'Attached', 'op.pk': 'Collective key (SHA-256)', 'op.members': 'Members', 'op.further': 'Further status',
-  'op.pending_fields': 'Last seen, bundle revision, thresholds and privacy budgets appear here once the coordinator reports them.',
-  'op.recent': 'Recent queries', 'op.recent_hint': 'Queries run from this console, with outcome and duration.', 'op.partners': 'Partners', 'op.duration': 'Duration',
+  'op.recent': 'This console\u2019s queries', 'op.recent_hint': 'Queries run from this console, with outcome and duration.', 'op.partners': 'Partners', 'op.duration': 'Duration',
+  'op.serving': 'serving', 'op.not_serving': 'not serving', 'op.serving_hint': 'The coordinator admits queries: the epoch\u2019s quorum is attached with its key.',
+  'op.not_serving_hint': 'The coordinator admits no query now: no epoch yet, a key generation running, or fewer members attached with the key than the epoch needs.',
+  'op.quorum': 'Quorum', 'op.quorum_v': '{q} of {n} members', 'op.created': 'Created', 'op.keygen': 'Key generation', 'op.keygen_running': 'running',
+  'op.keygen_error': 'Last key generation failed', 'op.since': 'Attached since', 'op.last_seen': 'Last seen', 'op.epoch_key': 'Epoch key',
+  'op.key_current': 'current', 'op.key_other': 'other epoch', 'op.bundle': 'Policy bundle', 'op.expires': 'expires {at}', 'op.share': 'Key share',
+  'op.ago_s': '{n} s ago', 'op.ago_m': '{n} min ago', 'op.ago_h': '{n} h ago',
+  'op.coord_recent': 'Recent queries at the coordinator', 'op.coord_recent_hint': 'The coordinator\u2019s record of the latest queries this credential may see, with phases and refusals.',
+  'op.outcome': 'Outcome', 'op.refusals': 'Refusals', 'op.phases': 'Phases', 'op.runs': '{n} runs',
+  'op.outcome_answered': 'answered', 'op.outcome_refused': 'refused', 'op.outcome_failed': 'failed', 'op.outcome_timeout': 'timed out', 'op.outcome_rejected': 'rejected',
+  'op.phase_counts': 'counts', 'op.phase_release_gate': 'release gate', 'op.phase_inputs': 'inputs', 'op.phase_key_switch': 'key switch', 'op.phase_combine': 'combine',
 };
 
 const zh = {
@@ -140,8 +149,17 @@ const zh = {
   'subject.summary': '{n} 个已准入查询中有 {used} 个使用了这条记录。', 'subject.used': '已使用', 'subject.cell': '单元格或原因',
   'op.federation': '联邦', 'op.ready': '就绪', 'op.not_ready': '未就绪', 'op.epoch': '密钥周期', 'op.params': '参数', 'op.members_n': '成员',
   'op.attached_n': '已连接', 'op.pk': '集体公钥（SHA-256）', 'op.members': '成员', 'op.further': '其他状态',
-  'op.pending_fields': '协调方报告后，这里将显示最后在线时间、策略版本、门限和隐私预算。',
-  'op.recent': '近期查询', 'op.recent_hint': '从本控制台执行的查询，含结果与耗时。', 'op.partners': '参与方', 'op.duration': '耗时',
+  'op.recent': '本控制台的查询', 'op.recent_hint': '从本控制台执行的查询，含结果与耗时。', 'op.partners': '参与方', 'op.duration': '耗时',
+  'op.serving': '可服务', 'op.not_serving': '不可服务', 'op.serving_hint': '协调方可受理查询：本密钥周期所需数量的成员已连接并持有密钥。',
+  'op.not_serving_hint': '协调方当前不受理查询：尚无密钥周期、正在生成密钥，或持有密钥的已连接成员少于所需数量。',
+  'op.quorum': '法定人数', 'op.quorum_v': '{n} 个成员中的 {q} 个', 'op.created': '创建时间', 'op.keygen': '密钥生成', 'op.keygen_running': '进行中',
+  'op.keygen_error': '上次密钥生成失败', 'op.since': '连接时间', 'op.last_seen': '最后在线', 'op.epoch_key': '周期密钥',
+  'op.key_current': '当前', 'op.key_other': '其他周期', 'op.bundle': '策略包', 'op.expires': '{at} 到期', 'op.share': '密钥分片',
+  'op.ago_s': '{n} 秒前', 'op.ago_m': '{n} 分钟前', 'op.ago_h': '{n} 小时前',
+  'op.coord_recent': '协调方的近期查询', 'op.coord_recent_hint': '协调方记录的、本凭证可查看的最新查询，含各阶段耗时与拒绝原因。',
+  'op.outcome': '结果', 'op.refusals': '拒绝', 'op.phases': '阶段', 'op.runs': '{n} 次运行',
+  'op.outcome_answered': '已答复', 'op.outcome_refused': '被拒绝', 'op.outcome_failed': '失败', 'op.outcome_timeout': '超时', 'op.outcome_rejected': '被驳回',
+  'op.phase_counts': '计数', 'op.phase_release_gate': '发布闸门', 'op.phase_inputs': '输入', 'op.phase_key_switch': '密钥切换', 'op.phase_combine': '合并',
 };
 
 const dicts = { en, 'zh-CN': zh };
